@@ -1,0 +1,22 @@
+"""The `alliance` command: thin; each subcommand parses its arguments and calls the core."""
+
+from __future__ import annotations
+
+import click
+
+from alliance import __version__
+from alliance.cli import analytics_cmds, core_cmds, measure_cmds, transcript_cmds, trust_cmds
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Example: alliance serve --demo",
+)
+@click.version_option(__version__, prog_name="alliance")
+def main() -> None:
+    """Alliance: the therapeutic relationship, measured session by session."""
+
+
+for _module in (core_cmds, measure_cmds, analytics_cmds, transcript_cmds, trust_cmds):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)
