@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from alliance import __version__
-from alliance.cli import analytics_cmds, core_cmds, measure_cmds, transcript_cmds, trust_cmds
+from alliance.cli import (
+    analytics_cmds,
+    core_cmds,
+    measure_cmds,
+    transcript_cmds,
+    trust_cmds,
+    web_cmds,
+)
 
 
 @click.group(
@@ -17,6 +24,13 @@ def main() -> None:
     """Alliance: the therapeutic relationship, measured session by session."""
 
 
-for _module in (core_cmds, measure_cmds, analytics_cmds, transcript_cmds, trust_cmds):
+for _module in (
+    core_cmds,
+    measure_cmds,
+    analytics_cmds,
+    transcript_cmds,
+    web_cmds,
+    trust_cmds,
+):
     for _command in _module.COMMANDS:
         main.add_command(_command)
