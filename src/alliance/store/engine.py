@@ -1,6 +1,6 @@
 """The engine factory: SQLite by default (WAL, foreign keys, durable commits), PostgreSQL by URL.
 
-Never called at import time: the CLI and the web app factory build an engine from validated settings,
+Never called at import time: the CLI and the web app factory build one from validated settings,
 so tests can hold a SQLite and a PostgreSQL engine in one process.
 """
 
