@@ -1,0 +1,60 @@
+"""The people around an episode: the organisation, its users, and clients known by a code."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from alliance.domain.errors import DomainError, check_text, parse_choice
+
+_USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
+# Pseudonymous codes carry no identity: letters and digits without look-alikes (0/O, 1/I).
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
+
+
+class Role(enum.StrEnum):
+    THERAPIST = "therapist"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @classmethod
+    def parse(cls, value: object) -> Role:
+        return parse_choice(cls, "user.role", value)
+
+
+def check_username(username: str) -> str:
+    name = str(username).strip().lower()
+    if not _USERNAME.match(name):
+        raise DomainError(
+            "user.username",
+            name[:40],
+            "2 to 40 characters: a lower-case letter, then letters, digits, '.', '_' or '-'",
+        )
+    return name
+
+
+def check_organisation_name(name: str) -> str:
+    return check_text("organisation.name", name, max_length=200)
+
+
+def check_display_name(name: str) -> str:
+    return check_text("user.display_name", name, max_length=200)
+
+
+def check_client_code(code: str) -> str:
+    """A pseudonymous code: 3 to 32 upper-case letters, digits or '-'; never a name."""
+    clean = str(code).strip().upper()
+    if not _CODE.match(clean):
+        raise DomainError(
+            "client.code",
+            len(clean),
+            "3 to 32 upper-case letters, digits or '-'",
+            detail=f"{len(clean)} characters in an unaccepted form",
+        )
+    return clean
+
+
+def check_supervisor_role(role: Role) -> None:
+    if role != Role.SUPERVISOR:
+        raise DomainError("user.supervisor_id", role.value, "must name a user with role supervisor")
