@@ -1,0 +1,101 @@
+"""Change from intake on outcome measures, row by row: reliable change and expected response.
+
+Reliable change follows Jacobson & Truax (1991) with each instrument's minimum reliable difference
+(read from its definition); direction is the instrument's, so `gain` is positive for improvement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from alliance.analytics.etr import MIN_EPISODES, EtrModel
+from alliance.analytics.frame import BoolArray, FloatArray, IntArray, Series, measure_facts
+
+# With no usable model: not on track when there is no reliable improvement by this many ratings
+# after intake (a house rule, stated in every fallback alert).
+FALLBACK_AFTER = 6
+
+
+@dataclass(frozen=True)
+class OutcomeRows:
+    """Per-row outcome arrays (NaN / False on rows of other measures)."""
+
+    outcome: BoolArray  # the row is an outcome measure
+    intake: FloatArray
+    gain: FloatArray  # improvement from intake in points (direction-adjusted)
+    reliable_change: FloatArray  # the measure's minimum reliable difference
+    improved: BoolArray
+    deteriorated: BoolArray
+    expected: FloatArray
+    low: FloatArray
+    high: FloatArray
+    not_on_track: BoolArray
+    by_model: BoolArray  # the not-on-track decision used a usable ETR model
+    model_episodes: IntArray  # episodes the measure's model learned from (0: none)
+
+
+def outcome_rows(
+    series: Series,
+    models: Mapping[str, EtrModel],
+    *,
+    fallback_after: int = FALLBACK_AFTER,
+) -> OutcomeRows:
+    """Classify every outcome row against intake and against the expected-response band."""
+    n = series.total.size
+    n_codes = len(series.instruments)
+    facts = [measure_facts(i) for i in series.instruments]
+    is_outcome = np.array([f.kind == "outcome" for f in facts] + [False], dtype=np.bool_)
+    sign = np.array([f.sign for f in facts] + [0.0])
+    rc = np.array([f.reliable_change or np.nan for f in facts] + [np.nan])
+    codes = series.instrument_codes if n else np.zeros(0, dtype=np.int64)
+    outcome = is_outcome[codes]
+    x = series.total
+    intake = series.per_row(x[series.starts]) if n else np.zeros(0)
+    gain = np.where(outcome, sign[codes] * (x - intake), np.nan)
+    row_rc = rc[codes]
+    after = series.position > 0
+    with np.errstate(invalid="ignore"):
+        # Jacobson & Truax 1991: a change at least the minimum reliable difference is reliable.
+        improved = outcome & after & (gain >= row_rc)
+        deteriorated = outcome & after & (-gain >= row_rc)
+    expected = np.full(n, np.nan)
+    low = np.full(n, np.nan)
+    high = np.full(n, np.nan)
+    by_model = np.zeros(n, dtype=np.bool_)
+    model_episodes = np.zeros(n, dtype=np.int64)
+    not_on_track = np.zeros(n, dtype=np.bool_)
+    for code in range(n_codes):
+        if not is_outcome[code]:
+            continue
+        rows = codes == code
+        model = models.get(series.instruments[code])
+        if model is not None:
+            model_episodes[rows] = model.n_episodes
+        if model is not None and model.n_episodes >= MIN_EPISODES:
+            idx = np.flatnonzero(rows & after)
+            mean, lo, hi = model.expected(intake[idx], series.session[idx].astype(np.float64))
+            expected[idx], low[idx], high[idx] = mean, lo, hi
+            # Finch, Lambert & Schaalje 2001: a score outside the tolerance band on the worse side.
+            worse = x[idx] < lo if facts[code].higher_is_better else x[idx] > hi
+            not_on_track[idx] = worse
+            by_model[idx] = True
+        else:
+            late = rows & (series.position >= fallback_after)
+            not_on_track[late] = ~improved[late]
+    return OutcomeRows(
+        outcome=outcome,
+        intake=intake,
+        gain=gain,
+        reliable_change=row_rc,
+        improved=improved,
+        deteriorated=deteriorated,
+        expected=expected,
+        low=low,
+        high=high,
+        not_on_track=not_on_track,
+        by_model=by_model,
+        model_episodes=model_episodes,
+    )
