@@ -1,0 +1,60 @@
+"""Measures as data: definitions, scoring, change statistics and FHIR mapping."""
+
+from alliance.instruments.change import (
+    ChangeResult,
+    Cutoffs,
+    GroupCounts,
+    GroupRates,
+    NhsOutcome,
+    Referral,
+    classify,
+    classify_change,
+    count_referrals,
+    cutoffs,
+    group_rates,
+    instrument_cutoffs,
+    minimum_reliable_difference,
+    nhs_caseness,
+    nhs_outcome,
+    reliable_change_index,
+)
+from alliance.instruments.model import Band, Instrument, InstrumentError, Item, Scale
+from alliance.instruments.registry import (
+    INSTRUMENT_IDS,
+    apply_overlay,
+    list_instruments,
+    load_instrument,
+)
+from alliance.instruments.scoring import BatchScore, Score, score, score_batch
+
+__all__ = [
+    "INSTRUMENT_IDS",
+    "Band",
+    "BatchScore",
+    "ChangeResult",
+    "Cutoffs",
+    "GroupCounts",
+    "GroupRates",
+    "Instrument",
+    "InstrumentError",
+    "Item",
+    "NhsOutcome",
+    "Referral",
+    "Scale",
+    "Score",
+    "apply_overlay",
+    "classify",
+    "classify_change",
+    "count_referrals",
+    "cutoffs",
+    "group_rates",
+    "instrument_cutoffs",
+    "list_instruments",
+    "load_instrument",
+    "minimum_reliable_difference",
+    "nhs_caseness",
+    "nhs_outcome",
+    "reliable_change_index",
+    "score",
+    "score_batch",
+]
