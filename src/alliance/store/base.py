@@ -1,0 +1,127 @@
+"""What every store operation shares: the actor, the clock, one transaction, access rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, RowMapping, select
+
+from alliance.domain import DomainError, Episode, Role, Stage
+from alliance.store.tables import episodes, sessions, users
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where; user_id None is the system itself (init, demo, imports)."""
+
+    user_id: int | None
+    ip: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(None)
+
+
+class NotFoundError(LookupError):
+    """The named object does not exist (the message names its type and id only)."""
+
+    def __init__(self, object_type: str, object_id: object) -> None:
+        self.object_type = object_type
+        self.object_id = object_id
+        super().__init__(f"{object_type}: {object_id!r} does not exist")
+
+
+class AccessDeniedError(PermissionError):
+    """The actor may not do this to this object."""
+
+    def __init__(self, actor: Actor, object_type: str, object_id: object, rule: str) -> None:
+        self.rule = rule
+        super().__init__(f"{object_type}: user {actor.user_id} may not access {object_id}: {rule}")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Timestamps read back from SQLite are naive; they were written as UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@contextmanager
+def atomic(conn: Connection) -> Iterator[None]:
+    """One all-or-nothing unit: a transaction, or a savepoint inside the caller's transaction."""
+    if conn.in_transaction():
+        with conn.begin_nested():
+            yield
+    else:
+        with conn.begin():
+            yield
+
+
+def load_episode(conn: Connection, episode_id: int) -> tuple[Episode, RowMapping]:
+    """The episode's state for the domain rules, plus its row."""
+    row = conn.execute(select(episodes).where(episodes.c.id == episode_id)).mappings().first()
+    if row is None:
+        raise NotFoundError("episode", episode_id)
+    episode = Episode(
+        client_id=row["client_id"],
+        therapist_id=row["therapist_id"],
+        opened_on=row["opened_on"],
+        stage=Stage(row["stage"]),
+        consent_on=row["consent_on"],
+        closed_on=row["closed_on"],
+    )
+    return episode, row
+
+
+def _user(conn: Connection, user_id: int) -> RowMapping:
+    row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    if row is None:
+        raise NotFoundError("user", user_id)
+    return row
+
+
+def check_write(conn: Connection, actor: Actor, episode: Episode, episode_id: int) -> None:
+    """Clinical entries are written by the treating therapist (or the system)."""
+    if actor.user_id is None:
+        return
+    user = _user(conn, actor.user_id)
+    if not user["active"]:
+        raise AccessDeniedError(actor, "episode", episode_id, "the account is not active")
+    if actor.user_id != episode.therapist_id:
+        raise AccessDeniedError(actor, "episode", episode_id, "only the treating therapist writes")
+
+
+def can_read(conn: Connection, actor: Actor, therapist_id: int) -> bool:
+    """The treating therapist and their supervisor read an episode; admins manage accounts only."""
+    if actor.user_id is None or actor.user_id == therapist_id:
+        return True
+    user = _user(conn, actor.user_id)
+    if not user["active"] or Role(user["role"]) != Role.SUPERVISOR:
+        return False
+    therapist = _user(conn, therapist_id)
+    return bool(therapist["supervisor_id"] == actor.user_id)
+
+
+def check_read(conn: Connection, actor: Actor, therapist_id: int, object_id: object) -> None:
+    if not can_read(conn, actor, therapist_id):
+        raise AccessDeniedError(
+            actor, "episode", object_id, "only the treating therapist or their supervisor reads"
+        )
+
+
+def check_session_of(conn: Connection, session_id: int | None, episode_id: int) -> None:
+    """A linked session must belong to the same episode."""
+    if session_id is None:
+        return
+    owner = conn.execute(
+        select(sessions.c.episode_id).where(sessions.c.id == session_id)
+    ).scalar_one_or_none()
+    if owner is None:
+        raise NotFoundError("session", session_id)
+    if owner != episode_id:
+        raise DomainError("session_id", session_id, f"must be a session of episode {episode_id}")

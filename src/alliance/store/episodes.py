@@ -1,0 +1,192 @@
+"""Episodes of care: open, record consent, move between stages, close."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from alliance.domain import DomainError, Role, Stage, check_closing, check_consent, check_opening
+from alliance.domain.episode import Episode
+from alliance.domain.goals import AGREED_STATUSES
+from alliance.domain.worksheets import WorksheetKind
+from alliance.store import audit
+from alliance.store.base import Actor, NotFoundError, atomic, check_write, load_episode, utc_now
+from alliance.store.people import user_by_id
+from alliance.store.tables import clients, episodes, goals, stage_transitions, worksheets
+
+
+@dataclass(frozen=True)
+class ClosingResult:
+    episode_id: int
+    closed_on: date
+    warnings: list[str] = field(default_factory=list)
+
+
+def open_episode(
+    conn: Connection,
+    actor: Actor,
+    *,
+    client_id: int,
+    therapist_id: int,
+    opened_on: date,
+    consent_on: date | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Open an episode in commitment; its first transition row has no 'from'."""
+    now = now or utc_now()
+    check_opening(opened_on, now)
+    with atomic(conn):
+        if conn.execute(select(clients.c.id).where(clients.c.id == client_id)).first() is None:
+            raise NotFoundError("client", client_id)
+        therapist = user_by_id(conn, therapist_id)
+        if Role(therapist["role"]) != Role.THERAPIST:
+            raise DomainError(
+                "episode.therapist_id", therapist_id, "must name a user with role therapist"
+            )
+        check_write(conn, actor, Episode(client_id, therapist_id, opened_on), 0)
+        already = conn.execute(
+            select(func.count())
+            .select_from(episodes)
+            .where(episodes.c.client_id == client_id, episodes.c.closed_on.is_(None))
+        ).scalar_one()
+        if already:
+            raise DomainError(
+                "episode.client_id", client_id, "the client already has an open episode"
+            )
+        if consent_on is not None:
+            check_consent(Episode(client_id, therapist_id, opened_on), consent_on, now)
+        episode_id = int(
+            conn.execute(
+                insert(episodes)
+                .values(
+                    client_id=client_id,
+                    therapist_id=therapist_id,
+                    opened_on=opened_on,
+                    consent_on=consent_on,
+                    consent_recorded_by=actor.user_id if consent_on else None,
+                    stage=Stage.COMMITMENT.value,
+                    created_at=now,
+                )
+                .returning(episodes.c.id)
+            ).scalar_one()
+        )
+        conn.execute(
+            insert(stage_transitions).values(
+                episode_id=episode_id,
+                from_stage=None,
+                to_stage=Stage.COMMITMENT.value,
+                at=now,
+                by_user_id=actor.user_id,
+                reason=None,
+            )
+        )
+        audit.record(conn, actor, "create", "episode", episode_id, now=now)
+    return episode_id
+
+
+def record_consent(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    consent_on: date,
+    *,
+    now: datetime | None = None,
+) -> None:
+    now = now or utc_now()
+    with atomic(conn):
+        episode, _ = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        check_consent(episode, consent_on, now)
+        conn.execute(
+            update(episodes)
+            .where(episodes.c.id == episode_id)
+            .values(consent_on=consent_on, consent_recorded_by=actor.user_id)
+        )
+        audit.record(conn, actor, "consent", "episode", episode_id, now=now)
+
+
+def agreed_goal_count(conn: Connection, episode_id: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(goals)
+            .where(
+                goals.c.episode_id == episode_id,
+                goals.c.status.in_([s.value for s in AGREED_STATUSES]),
+            )
+        ).scalar_one()
+    )
+
+
+def move_stage(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    target: Stage | str,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> Stage:
+    """Move the episode to `target` if the stage rules allow it; store the transition."""
+    now = now or utc_now()
+    stage = target if isinstance(target, Stage) else Stage.parse(target)
+    with atomic(conn):
+        episode, _ = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        transition = episode.move(
+            stage,
+            now=now,
+            by_user_id=actor.user_id,
+            agreed_goals=agreed_goal_count(conn, episode_id),
+            reason=reason,
+        )
+        conn.execute(
+            insert(stage_transitions).values(
+                episode_id=episode_id,
+                from_stage=episode.stage.value,
+                to_stage=stage.value,
+                at=now,
+                by_user_id=actor.user_id,
+                reason=transition.reason,
+            )
+        )
+        conn.execute(update(episodes).where(episodes.c.id == episode_id).values(stage=stage.value))
+        audit.record(conn, actor, "move", "episode", episode_id, now=now)
+    return stage
+
+
+def close_episode(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    closed_on: date | None,
+    *,
+    summary: str | None = None,
+    now: datetime | None = None,
+) -> ClosingResult:
+    """Close with a date; warn (not refuse) when no relapse-prevention plan was written."""
+    now = now or utc_now()
+    with atomic(conn):
+        episode, _ = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        plans = conn.execute(
+            select(func.count())
+            .select_from(worksheets)
+            .where(
+                worksheets.c.episode_id == episode_id,
+                worksheets.c.kind == WorksheetKind.RELAPSE_PREVENTION.value,
+            )
+        ).scalar_one()
+        clean_summary, warnings = check_closing(
+            episode, closed_on, now, has_relapse_plan=bool(plans), summary=summary
+        )
+        assert closed_on is not None  # check_closing refused a missing date
+        conn.execute(
+            update(episodes)
+            .where(episodes.c.id == episode_id)
+            .values(closed_on=closed_on, closing_summary=clean_summary)
+        )
+        audit.record(conn, actor, "close", "episode", episode_id, now=now)
+    return ClosingResult(episode_id, closed_on, warnings)

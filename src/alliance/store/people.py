@@ -1,0 +1,192 @@
+"""Organisations, user accounts and clients (a pseudonymous code; identity kept apart)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+
+from alliance.domain import DomainError, Role
+from alliance.domain.people import (
+    CODE_ALPHABET,
+    check_client_code,
+    check_display_name,
+    check_organisation_name,
+    check_supervisor_role,
+    check_username,
+)
+from alliance.store import audit
+from alliance.store.base import Actor, NotFoundError, atomic, utc_now
+from alliance.store.tables import client_identities, clients, organisations, users
+
+
+def create_organisation(
+    conn: Connection, actor: Actor, name: str, *, now: datetime | None = None
+) -> int:
+    now = now or utc_now()
+    clean = check_organisation_name(name)
+    with atomic(conn):
+        org_id = conn.execute(
+            insert(organisations).values(name=clean, created_at=now).returning(organisations.c.id)
+        ).scalar_one()
+        audit.record(conn, actor, "create", "organisation", org_id, now=now)
+    return int(org_id)
+
+
+def create_user(
+    conn: Connection,
+    actor: Actor,
+    *,
+    organisation_id: int,
+    username: str,
+    role: Role | str,
+    display_name: str,
+    password_hash: str | None = None,
+    supervisor_id: int | None = None,
+    must_change_password: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Create an account; the password arrives already hashed (argon2id) or not at all."""
+    now = now or utc_now()
+    clean_name = check_username(username)
+    clean_role = role if isinstance(role, Role) else Role.parse(role)
+    clean_display = check_display_name(display_name)
+    with atomic(conn):
+        if (
+            conn.execute(
+                select(organisations.c.id).where(organisations.c.id == organisation_id)
+            ).first()
+            is None
+        ):
+            raise NotFoundError("organisation", organisation_id)
+        if conn.execute(select(users.c.id).where(users.c.username == clean_name)).first():
+            raise DomainError("user.username", clean_name, "already taken; choose another")
+        if supervisor_id is not None:
+            supervisor = user_by_id(conn, supervisor_id)
+            check_supervisor_role(Role(supervisor["role"]))
+        user_id = conn.execute(
+            insert(users)
+            .values(
+                organisation_id=organisation_id,
+                username=clean_name,
+                display_name=clean_display,
+                role=clean_role.value,
+                password_hash=password_hash,
+                must_change_password=must_change_password,
+                supervisor_id=supervisor_id,
+                failed_logins=0,
+                active=True,
+                created_at=now,
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+        audit.record(conn, actor, "create", "user", user_id, now=now)
+    return int(user_id)
+
+
+def user_by_id(conn: Connection, user_id: int) -> RowMapping:
+    row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+    if row is None:
+        raise NotFoundError("user", user_id)
+    return row
+
+
+def user_by_username(conn: Connection, username: str) -> RowMapping | None:
+    name = str(username).strip().lower()
+    return conn.execute(select(users).where(users.c.username == name)).mappings().first()
+
+
+def set_supervisor(
+    conn: Connection,
+    actor: Actor,
+    user_id: int,
+    supervisor_id: int | None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    now = now or utc_now()
+    with atomic(conn):
+        user_by_id(conn, user_id)
+        if supervisor_id is not None:
+            check_supervisor_role(Role(user_by_id(conn, supervisor_id)["role"]))
+        conn.execute(update(users).where(users.c.id == user_id).values(supervisor_id=supervisor_id))
+        audit.record(conn, actor, "update", "user", user_id, now=now)
+
+
+def new_client_code(length: int = 8) -> str:
+    """A random pseudonymous code such as C-7K3P9QXA; it carries nothing about the person."""
+    return "C-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def create_client(
+    conn: Connection,
+    actor: Actor,
+    *,
+    organisation_id: int,
+    code: str | None = None,
+    name: str | None = None,
+    contact: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """A client known by a code; a name or contact, if given, goes to the identity table."""
+    now = now or utc_now()
+    clean_code = check_client_code(code) if code is not None else new_client_code()
+    with atomic(conn):
+        if (
+            conn.execute(
+                select(organisations.c.id).where(organisations.c.id == organisation_id)
+            ).first()
+            is None
+        ):
+            raise NotFoundError("organisation", organisation_id)
+        if conn.execute(select(clients.c.id).where(clients.c.code == clean_code)).first():
+            raise DomainError("client.code", clean_code, "already in use; codes are unique")
+        client_id = int(
+            conn.execute(
+                insert(clients)
+                .values(organisation_id=organisation_id, code=clean_code, created_at=now)
+                .returning(clients.c.id)
+            ).scalar_one()
+        )
+        audit.record(conn, actor, "create", "client", client_id, now=now)
+        if name or contact:
+            set_client_identity(conn, actor, client_id, name=name, contact=contact, now=now)
+    return client_id
+
+
+def set_client_identity(
+    conn: Connection,
+    actor: Actor,
+    client_id: int,
+    *,
+    name: str | None,
+    contact: str | None,
+    now: datetime | None = None,
+) -> None:
+    """Keep (or clear, with both None) a client's name and contact, apart from clinical data."""
+    now = now or utc_now()
+    clean_name = _optional_text("client.name", name, 200)
+    clean_contact = _optional_text("client.contact", contact, 500)
+    with atomic(conn):
+        if conn.execute(select(clients.c.id).where(clients.c.id == client_id)).first() is None:
+            raise NotFoundError("client", client_id)
+        conn.execute(client_identities.delete().where(client_identities.c.client_id == client_id))
+        if clean_name or clean_contact:
+            conn.execute(
+                insert(client_identities).values(
+                    client_id=client_id, name=clean_name, contact=clean_contact, updated_at=now
+                )
+            )
+        audit.record(conn, actor, "update", "client_identity", client_id, now=now)
+
+
+def _optional_text(field: str, value: str | None, max_length: int) -> str | None:
+    if value is None or not value.strip():
+        return None
+    clean = value.strip()
+    if len(clean) > max_length:
+        raise DomainError(
+            field, len(clean), f"at most {max_length} characters", detail=f"{len(clean)} characters"
+        )
+    return clean

@@ -1,0 +1,58 @@
+"""Sessions: numbered in order within an episode, dated, with attendance."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Connection, insert, select
+
+from alliance.domain import Attendance, Session, check_next_session
+from alliance.store import audit
+from alliance.store.base import Actor, atomic, check_write, load_episode, utc_now
+from alliance.store.tables import sessions
+
+
+def episode_sessions(conn: Connection, episode_id: int) -> list[Session]:
+    rows = conn.execute(
+        select(sessions.c.number, sessions.c.held_on, sessions.c.attendance)
+        .where(sessions.c.episode_id == episode_id)
+        .order_by(sessions.c.number)
+    )
+    return [Session(r.number, r.held_on, Attendance(r.attendance)) for r in rows]
+
+
+def record_session(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    held_on: date,
+    *,
+    attendance: Attendance | str = Attendance.ATTENDED,
+    number: int | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Record the next session (number = last + 1 unless given, and then it must be that)."""
+    now = now or utc_now()
+    kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
+    with atomic(conn):
+        episode, _ = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        checked = check_next_session(
+            episode, episode_sessions(conn, episode_id), number, held_on, now
+        )
+        session_id = int(
+            conn.execute(
+                insert(sessions)
+                .values(
+                    episode_id=episode_id,
+                    number=checked,
+                    held_on=held_on,
+                    attendance=kind.value,
+                    created_by=actor.user_id,
+                    created_at=now,
+                )
+                .returning(sessions.c.id)
+            ).scalar_one()
+        )
+        audit.record(conn, actor, "create", "session", session_id, now=now)
+    return session_id

@@ -1,0 +1,66 @@
+"""Worksheets: the Miracle Question (its answers seed proposed goals) and relapse prevention."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from alliance.domain import GoalStatus, MiracleQuestion, WorksheetKind
+from alliance.domain.episode import require_open
+from alliance.domain.worksheets import check_worksheet
+from alliance.store import audit
+from alliance.store.base import Actor, atomic, check_session_of, check_write, load_episode, utc_now
+from alliance.store.goals import add_goal
+from alliance.store.tables import worksheets
+
+
+def add_worksheet(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    kind: WorksheetKind | str,
+    content: Mapping[str, Any],
+    *,
+    session_id: int | None = None,
+    seed_goals: bool = True,
+    now: datetime | None = None,
+) -> int:
+    """Store a worksheet; Miracle Question answers become proposed goals unless seed_goals=False."""
+    now = now or utc_now()
+    sheet_kind = kind if isinstance(kind, WorksheetKind) else WorksheetKind.parse(kind)
+    clean = check_worksheet(sheet_kind, content)
+    with atomic(conn):
+        episode, _ = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        check_session_of(conn, session_id, episode_id)
+        require_open(episode, "worksheet")
+        sheet_id = int(
+            conn.execute(
+                insert(worksheets)
+                .values(
+                    episode_id=episode_id,
+                    session_id=session_id,
+                    kind=sheet_kind.value,
+                    content=clean,
+                    created_by=actor.user_id,
+                    created_at=now,
+                )
+                .returning(worksheets.c.id)
+            ).scalar_one()
+        )
+        audit.record(conn, actor, "create", "worksheet", sheet_id, now=now)
+        if sheet_kind == WorksheetKind.MIRACLE_QUESTION and seed_goals:
+            for seed in MiracleQuestion.from_content(clean).goal_seeds():
+                add_goal(
+                    conn,
+                    actor,
+                    episode_id,
+                    seed,
+                    status=GoalStatus.PROPOSED,
+                    worksheet_id=sheet_id,
+                    now=now,
+                )
+    return sheet_id
