@@ -58,9 +58,11 @@ def outcome_rows(
     row_rc = rc[codes]
     after = series.position > 0
     with np.errstate(invalid="ignore"):
-        # Jacobson & Truax 1991: a change at least the minimum reliable difference is reliable.
-        improved = outcome & after & (gain >= row_rc)
-        deteriorated = outcome & after & (-gain >= row_rc)
+        # Jacobson & Truax 1991: a change at least the minimum reliable difference is reliable
+        # (equal counts, as in NHS Talking Therapies' "6 or more"; same tolerance as
+        # alliance.instruments.classify).
+        improved = outcome & after & (gain >= row_rc - 1e-9)
+        deteriorated = outcome & after & (-gain >= row_rc - 1e-9)
     expected = np.full(n, np.nan)
     low = np.full(n, np.nan)
     high = np.full(n, np.nan)
