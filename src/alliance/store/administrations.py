@@ -1,0 +1,69 @@
+"""Administrations: a filled form, scored by alliance.instruments at the moment it is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy import Connection, insert
+
+from alliance.domain import DomainError
+from alliance.domain.episode import require_open
+from alliance.instruments import Score, score
+from alliance.store import audit
+from alliance.store.base import (
+    Actor,
+    atomic,
+    check_session_of,
+    check_write,
+    load_episode,
+    utc_now,
+)
+from alliance.store.tables import administrations
+
+SOURCES = ("link", "tablet", "paper", "import")
+
+
+def record_administration(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    instrument_id: str,
+    answers: Mapping[str, float | int | None],
+    *,
+    session_id: int | None = None,
+    source: str = "paper",
+    now: datetime | None = None,
+) -> tuple[int, Score]:
+    """Score the answers (InstrumentError on a bad answer, nothing written) and store both."""
+    now = now or utc_now()
+    if source not in SOURCES:
+        raise DomainError("administration.source", source, "one of " + ", ".join(SOURCES))
+    result = score(instrument_id, answers)
+    with atomic(conn):
+        episode, _ = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        require_open(episode, "administration")
+        check_session_of(conn, session_id, episode_id)
+        admin_id = int(
+            conn.execute(
+                insert(administrations)
+                .values(
+                    episode_id=episode_id,
+                    session_id=session_id,
+                    instrument_id=result.instrument,
+                    answers={str(k): v for k, v in answers.items()},
+                    total=result.total,
+                    subscales=result.subscales,
+                    band=result.band,
+                    flags=result.flags,
+                    validity=result.validity,
+                    source=source,
+                    entered_by=actor.user_id,
+                    created_at=now,
+                )
+                .returning(administrations.c.id)
+            ).scalar_one()
+        )
+        audit.record(conn, actor, "create", "administration", admin_id, now=now)
+    return admin_id, result
