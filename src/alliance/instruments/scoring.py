@@ -90,13 +90,11 @@ def _reason(instrument: Instrument, missing: Sequence[str], validity: Validity) 
     n = instrument.n_items
     rule = instrument.scoring
     if validity == "complete":
-        if rule.missing_means_unused and missing:
-            return None
         return None
-    listed = ", ".join(missing)
+    listed = ("item " if len(missing) == 1 else "items ") + ", ".join(missing)
     if validity == "prorated":
         return (
-            f"{len(missing)} of {n} items unanswered (item {listed}); total pro-rated from the "
+            f"{len(missing)} of {n} items unanswered ({listed}); total pro-rated from the "
             f"{n - len(missing)} answered (at most {rule.max_missing} may be missing)"
         )
     if len(missing) == n:
@@ -106,7 +104,7 @@ def _reason(instrument: Instrument, missing: Sequence[str], validity: Validity) 
         if rule.max_missing == 0
         else f"at most {rule.max_missing} may be missing"
     )
-    return f"{len(missing)} of {n} items unanswered (item {listed}); {allowed}"
+    return f"{len(missing)} of {n} items unanswered ({listed}); {allowed}"
 
 
 def _validity(instrument: Instrument, n_missing: int) -> Validity:
