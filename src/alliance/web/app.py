@@ -1,0 +1,129 @@
+"""The app factory: one FastAPI app per call, its engine built from validated settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from alliance.config import Settings
+from alliance.store.engine import make_engine
+from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
+from alliance.web.render import templates
+
+WEB_DIR = Path(__file__).resolve().parent
+SESSION_COOKIE = "alliance_session"
+SESSION_MAX_AGE_S = 8 * 60 * 60
+
+log = logging.getLogger("alliance.web")
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The configured key, or one generated once and kept (0600) beside the SQLite file."""
+    if settings.secret_key:
+        return settings.secret_key
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        raise ValueError("secret_key: required for PostgreSQL; set ALLIANCE_SECRET_KEY")
+    if not url.database or url.database == ":memory:":
+        return secrets.token_urlsafe(32)
+    path = Path(url.database).expanduser().with_name(Path(url.database).name + ".secret")
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the web app: pages, the /api JSON routes and static files over one engine."""
+    from alliance.web.routes import ROUTERS
+
+    app = FastAPI(
+        title="Alliance",
+        version="1",
+        summary="The therapeutic relationship, measured session by session.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(
+        settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=resolve_secret_key(settings),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=False,
+    )
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    _install_error_pages(app)
+    return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequiredError)
+    async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "login required"}, status_code=401)
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def _password_change(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "choose a new password first"}, status_code=403)
+        return RedirectResponse("/account/password", status_code=303)
+
+    @app.exception_handler(TabletLockedError)
+    async def _tablet_locked(request: Request, exc: TabletLockedError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "this device is locked to a client form"}, 423)
+        return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": 422, "detail": "; ".join(f"{e['field']}: {e['message']}" for e in errors)},
+            status_code=422,
+        )

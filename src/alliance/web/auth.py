@@ -1,0 +1,110 @@
+"""Who is asking: argon2id passwords, the signed session cookie, the role check on every route.
+
+Every route declares `Depends(require_role(...))` (or is in PUBLIC_PATHS); object-level checks
+(whose episode is this?) live in the service layer, so pages and the API share them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Request
+from starlette.exceptions import HTTPException
+
+Role = Literal["therapist", "supervisor", "admin"]
+ROLES: tuple[Role, ...] = ("therapist", "supervisor", "admin")
+CLINICAL_ROLES: tuple[Role, ...] = ("therapist", "supervisor")
+
+# argon2-cffi's PasswordHasher defaults to argon2id with the RFC 9106 low-memory profile.
+_hasher = PasswordHasher()
+
+# The paths reachable without a login: the client form (its token is the credential), login,
+# the health check and static assets. A test walks app.routes and fails on any other route
+# that lacks a role dependency.
+PUBLIC_PATHS = frozenset(
+    {"/login", "/logout", "/healthz", "/api/health", "/f/{token}", "/f/{token}/done", "/static"}
+)
+
+
+class LoginRequiredError(Exception):
+    """No valid session: pages redirect to /login, the API answers 401."""
+
+
+class PasswordChangeRequiredError(Exception):
+    """A one-time password is in use: every page but the password form redirects to it."""
+
+
+class TabletLockedError(Exception):
+    """This browser is handed to a client: everything but the form redirects to it."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user as the service layer sees them."""
+
+    user_id: int
+    username: str
+    display_name: str
+    role: Role
+    organisation_id: int | None
+    ip: str | None
+    must_change_password: bool = False
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def require_role(*roles: Role) -> Callable[[Request], Viewer]:
+    """A dependency: the signed-in, active user; 403 unless their role is in `roles`."""
+    allowed = frozenset(roles or ROLES)
+
+    def dependency(request: Request) -> Viewer:
+        tablet = request.session.get("tablet")
+        if tablet:
+            raise TabletLockedError(f"/tablet/{tablet}")
+        user_id = request.session.get("uid")
+        if not isinstance(user_id, int):
+            raise LoginRequiredError
+        from alliance.web.services import users
+
+        viewer = users.load_viewer(request.app.state.engine, user_id, client_ip(request))
+        if viewer is None:
+            request.session.clear()
+            raise LoginRequiredError
+        if viewer.must_change_password and request.url.path != "/account/password":
+            raise PasswordChangeRequiredError
+        if viewer.role not in allowed:
+            raise HTTPException(403, f"this page is for {', '.join(sorted(allowed))}")
+        request.state.viewer = viewer
+        return viewer
+
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def require_tablet_session(request: Request) -> int:
+    """A dependency for the tablet pages: the device must be locked by a signed-in therapist."""
+    user_id = request.session.get("uid")
+    if not isinstance(user_id, int):
+        raise LoginRequiredError
+    return user_id

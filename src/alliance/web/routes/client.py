@@ -1,0 +1,148 @@
+"""The client's side: the measure form behind a single-use link, and tablet mode.
+
+Nothing here shows who the client is or anything from another form: only one instrument's items.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from alliance.web.auth import LoginRequiredError, client_ip
+from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.services import links, users
+from alliance.web.services.errors import FormError
+
+router = APIRouter(include_in_schema=False)
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _gone(request: Request, reason: str) -> HTMLResponse:
+    response = page(request, "error.html", {"viewer": None, "status": 410, "detail": reason}, 410)
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _form(
+    request: Request,
+    link: links.OpenLink,
+    action: str,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = page(
+        request,
+        "client/form.html",
+        {
+            "viewer": None,
+            "instrument": link.instrument,
+            "action": action,
+            "errors": errors or {},
+            "values": values or {},
+        },
+        status_code,
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/f/{token}", response_class=HTMLResponse)
+def link_form(request: Request, token: str) -> HTMLResponse:
+    try:
+        with tx(request) as conn:
+            link = links.open_link(conn, token=token)
+    except links.LinkGoneError as gone:
+        return _gone(request, str(gone))
+    return _form(request, link, f"/f/{token}")
+
+
+@router.post("/f/{token}", response_model=None)
+async def link_submit(request: Request, token: str) -> Response:
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            links.submit(conn, form, source="link", ip=client_ip(request), token=token)
+    except links.LinkGoneError as gone:
+        return _gone(request, str(gone))
+    except FormError as exc:
+        with tx(request) as conn:
+            link = links.open_link(conn, token=token)
+        return _form(request, link, f"/f/{token}", exc.errors, form, 400)
+    return redirect(request, f"/f/{token}/done")
+
+
+@router.get("/f/{token}/done", response_class=HTMLResponse)
+def link_done(request: Request, token: str) -> HTMLResponse:
+    response = page(request, "client/thanks.html", {"viewer": None, "tablet": False})
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _tablet_link(request: Request, link_id: int) -> int:
+    """The tablet pages answer only on the device a therapist locked to this very link."""
+    if request.session.get("tablet") != link_id or not isinstance(request.session.get("uid"), int):
+        raise LoginRequiredError
+    return link_id
+
+
+@router.get("/tablet/unlock", response_class=HTMLResponse)
+def tablet_unlock_form(request: Request) -> HTMLResponse:
+    if not request.session.get("tablet"):
+        raise LoginRequiredError
+    return page(request, "client/unlock.html", {"viewer": None})
+
+
+@router.post("/tablet/unlock", response_model=None)
+async def tablet_unlock(request: Request) -> Response:
+    """The therapist takes the device back by typing their own password."""
+    if not request.session.get("tablet") or not isinstance(request.session.get("uid"), int):
+        raise LoginRequiredError
+    form = await form_data(request)
+    with tx(request) as conn:
+        viewer = users.load_viewer(request.app.state.engine, request.session["uid"], None)
+        result = (
+            users.authenticate(conn, viewer.username, form.get("password", ""), client_ip(request))
+            if viewer
+            else None
+        )
+    if result is None or result.viewer is None or result.viewer.user_id != request.session["uid"]:
+        return page(
+            request,
+            "client/unlock.html",
+            {"viewer": None, "errors": {"password": "that password is not right"}},
+            400,
+        )
+    request.session.pop("tablet", None)
+    back = request.session.pop("tablet_back", "/caseload")
+    return redirect(request, back, "Tablet unlocked.")
+
+
+@router.get("/tablet/{link_id}", response_class=HTMLResponse)
+def tablet_form(request: Request, link_id: int) -> HTMLResponse:
+    _tablet_link(request, link_id)
+    if request.session.get("tablet_done") == link_id:
+        return page(request, "client/thanks.html", {"viewer": None, "tablet": True})
+    try:
+        with tx(request) as conn:
+            link = links.open_link(conn, link_id=link_id)
+    except links.LinkGoneError as gone:
+        return _gone(request, str(gone))
+    return _form(request, link, f"/tablet/{link_id}")
+
+
+@router.post("/tablet/{link_id}", response_model=None)
+async def tablet_submit(request: Request, link_id: int) -> Response:
+    _tablet_link(request, link_id)
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            links.submit(conn, form, source="tablet", ip=client_ip(request), link_id=link_id)
+    except links.LinkGoneError as gone:
+        return _gone(request, str(gone))
+    except FormError as exc:
+        with tx(request) as conn:
+            link = links.open_link(conn, link_id=link_id)
+        return _form(request, link, f"/tablet/{link_id}", exc.errors, form, 400)
+    request.session["tablet_done"] = link_id
+    return redirect(request, f"/tablet/{link_id}")

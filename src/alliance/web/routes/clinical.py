@@ -1,0 +1,327 @@
+"""Therapist pages: caseload, client chart, episode page, session page, charts and the report."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import segno
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
+
+from alliance.instruments import list_instruments
+from alliance.web.auth import Viewer, require_role
+from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.services import alerts as alert_service
+from alliance.web.services import charts, clinical, links, measures
+from alliance.web.services.caseload import caseload
+from alliance.web.services.episodes import EpisodeDetail, chart_data, episode_detail
+from alliance.web.services.errors import FormError, NotVisibleError
+
+router = APIRouter(include_in_schema=False)
+Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
+Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
+
+
+def expected_band(
+    request: Request, detail: EpisodeDetail, organisation_id: int | None
+) -> list[charts.ExpectedPoint]:
+    """The expected-response band for each outcome measure, from the clinic's or shipped models."""
+    if detail.frame.height == 0:
+        return []
+    with tx(request) as conn:
+        models = alert_service.etr_models(conn, organisation_id)
+    out: list[charts.ExpectedPoint] = []
+    for instrument, model in models.items():
+        rows = detail.frame.filter(detail.frame["instrument"] == instrument).sort("session")
+        if rows.height == 0 or not model.usable:
+            continue
+        intake = float(rows["total"][0])
+        sessions = np.arange(1, int(rows["session"].max()) + 3, dtype=np.float64)
+        mean, low, high = model.expected(intake, sessions)
+        out.extend(
+            charts.ExpectedPoint(int(s), instrument, float(lo), float(hi), float(m))
+            for s, m, lo, hi in zip(sessions, mean, low, high, strict=True)
+        )
+    return out
+
+
+def load_detail(request: Request, viewer: Viewer, episode_id: int) -> EpisodeDetail:
+    try:
+        with tx(request) as conn:
+            return episode_detail(conn, viewer, episode_id)
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def chart_spec(request: Request, viewer: Viewer, detail: EpisodeDetail) -> dict[str, Any]:
+    band = expected_band(request, detail, viewer.organisation_id)
+    return charts.client_chart_spec(chart_data(detail, band))
+
+
+@router.get("/caseload", response_class=HTMLResponse)
+def caseload_page(request: Request, viewer: Therapist) -> HTMLResponse:
+    with tx(request) as conn:
+        rows = caseload(conn, viewer)
+    return page(request, "caseload.html", {"viewer": viewer, "rows": rows})
+
+
+@router.get("/episodes/{episode_id}", response_class=HTMLResponse)
+def chart_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResponse:
+    detail = load_detail(request, viewer, episode_id)
+    spec = chart_spec(request, viewer, detail)
+    return page(
+        request,
+        "chart.html",
+        {"viewer": viewer, "e": detail, "spec_json": json.dumps(spec).replace("</", "<\\/")},
+    )
+
+
+def _episode_page(
+    request: Request,
+    viewer: Viewer,
+    episode_id: int,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    detail = load_detail(request, viewer, episode_id)
+    return page(
+        request,
+        "episode.html",
+        {
+            "viewer": viewer,
+            "e": detail,
+            "errors": errors or {},
+            "values": values or {},
+            "instruments": list_instruments(),
+        },
+        status_code,
+    )
+
+
+@router.get("/episodes/{episode_id}/details", response_class=HTMLResponse)
+def episode_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResponse:
+    return _episode_page(request, viewer, episode_id)
+
+
+ACTIONS = ("stage", "consent", "goals", "tasks", "boundaries", "notes", "sessions")
+
+
+@router.post("/episodes/{episode_id}/{action}", response_model=None)
+async def episode_action(
+    request: Request, viewer: Therapist, episode_id: int, action: str
+) -> Response:
+    """One handler per form on the episode page; a refusal shows the form again with its error."""
+    form = await form_data(request)
+    messages = {
+        "stage": "Stage moved.",
+        "consent": "Consent recorded.",
+        "goals": "Goal added.",
+        "tasks": "Task added.",
+        "boundaries": "Boundary entry recorded.",
+        "notes": "Relational note added.",
+        "sessions": "Session recorded.",
+        "ack": "Alert acknowledged.",
+    }
+    if action not in messages:
+        raise HTTPException(404, "no such form")
+    target = f"/episodes/{episode_id}/details"
+    try:
+        with tx(request) as conn:
+            if action == "stage":
+                clinical.move_stage(
+                    conn, viewer, episode_id, form.get("target", ""), form.get("reason")
+                )
+            elif action == "consent":
+                clinical.record_consent(conn, viewer, episode_id, form.get("consent_on", ""))
+            elif action == "goals":
+                clinical.add_goal(
+                    conn, viewer, episode_id, form.get("text", ""), form.get("status", "agreed")
+                )
+            elif action == "tasks":
+                goal = form.get("goal_id", "")
+                if not goal.isdigit():
+                    raise FormError({"goal_id": "choose the goal this task serves"})
+                clinical.add_task(
+                    conn,
+                    viewer,
+                    episode_id,
+                    int(goal),
+                    form.get("description", ""),
+                    form.get("kind", "technique"),
+                )
+            elif action == "boundaries":
+                clinical.record_boundary(
+                    conn,
+                    viewer,
+                    episode_id,
+                    kind=form.get("kind", ""),
+                    description=form.get("description", ""),
+                    occurred_on=form.get("occurred_on", ""),
+                    client_welfare=form.get("client_welfare", ""),
+                    technique_goal=form.get("technique_goal", ""),
+                    plan_link=form.get("plan_link", ""),
+                )
+            elif action == "notes":
+                clinical.add_note(
+                    conn,
+                    viewer,
+                    episode_id,
+                    form.get("kind", ""),
+                    form.get("text", ""),
+                    form.get("tags", ""),
+                )
+            elif action == "sessions":
+                session_id = clinical.record_session(
+                    conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
+                )
+                target = f"/episodes/{episode_id}/sessions/{session_id}"
+            elif action == "ack":
+                alert_service.acknowledge(
+                    conn, viewer, episode_id, form.get("signal_key", ""), form.get("note")
+                )
+                target = f"/episodes/{episode_id}"
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        if action == "ack":
+            request.session["flash"] = {"kind": "error", "text": str(exc)}
+            return redirect(request, f"/episodes/{episode_id}")
+        return _episode_page(request, viewer, episode_id, {action: exc.errors}, form, 400)
+    return redirect(request, target, messages[action])
+
+
+def _session_page(
+    request: Request,
+    viewer: Viewer,
+    episode_id: int,
+    session_id: int,
+    *,
+    errors: dict[str, dict[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+    new_link: links.NewLink | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    detail = load_detail(request, viewer, episode_id)
+    session = next((s for s in detail.sessions if s.id == session_id), None)
+    if session is None:
+        raise HTTPException(404, "session not found")
+    paper_id = (values or {}).get("instrument") or request.query_params.get("paper") or ""
+    context: dict[str, Any] = {
+        "viewer": viewer,
+        "e": detail,
+        "s": session,
+        "errors": errors or {},
+        "values": values or {},
+        "instruments": list_instruments(),
+        "paper": measures.known_instrument(paper_id) if paper_id else None,
+    }
+    if new_link is not None:
+        url = str(request.base_url).rstrip("/") + f"/f/{new_link.token}"
+        context["link"] = {
+            "url": url,
+            "short": url.split("://", 1)[-1],
+            "qr": segno.make(url, error="m").svg_inline(scale=4, title="Scan to open the form"),
+            "expires_at": new_link.expires_at,
+            "instrument": new_link.instrument_id,
+        }
+    return page(request, "session.html", context, status_code)
+
+
+@router.get("/episodes/{episode_id}/sessions/{session_id}", response_class=HTMLResponse)
+def session_page(
+    request: Request, viewer: Clinician, episode_id: int, session_id: int
+) -> HTMLResponse:
+    return _session_page(request, viewer, episode_id, session_id)
+
+
+@router.post("/episodes/{episode_id}/sessions/{session_id}/{action}", response_model=None)
+async def session_action(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int, action: str
+) -> Response:
+    form = await form_data(request)
+    settings = request.app.state.settings
+    try:
+        if action == "paper":
+            with tx(request) as conn:
+                measures.enter_paper_scores(
+                    conn, viewer, episode_id, session_id, form.get("instrument", ""), form
+                )
+            return redirect(
+                request, f"/episodes/{episode_id}/sessions/{session_id}", "Scores saved."
+            )
+        if action == "link":
+            with tx(request) as conn:
+                new = links.create_link(
+                    conn,
+                    viewer,
+                    episode_id,
+                    session_id,
+                    form.get("instrument", ""),
+                    settings.link_ttl_minutes,
+                )
+            return _session_page(request, viewer, episode_id, session_id, new_link=new)
+        if action == "tablet":
+            with tx(request) as conn:
+                new = links.create_link(
+                    conn,
+                    viewer,
+                    episode_id,
+                    session_id,
+                    form.get("instrument", ""),
+                    settings.link_ttl_minutes,
+                )
+            request.session["tablet"] = new.link_id
+            request.session["tablet_back"] = f"/episodes/{episode_id}/sessions/{session_id}"
+            return redirect(request, f"/tablet/{new.link_id}")
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _session_page(
+            request,
+            viewer,
+            episode_id,
+            session_id,
+            errors={action: exc.errors},
+            values=form,
+            status_code=400,
+        )
+    raise HTTPException(404, "no such form")
+
+
+@router.get("/episodes/{episode_id}/chart.{fmt}")
+def chart_file(
+    request: Request, viewer: Clinician, episode_id: int, fmt: Literal["svg", "png", "pdf", "json"]
+) -> Response:
+    detail = load_detail(request, viewer, episode_id)
+    spec = chart_spec(request, viewer, detail)
+    if fmt == "json":
+        return Response(json.dumps(spec), media_type="application/json")
+    media = {"svg": "image/svg+xml", "png": "image/png", "pdf": "application/pdf"}[fmt]
+    return Response(charts.render(spec, fmt), media_type=media)
+
+
+@router.get("/episodes/{episode_id}/report", response_class=HTMLResponse)
+def report_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResponse:
+    detail = load_detail(request, viewer, episode_id)
+    spec = chart_spec(request, viewer, detail)
+    svg = charts.render(spec, "svg").decode()
+    return page(request, "report.html", {"viewer": viewer, "e": detail, "chart_svg": svg})
+
+
+@router.get("/episodes/{episode_id}/report.pdf")
+def report_pdf(request: Request, viewer: Clinician, episode_id: int) -> Response:
+    from alliance.web.services.reports import progress_report_pdf
+
+    detail = load_detail(request, viewer, episode_id)
+    spec = chart_spec(request, viewer, detail)
+    return Response(
+        progress_report_pdf(detail, spec),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="progress-{detail.client_code}.pdf"'
+        },
+    )

@@ -1,0 +1,37 @@
+"""Supervisor pages: supervisees, their caseloads and the clinic figures; drill down to a chart."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException
+
+from alliance.web.auth import Viewer, require_role
+from alliance.web.routes.common import page, tx
+from alliance.web.services.access import therapists_for
+from alliance.web.services.caseload import caseload
+from alliance.web.services.supervision import clinic_table, supervisees
+
+router = APIRouter(include_in_schema=False)
+Supervisor = Annotated[Viewer, Depends(require_role("supervisor"))]
+
+
+@router.get("/supervision", response_class=HTMLResponse)
+def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
+    with tx(request) as conn:
+        people = supervisees(conn, viewer)
+        figures = clinic_table(conn, viewer)
+    return page(
+        request, "supervision.html", {"viewer": viewer, "people": people, "figures": figures}
+    )
+
+
+@router.get("/supervision/therapists/{therapist_id}", response_class=HTMLResponse)
+def therapist_caseload(request: Request, viewer: Supervisor, therapist_id: int) -> HTMLResponse:
+    with tx(request) as conn:
+        if therapist_id not in therapists_for(conn, viewer):
+            raise HTTPException(404, "therapist not found")
+        rows = caseload(conn, viewer, therapist_id)
+    return page(request, "caseload.html", {"viewer": viewer, "rows": rows, "supervising": True})

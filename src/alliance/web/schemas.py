@@ -1,0 +1,112 @@
+"""API schemas, kept apart from the tables so internal columns (hashes, secrets) cannot leak."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LastScorePublic(_Out):
+    instrument: str
+    label: str
+    total: float
+    session: int
+
+
+class AlertPublic(_Out):
+    key: str
+    kind: str
+    severity: str
+    title: str
+    instrument: str
+    session: int
+    detail: str
+    next_steps: list[str]
+    acknowledged: bool
+
+
+class CaseloadRowPublic(_Out):
+    episode_id: int
+    client_code: str
+    stage: str
+    sessions: int
+    last_session_on: date | None
+    last_alliance: LastScorePublic | None
+    last_outcome: LastScorePublic | None
+    risk: bool
+    alerts: list[AlertPublic]
+
+
+class StageStepPublic(_Out):
+    target: str
+    direction: str
+    allowed: bool
+    rule: str | None
+
+
+class SessionPublic(_Out):
+    id: int
+    number: int
+    held_on: date
+    attendance: str
+
+
+class EpisodePublic(_Out):
+    id: int
+    client_code: str
+    stage: str
+    opened_on: date
+    consent_on: date | None
+    closed_on: date | None
+    steps: list[StageStepPublic]
+    sessions: list[SessionPublic]
+    alerts: list[AlertPublic]
+
+
+class StageMoveCreate(BaseModel):
+    target: str = Field(max_length=20, description="commitment, process, change or termination")
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class GoalCreate(BaseModel):
+    text: str = Field(max_length=500, description="The goal in the client's own words.")
+    status: str = Field(default="agreed", max_length=20)
+
+
+class BoundaryCreate(BaseModel):
+    kind: str = Field(max_length=20, description="rule, ritual, self_disclosure or crossing")
+    description: str = Field(max_length=2000)
+    occurred_on: date
+    client_welfare: str = Field(default="", max_length=1000)
+    technique_goal: str = Field(default="", max_length=1000)
+    plan_link: str = Field(default="", max_length=1000)
+
+
+class AcknowledgeCreate(BaseModel):
+    signal_key: str = Field(max_length=200)
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class LinkCreate(BaseModel):
+    session_id: int | None = None
+    instrument: str = Field(max_length=40)
+
+
+class LinkPublic(BaseModel):
+    url: str
+    expires_at: datetime
+    instrument: str
+
+
+class CreatedPublic(BaseModel):
+    id: int
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str

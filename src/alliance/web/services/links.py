@@ -1,0 +1,166 @@
+"""Client links: one form, one administration, an expiry, and only a hash of the token stored.
+
+The token is 16 random bytes (128 bits) from `secrets`, URL-safe; the database keeps its sha256,
+so a copy of the database cannot open any form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, insert, select, update
+
+from alliance.instruments import Instrument
+from alliance.store import audit
+from alliance.store import tables as t
+from alliance.store.base import Actor, as_utc, utc_now
+from alliance.web.auth import Viewer
+from alliance.web.services.access import episode_for, require_writer
+from alliance.web.services.errors import FormError
+from alliance.web.services.measures import (
+    Source,
+    known_instrument,
+    parse_answers,
+    session_of,
+    store_administration,
+)
+
+TOKEN_BYTES = 16
+
+
+class LinkGoneError(LookupError):
+    """The link is unknown, used or expired; the message says which, never whose."""
+
+
+@dataclass(frozen=True)
+class NewLink:
+    link_id: int
+    token: str
+    expires_at: datetime
+    instrument_id: str
+
+
+@dataclass(frozen=True)
+class OpenLink:
+    link_id: int
+    episode_id: int
+    session_id: int | None
+    instrument: Instrument
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_link(
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    session_id: int | None,
+    instrument_id: str,
+    ttl_minutes: int,
+    now: datetime | None = None,
+) -> NewLink:
+    """A new single-use link to one measure for one session of one episode."""
+    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    if session_id is not None:
+        session_of(conn, episode_id, session_id)
+    instrument = known_instrument(instrument_id)
+    now = now or utc_now()
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = now + timedelta(minutes=ttl_minutes)
+    link_id = int(
+        conn.execute(
+            insert(t.client_links)
+            .values(
+                token_hash=token_hash(token),
+                episode_id=episode_id,
+                session_id=session_id,
+                instrument_id=instrument.id,
+                expires_at=expires_at,
+                created_by=viewer.user_id,
+                created_at=now,
+            )
+            .returning(t.client_links.c.id)
+        ).scalar_one()
+    )
+    audit.record(conn, Actor(viewer.user_id, viewer.ip), "create", "client_link", link_id)
+    return NewLink(link_id, token, expires_at, instrument.id)
+
+
+def _usable(row: object, now: datetime) -> None:
+    if row is None:
+        raise LinkGoneError("this link is not known; ask your therapist for a new one")
+    if row.used_at is not None:  # type: ignore[attr-defined]
+        raise LinkGoneError("this link was already used; ask your therapist for a new one")
+    if as_utc(row.expires_at) <= now:  # type: ignore[attr-defined]
+        raise LinkGoneError("this link has expired; ask your therapist for a new one")
+
+
+def open_link(
+    conn: Connection, *, token: str | None = None, link_id: int | None = None
+) -> OpenLink:
+    """The form a link opens, or LinkGoneError."""
+    where = (
+        t.client_links.c.token_hash == token_hash(token)
+        if token is not None
+        else t.client_links.c.id == link_id
+    )
+    row = conn.execute(select(t.client_links).where(where)).first()
+    _usable(row, utc_now())
+    assert row is not None
+    return OpenLink(row.id, row.episode_id, row.session_id, known_instrument(row.instrument_id))
+
+
+def submit(
+    conn: Connection,
+    form: Mapping[str, str],
+    *,
+    source: Source,
+    ip: str | None,
+    token: str | None = None,
+    link_id: int | None = None,
+) -> int:
+    """Store the client's answers once; a second submission or a late one is refused."""
+    link = open_link(conn, token=token, link_id=link_id)
+    answers = parse_answers(link.instrument, form)
+    now = utc_now()
+    # Claim the link first, guarded on used_at/expires_at, so two racing submissions store one.
+    claimed = conn.execute(
+        update(t.client_links)
+        .where(
+            t.client_links.c.id == link.link_id,
+            t.client_links.c.used_at.is_(None),
+            t.client_links.c.expires_at > now,
+        )
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        raise LinkGoneError("this link was already used; ask your therapist for a new one")
+    admin_id = store_administration(
+        conn,
+        episode_id=link.episode_id,
+        session_id=link.session_id,
+        instrument=link.instrument,
+        answers=answers,
+        source=source,
+        entered_by=None,
+        ip=ip,
+    )
+    conn.execute(
+        update(t.client_links)
+        .where(t.client_links.c.id == link.link_id)
+        .values(administration_id=admin_id)
+    )
+    return admin_id
+
+
+def reject_unknown_fields(form: Mapping[str, str], instrument: Instrument) -> None:
+    allowed = {f"item_{i.id}" for i in instrument.items}
+    extra = sorted(k for k in form if k not in allowed and k != "csrf_token")
+    if extra:
+        raise FormError({"form": f"unexpected fields: {', '.join(e[:20] for e in extra[:5])}"})

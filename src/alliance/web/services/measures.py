@@ -1,0 +1,123 @@
+"""Filled forms: parse answers from a form, score them, store the administration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from sqlalchemy import Connection, select
+
+from alliance.domain import DomainError
+from alliance.instruments import Instrument, InstrumentError, load_instrument, score
+from alliance.instruments.scoring import check_answer
+from alliance.store import tables as t
+from alliance.store.administrations import record_administration
+from alliance.store.base import Actor
+from alliance.web.auth import Viewer
+from alliance.web.services.access import episode_for, require_writer
+from alliance.web.services.errors import FormError
+
+Source = Literal["link", "tablet", "paper", "import"]
+
+
+def known_instrument(instrument_id: str) -> Instrument:
+    try:
+        return load_instrument(instrument_id)
+    except (InstrumentError, KeyError, FileNotFoundError, ValueError):
+        raise FormError({"instrument": f"{instrument_id[:40]!r} is not a known measure"}) from None
+
+
+def parse_answers(instrument: Instrument, form: Mapping[str, str]) -> dict[str, float]:
+    """Answers keyed '1'..'n' from fields item_1..item_n; every item is required on a form."""
+    answers: dict[str, float] = {}
+    errors: dict[str, str] = {}
+    for item in instrument.items:
+        raw = (form.get(f"item_{item.id}") or "").strip()
+        scale = instrument.scale_of(item)
+        if not raw:
+            if not instrument.scoring.missing_means_unused:
+                errors[item.id] = f"item {item.id} ({item.label}) needs an answer"
+            continue
+        try:
+            value = float(raw)
+        except ValueError:
+            errors[item.id] = f"item {item.id}: {raw[:12]!r} is not a number; {scale.allowed()}"
+            continue
+        try:
+            check_answer(instrument, item.id, value)
+        except InstrumentError as exc:
+            errors[item.id] = str(exc)
+            continue
+        answers[item.id] = value
+    if errors:
+        raise FormError(errors)
+    return answers
+
+
+def store_administration(
+    conn: Connection,
+    *,
+    episode_id: int,
+    session_id: int | None,
+    instrument: Instrument,
+    answers: Mapping[str, float],
+    source: Source,
+    entered_by: int | None,
+    ip: str | None,
+) -> int:
+    """Score and store one administration (audited); refuses an unscorable one."""
+    try:
+        result = score(instrument, dict(answers))
+    except InstrumentError as exc:
+        raise FormError({"answers": str(exc)}) from None
+    if result.validity == "invalid":
+        raise FormError({"answers": result.reason or "too many items are missing to score"})
+    try:
+        admin_id, _ = record_administration(
+            conn,
+            Actor(entered_by, ip),
+            episode_id,
+            instrument.id,
+            dict(answers),
+            session_id=session_id,
+            source=source,
+        )
+    except (DomainError, InstrumentError) as exc:
+        raise FormError({"answers": str(exc)}) from None
+    return admin_id
+
+
+def session_of(conn: Connection, episode_id: int, session_id: int) -> int:
+    found = conn.execute(
+        select(t.sessions.c.id).where(
+            t.sessions.c.id == session_id, t.sessions.c.episode_id == episode_id
+        )
+    ).scalar()
+    if found is None:
+        raise FormError({"session_id": f"session {session_id} is not a session of this episode"})
+    return int(found)
+
+
+def enter_paper_scores(
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    session_id: int,
+    instrument_id: str,
+    form: Mapping[str, str],
+) -> int:
+    """A therapist types in a paper form's answers for a session."""
+    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    session_of(conn, episode_id, session_id)
+    instrument = known_instrument(instrument_id)
+    answers = parse_answers(instrument, form)
+    return store_administration(
+        conn,
+        episode_id=episode_id,
+        session_id=session_id,
+        instrument=instrument,
+        answers=answers,
+        source="paper",
+        entered_by=viewer.user_id,
+        ip=viewer.ip,
+    )

@@ -1,0 +1,100 @@
+"""The supervisor's view: supervisees' caseloads and the clinic figures from the analytics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, select
+
+from alliance.analytics.clinic import ALL, clinic_figures
+from alliance.store import tables as t
+from alliance.web.auth import Viewer
+from alliance.web.services.access import therapists_for, visible_episodes
+from alliance.web.services.scores import score_frame
+
+
+@dataclass(frozen=True)
+class FigureRow:
+    group: str
+    n_episodes: int
+    effect_size: str
+    reliable_improvement: str
+    recovery: str
+    reliable_deterioration: str
+    mean_alliance: str
+    dropout: str
+    warnings: list[str]
+
+
+def _pct(row: dict[str, Any], key: str) -> str:
+    value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{100 * value:.0f}%"
+    if low is not None and high is not None and not math.isnan(low):
+        text += f" ({100 * low:.0f}–{100 * high:.0f})"
+    return text
+
+
+def _num(row: dict[str, Any], key: str) -> str:
+    value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    text = f"{value:.2f}"
+    if low is not None and high is not None and not math.isnan(low):
+        text += f" ({low:.2f} to {high:.2f})"
+    return text
+
+
+def clinic_table(conn: Connection, viewer: Viewer) -> list[FigureRow]:
+    """Per supervisee and overall: effect size, improvement, recovery, alliance, dropout."""
+    e = t.episodes
+    rows = conn.execute(select(e.c.id, e.c.closed_on).where(visible_episodes(viewer))).all()
+    frame = score_frame(conn, [r.id for r in rows])
+    if frame.height == 0:
+        return []
+    closed = {r.id: r.closed_on is not None for r in rows}
+    frame = frame.with_columns(
+        pl.col("episode_id").replace_strict(closed, return_dtype=pl.Boolean).alias("closed")
+    )
+    names = dict(
+        conn.execute(
+            select(t.users.c.id, t.users.c.display_name).where(
+                t.users.c.id.in_(therapists_for(conn, viewer))
+            )
+        ).all()
+    )
+    table = clinic_figures(frame.drop("flags"), by="therapist_id")
+    out = []
+    for row in table.iter_rows(named=True):
+        group = row["therapist_id"]
+        label = "All supervisees" if group == ALL else names.get(int(group), f"therapist {group}")
+        out.append(
+            FigureRow(
+                group=label,
+                n_episodes=int(row.get("n_episodes") or 0),
+                effect_size=_num(row, "effect_size"),
+                reliable_improvement=_pct(row, "reliable_improvement"),
+                recovery=_pct(row, "recovery"),
+                reliable_deterioration=_pct(row, "reliable_deterioration"),
+                mean_alliance=_num(row, "mean_alliance"),
+                dropout=_pct(row, "dropout"),
+                warnings=[str(w) for w in (row.get("warnings") or [])],
+            )
+        )
+    return out
+
+
+def supervisees(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
+    ids = therapists_for(conn, viewer)
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(t.users.c.id, t.users.c.display_name, t.users.c.username)
+        .where(t.users.c.id.in_(ids))
+        .order_by(t.users.c.display_name)
+    ).mappings()
+    return [dict(r) for r in rows]
