@@ -69,8 +69,13 @@ def clinic_figures(
     grouped = _aggregate(episodes.with_columns(pl.col("_group").cast(pl.String)))
     overall = _aggregate(episodes.with_columns(pl.lit(ALL).alias("_group")))
     table = pl.concat([grouped.sort("_group"), overall], how="vertical_relaxed")
-    return _with_intervals(table).rename({"_group": by}).with_columns(
-        pl.lit(outcome).alias("outcome_instrument"), pl.lit(alliance).alias("alliance_instrument")
+    return (
+        _with_intervals(table)
+        .rename({"_group": by})
+        .with_columns(
+            pl.lit(outcome).alias("outcome_instrument"),
+            pl.lit(alliance).alias("alliance_instrument"),
+        )
     )
 
 
@@ -96,9 +101,10 @@ def _episode_table(
         pl.col("closed").any(),
         pl.col("dropout").any(),
         *[
-            pl.col("session").filter(pl.col("stage") == stage.value).n_unique().alias(
-                f"sessions_{stage.value}"
-            )
+            pl.col("session")
+            .filter(pl.col("stage") == stage.value)
+            .n_unique()
+            .alias(f"sessions_{stage.value}")
             for stage in Stage
         ],
         pl.col("stage").is_not_null().any().alias("_has_stage"),
@@ -173,9 +179,11 @@ def _aggregate(episodes: pl.DataFrame) -> pl.DataFrame:
         pl.col("improved").filter(f).sum().alias("n_reliable_improvement"),
         pl.col("deteriorated").filter(f).sum().alias("n_reliable_deterioration"),
         (f & pl.col("clinical_pre")).sum().alias("n_clinical_at_intake"),
-        pl.col("clinical_post").filter(f & pl.col("clinical_pre")).not_().sum().alias(
-            "n_recovered"
-        ),
+        pl.col("clinical_post")
+        .filter(f & pl.col("clinical_pre"))
+        .not_()
+        .sum()
+        .alias("n_recovered"),
         pl.col("alliance_n").sum().alias("n_alliance_ratings"),
         pl.col("alliance_sum").sum().alias("_alliance_sum"),
         pl.col("alliance_sumsq").sum().alias("_alliance_sumsq"),
@@ -184,10 +192,7 @@ def _aggregate(episodes: pl.DataFrame) -> pl.DataFrame:
             pl.col("gain").filter(f & pl.col("alliance_mean").is_not_null()),
         ).alias("r_alliance_outcome"),
         (f & pl.col("alliance_mean").is_not_null()).sum().alias("n_alliance_outcome"),
-        *[
-            pl.col(c).filter(pl.col("_has_stage")).mean().alias(f"mean_{c}")
-            for c in stage_cols
-        ],
+        *[pl.col(c).filter(pl.col("_has_stage")).mean().alias(f"mean_{c}") for c in stage_cols],
     )
 
 

@@ -102,7 +102,7 @@ def fit_etr(
     closed_only: bool = True,
     source: str = "score frame",
 ) -> EtrModel:
-    """Fit the model for `instrument` on the frame's closed episodes (all episodes if none closed)."""
+    """Fit the model for `instrument` on closed episodes (on all episodes when none is closed)."""
     if not 0.5 <= coverage < 1.0:
         raise EtrError(f"coverage: {coverage} must be from 0.5 to below 1")
     facts = measure_facts(instrument)
@@ -122,7 +122,8 @@ def fit_etr(
     n_episodes = int(np.unique(series.series[use]).size)
     if y.size < 8 or n_episodes < 3:
         raise EtrError(
-            f"{instrument}: {n_episodes} episode(s) with a score after intake; at least 3 are needed"
+            f"{instrument}: {n_episodes} episode(s) with a score after intake; "
+            "at least 3 are needed"
         )
     design = np.column_stack([np.ones_like(y), x0, log_s, x0 * log_s])
     beta, *_ = np.linalg.lstsq(design, y, rcond=None)

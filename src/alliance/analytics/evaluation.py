@@ -57,9 +57,8 @@ def evaluate_etr(
     flagged = np.zeros(series.n_series, dtype=np.bool_)
     np.logical_or.at(flagged, series.series[flagged_rows], True)
     episodes = series.frame["episode_id"].gather(series.starts)
-    truth = (
-        pl.DataFrame({"episode_id": episodes, "flagged": flagged})
-        .join(test.non_responder, on="episode_id")
+    truth = pl.DataFrame({"episode_id": episodes, "flagged": flagged}).join(
+        test.non_responder, on="episode_id"
     )
     nr = truth["non_responder"].to_numpy()
     fl = truth["flagged"].to_numpy()

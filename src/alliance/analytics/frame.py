@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,7 @@ OPTIONAL_COLUMNS = ("date", "stage", "closed", "dropout", "risk", "flags")
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
+_T = TypeVar("_T", bound=np.generic)
 
 
 class FrameError(ValueError):
@@ -147,6 +148,7 @@ class Series:
     total: FloatArray
     session: IntArray
     series: IntArray  # series number of each row
+    episode: IntArray  # episode ordinal of each row (0, 1, ... in frame order)
     position: IntArray  # 0 for the series' first row
     starts: IntArray  # row index where each series begins
     lengths: IntArray
@@ -157,7 +159,7 @@ class Series:
     def n_series(self) -> int:
         return int(self.starts.size)
 
-    def per_row(self, per_series: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    def per_row(self, per_series: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """Broadcast one value per series to its rows."""
         return per_series[self.series]
 
@@ -174,17 +176,13 @@ def cut_series(frame: pl.DataFrame) -> Series:
     n = norm.height
     if n == 0:
         empty_i = np.zeros(0, dtype=np.int64)
-        return Series(
-            norm, np.zeros(0), empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, ()
-        )
-    boundary = norm.select(
-        (
-            (pl.col("episode_id") != pl.col("episode_id").shift(1))
-            | (pl.col("instrument") != pl.col("instrument").shift(1))
-        )
-        .fill_null(True)
-        .alias("b")
-    )["b"].to_numpy()
+        return Series(norm, np.zeros(0), empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, ())
+    flags = norm.select(
+        (pl.col("episode_id") != pl.col("episode_id").shift(1)).fill_null(True).alias("e"),
+        (pl.col("instrument") != pl.col("instrument").shift(1)).fill_null(True).alias("i"),
+    )
+    new_episode = flags["e"].to_numpy()
+    boundary = new_episode | flags["i"].to_numpy()
     starts = np.flatnonzero(boundary).astype(np.int64)
     series = np.cumsum(boundary, dtype=np.int64) - 1
     lengths = np.diff(np.append(starts, n)).astype(np.int64)
@@ -200,6 +198,7 @@ def cut_series(frame: pl.DataFrame) -> Series:
         total=norm["total"].to_numpy().astype(np.float64, copy=False),
         session=norm["session"].to_numpy().astype(np.int64, copy=False),
         series=series,
+        episode=np.cumsum(new_episode, dtype=np.int64) - 1,
         position=position,
         starts=starts,
         lengths=lengths,

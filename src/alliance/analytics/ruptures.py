@@ -24,7 +24,14 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from alliance.analytics.frame import BoolArray, FloatArray, IntArray, Series, cut_series, measure_facts
+from alliance.analytics.frame import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Series,
+    cut_series,
+    measure_facts,
+)
 
 Rule = Literal["sd", "drop", "cutoff"]
 SdSource = Literal["client", "sample", "stricter"]
@@ -58,6 +65,9 @@ class RuptureConfig:
     reference: Reference = "others_mean"
     repair_window: int = 3
     drop_points: float = 1.0
+    # The smallest fall counted by the sd rule. With a very steady client (or a small sample) k·SD
+    # can be a fraction of a point; OpenFIT treats 1 SRS point as the smallest meaningful drop.
+    min_drop: float = 1.0
     # Alliance measures the rule applies to; None means every alliance measure in the frame.
     instruments: tuple[str, ...] | None = None
     # A published SD per measure to use as "the sample" instead of the frame's own ratings.
@@ -67,7 +77,9 @@ class RuptureConfig:
         if self.rule not in ("sd", "drop", "cutoff"):
             raise ValueError(f"rule: {self.rule!r} is not one of sd, drop, cutoff")
         if self.sd_source not in ("client", "sample", "stricter"):
-            raise ValueError(f"sd_source: {self.sd_source!r} is not one of client, sample, stricter")
+            raise ValueError(
+                f"sd_source: {self.sd_source!r} is not one of client, sample, stricter"
+            )
         if self.reference not in ("others_mean", "previous"):
             raise ValueError(f"reference: {self.reference!r} is not one of others_mean, previous")
         if not self.k > 0:
@@ -76,6 +88,8 @@ class RuptureConfig:
             raise ValueError(f"repair_window: {self.repair_window} must be 1 or more")
         if not self.drop_points > 0:
             raise ValueError(f"drop_points: {self.drop_points} must be above 0")
+        if self.min_drop < 0:
+            raise ValueError(f"min_drop: {self.min_drop} must be 0 or more")
 
     @classmethod
     def preset(cls, name: str, **changes: object) -> RuptureConfig:
@@ -161,7 +175,8 @@ def _reference_and_margin(
         sd = sample
     else:
         sd = np.fmax(others_sd, sample)
-    return reference, config.k * sd
+    # np.maximum keeps NaN: with no SD there is no rule to apply, whatever the floor.
+    return reference, np.maximum(config.k * sd, config.min_drop)
 
 
 def _previous(series: Series) -> FloatArray:
@@ -245,10 +260,10 @@ def _runs_to_frame(
         back = same_series & (x[safe] >= pre_level) & (repair_idx < 0)
         repair_idx = np.where(back, safe, repair_idx)
     repaired = repair_idx >= 0
-    picked = series.frame[start_idx.tolist()].select(
-        "episode_id", "client_id", "therapist_id", "instrument"
-    )
-    return picked.with_columns(
+    picked = series.frame.select("episode_id", "client_id", "therapist_id", "instrument")[
+        pl.Series(start_idx)
+    ]
+    out: pl.DataFrame = picked.with_columns(
         pl.lit(config.name).alias("rule"),
         pl.Series("start_session", series.session[start_idx], dtype=pl.Int64),
         pl.Series("end_session", series.session[end_idx], dtype=pl.Int64),
@@ -262,6 +277,5 @@ def _runs_to_frame(
             np.where(repaired, series.session[np.maximum(repair_idx, 0)], 0),
             dtype=pl.Int64,
         ),
-    ).with_columns(
-        pl.when(pl.col("repaired")).then(pl.col("repair_session")).otherwise(None)
-    )
+    ).with_columns(pl.when(pl.col("repaired")).then(pl.col("repair_session")).otherwise(None))
+    return out

@@ -81,9 +81,11 @@ def synthetic_caseload(
     )
     stage_names = [s.value for s in Stage]
     risk = (rng.random(n) < 0.01) & (total >= facts.total_min + span * 0.5)
-    date = np.datetime64("2024-01-01") + np.repeat(
-        rng.integers(0, 365, n_episodes), lengths
-    ).astype("timedelta64[D]") + (position * 7).astype("timedelta64[D]")
+    date = (
+        np.datetime64("2024-01-01")
+        + np.repeat(rng.integers(0, 365, n_episodes), lengths).astype("timedelta64[D]")
+        + (position * 7).astype("timedelta64[D]")
+    )
     common = {
         "episode_id": episode,
         "client_id": episode,
@@ -94,9 +96,7 @@ def synthetic_caseload(
         "closed": closed_ep[episode],
         "dropout": dropout_ep[episode],
     }
-    parts = [
-        pl.DataFrame({**common, "instrument": outcome, "total": total, "risk": risk})
-    ]
+    parts = [pl.DataFrame({**common, "instrument": outcome, "total": total, "risk": risk})]
     if alliance is not None:
         a = measure_facts(alliance)
         base_ep = rng.normal(a.total_max * 0.88, a.total_max * 0.06, n_episodes)

@@ -75,4 +75,3 @@ def stage_bands(frame: pl.DataFrame | Series) -> pl.DataFrame:
         .sort("_band")
         .drop("_band")
     )
-

@@ -1,0 +1,372 @@
+"""Read long-format score CSVs (the shape spreadsheets and other tools export), row by row.
+
+Columns: `client, episode, session, date, measure` and either item answers `item_1..item_n` or a
+`total`; optional `therapist`, `stage` (commitment|process|change|termination) and `status`
+(open|closed|dropout). Every bad row is reported with its file line, the field and the reason;
+answers are never echoed back (they are client content).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from alliance.domain.stages import Stage
+from alliance.instruments import INSTRUMENT_IDS, Instrument, InstrumentError, load_instrument, score
+
+REQUIRED = ("client", "episode", "session", "date", "measure")
+OPTIONAL = ("therapist", "stage", "status", "total")
+STATUSES = ("open", "closed", "dropout")
+ITEM_COLUMN = re.compile(r"^item_([1-9][0-9]*)$")
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One reason a row was refused: file line (1 = header), field and what is allowed."""
+
+    line: int
+    field: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One accepted administration, scored."""
+
+    line: int
+    client: str
+    episode: str
+    session: int
+    date: date | None
+    instrument: str
+    answers: dict[str, float | None]
+    total: float
+    subscales: dict[str, float]
+    band: str | None
+    flags: list[str]
+    validity: str
+    therapist: str | None
+    stage: str | None
+    status: str | None
+
+
+@dataclass
+class CsvScores:
+    """Accepted rows, rejected rows, and the score frame built from the accepted ones."""
+
+    rows: list[ScoreRow] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    n_lines: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected
+
+    def frame(self) -> pl.DataFrame:
+        """The long-format score frame of the accepted rows (see alliance.analytics.frame)."""
+        closed_eps = {(r.client, r.episode) for r in self.rows if r.status in ("closed", "dropout")}
+        dropout_eps = {(r.client, r.episode) for r in self.rows if r.status == "dropout"}
+        therapists: dict[tuple[str, str], str] = {}
+        for r in self.rows:
+            if r.therapist:
+                therapists.setdefault((r.client, r.episode), r.therapist)
+        return pl.DataFrame(
+            {
+                "episode_id": [f"{r.client}/{r.episode}" for r in self.rows],
+                "client_id": [r.client for r in self.rows],
+                "therapist_id": [
+                    therapists.get((r.client, r.episode), "unassigned") for r in self.rows
+                ],
+                "session": [r.session for r in self.rows],
+                "date": [r.date for r in self.rows],
+                "instrument": [r.instrument for r in self.rows],
+                "total": [r.total for r in self.rows],
+                "stage": [r.stage for r in self.rows],
+                "closed": [(r.client, r.episode) in closed_eps for r in self.rows],
+                "dropout": [(r.client, r.episode) in dropout_eps for r in self.rows],
+                "flags": [r.flags for r in self.rows],
+            },
+            schema={
+                "episode_id": pl.String,
+                "client_id": pl.String,
+                "therapist_id": pl.String,
+                "session": pl.Int64,
+                "date": pl.Date,
+                "instrument": pl.String,
+                "total": pl.Float64,
+                "stage": pl.String,
+                "closed": pl.Boolean,
+                "dropout": pl.Boolean,
+                "flags": pl.List(pl.String),
+            },
+        )
+
+
+def _aliases() -> dict[str, str]:
+    """Measure names accepted in the file: ids and short names, case and hyphens ignored."""
+    names: dict[str, str] = {}
+    for instrument_id in INSTRUMENT_IDS:
+        instrument = load_instrument(instrument_id)
+        for name in (instrument.id, instrument.short_name):
+            names[_fold(name)] = instrument.id
+    return names
+
+
+def _fold(name: str) -> str:
+    return re.sub(r"[\s\-_]", "", name.strip().lower())
+
+
+def _decode_lines(data: bytes) -> tuple[list[str], set[int]]:
+    """Split into lines and decode each as UTF-8; return the 1-based lines that were not UTF-8."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    bad: set[int] = set()
+    lines: list[str] = []
+    for number, raw in enumerate(data.splitlines(keepends=True), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad.add(number)
+            lines.append(raw.decode("utf-8", errors="replace"))
+    return lines, bad
+
+
+def read_scores_csv(source: Path | bytes) -> CsvScores:
+    """Validate and score every row of a score CSV; nothing is dropped silently."""
+    data = source.read_bytes() if isinstance(source, Path) else source
+    lines, bad_encoding = _decode_lines(data)
+    result = CsvScores(n_lines=len(lines))
+    if not lines:
+        result.rejected.append(RejectedRow(1, "(header)", "the file is empty"))
+        return result
+    if 1 in bad_encoding:
+        result.rejected.append(
+            RejectedRow(1, "(header)", "not valid UTF-8; save the file as UTF-8 (CSV UTF-8)")
+        )
+        return result
+    reader = csv.reader(io.StringIO("".join(lines)))
+    header = [h.strip().lower() for h in next(reader)]
+    missing = [c for c in REQUIRED if c not in header]
+    item_columns = {int(m.group(1)): i for i, h in enumerate(header) if (m := ITEM_COLUMN.match(h))}
+    if "total" not in header and not item_columns:
+        missing.append("total or item_1..item_n")
+    if missing:
+        for column in missing:
+            result.rejected.append(
+                RejectedRow(
+                    1,
+                    column,
+                    "missing column; required: client, episode, session, date, measure, and "
+                    "item_1..item_n or total",
+                )
+            )
+        return result
+    duplicates = [h for h in set(header) if h and header.count(h) > 1]
+    if duplicates:
+        result.rejected.append(
+            RejectedRow(1, duplicates[0], "column appears more than once in the header")
+        )
+        return result
+    aliases = _aliases()
+    seen: dict[tuple[str, str, int, str], int] = {}
+    line = 1
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if line in bad_encoding:
+            result.rejected.append(
+                RejectedRow(line, "(line)", "not valid UTF-8; save the file as UTF-8 (CSV UTF-8)")
+            )
+            continue
+        if len(values) != len(header):
+            result.rejected.append(
+                RejectedRow(
+                    line, "(line)", f"has {len(values)} fields; the header has {len(header)}"
+                )
+            )
+            continue
+        cells = {h: v.strip() for h, v in zip(header, values, strict=True)}
+        row_items = {n: values[i].strip() for n, i in item_columns.items()}
+        parsed = _parse_row(line, cells, row_items, aliases, result.rejected)
+        if parsed is None:
+            continue
+        key = (parsed.client, parsed.episode, parsed.session, parsed.instrument)
+        if key in seen:
+            result.rejected.append(
+                RejectedRow(
+                    line,
+                    "session",
+                    f"duplicated: this client, episode, session and measure are already on "
+                    f"line {seen[key]}",
+                )
+            )
+            continue
+        seen[key] = line
+        result.rows.append(parsed)
+    return result
+
+
+def _parse_row(
+    line: int,
+    cells: dict[str, str],
+    items: dict[int, str],
+    aliases: dict[str, str],
+    rejected: list[RejectedRow],
+) -> ScoreRow | None:
+    errors: list[RejectedRow] = []
+
+    def fail(column: str, reason: str) -> None:
+        errors.append(RejectedRow(line, column, reason))
+
+    for column in ("client", "episode"):
+        if not CODE.match(cells[column]):
+            fail(
+                column,
+                "empty or not a code; allowed: up to 32 letters, digits, '.', '_' or '-'",
+            )
+    session = _whole_number(cells["session"])
+    if session is None:
+        fail("session", f"{cells['session']!r} is not allowed; allowed: a whole number from 1")
+    when: date | None = None
+    if cells["date"]:
+        try:
+            when = date.fromisoformat(cells["date"])
+        except ValueError:
+            fail("date", f"{cells['date']!r} is not allowed; allowed: a date as YYYY-MM-DD")
+    instrument_id = aliases.get(_fold(cells["measure"]))
+    if instrument_id is None:
+        fail(
+            "measure",
+            f"{cells['measure']!r} is unknown; allowed: {', '.join(INSTRUMENT_IDS)}",
+        )
+    stage = cells.get("stage", "").lower() or None
+    if stage is not None and stage not in {s.value for s in Stage}:
+        fail("stage", f"{stage!r} is not allowed; allowed: {', '.join(s.value for s in Stage)}")
+    status = cells.get("status", "").lower() or None
+    if status is not None and status not in STATUSES:
+        fail("status", f"{status!r} is not allowed; allowed: {', '.join(STATUSES)}")
+    therapist = cells.get("therapist") or None
+    if therapist is not None and not CODE.match(therapist):
+        fail("therapist", "not a user name; allowed: up to 32 letters, digits, '.', '_' or '-'")
+    scored = None
+    if instrument_id is not None:
+        scored = _score_row(load_instrument(instrument_id), cells.get("total", ""), items, fail)
+    if errors or scored is None or session is None or instrument_id is None:
+        rejected.extend(errors)
+        return None
+    answers, total, result = scored
+    return ScoreRow(
+        line=line,
+        client=cells["client"],
+        episode=cells["episode"],
+        session=session,
+        date=when,
+        instrument=instrument_id,
+        answers=answers,
+        total=total,
+        subscales=dict(result.subscales) if result else {},
+        band=result.band if result else None,
+        flags=list(result.flags) if result else [],
+        validity=result.validity if result else "complete",
+        therapist=therapist,
+        stage=stage,
+        status=status,
+    )
+
+
+def _score_row(
+    instrument: Instrument,
+    total_cell: str,
+    items: dict[int, str],
+    fail: Any,
+) -> tuple[dict[str, float | None], float, Any] | None:
+    answers: dict[str, float | None] = {}
+    ok = True
+    for number, text in sorted(items.items()):
+        if not text:
+            continue
+        column = f"item_{number}"
+        if number > instrument.n_items:
+            fail(column, f"{instrument.id} has {instrument.n_items} items; leave this empty")
+            ok = False
+            continue
+        scale = instrument.scale_of(instrument.items[number - 1])
+        value = _number(text)
+        if value is None:
+            fail(column, f"not a number; allowed: {scale.allowed()}")
+            ok = False
+            continue
+        steps = value / scale.step
+        if not scale.low <= value <= scale.high or abs(steps - round(steps)) > 1e-6:
+            fail(column, f"out of range; allowed: {scale.allowed()}")
+            ok = False
+            continue
+        answers[str(number)] = value
+    given_total: float | None = None
+    if total_cell:
+        given_total = _number(total_cell)
+        if given_total is None:
+            fail(
+                "total",
+                f"not a number; allowed: {instrument.total_min:g} to {instrument.total_max:g}",
+            )
+            ok = False
+        elif not instrument.total_min <= given_total <= instrument.total_max:
+            fail(
+                "total",
+                f"out of range; allowed: {instrument.total_min:g} to {instrument.total_max:g}",
+            )
+            ok = False
+    if not ok:
+        return None
+    if answers:
+        try:
+            result = score(instrument, answers)
+        except InstrumentError as exc:
+            fail("items", str(exc))
+            return None
+        if result.total is None:
+            fail("items", result.reason or "too many items unanswered to score")
+            return None
+        if given_total is not None and abs(given_total - result.total) > 1e-6:
+            fail("total", "does not match the item answers; leave it empty or correct it")
+            return None
+        full = {item.id: answers.get(item.id) for item in instrument.items}
+        return full, float(result.total), result
+    if given_total is None:
+        fail("total", "empty, and no item answers; give item_1..item_n or a total")
+        return None
+    return {}, given_total, None
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = (
+            float(text.replace(",", "."))
+            if text.count(",") == 1 and "." not in text
+            else float(text)
+        )
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _whole_number(text: str) -> int | None:
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= 1 else None

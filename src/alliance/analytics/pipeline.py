@@ -1,0 +1,87 @@
+"""The whole analysis in one pass over a score frame: ruptures, ETR flags, signals, figures."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from alliance.analytics.clinic import clinic_figures
+from alliance.analytics.etr import MIN_EPISODES, EtrModel, default_models
+from alliance.analytics.frame import Series, cut_series
+from alliance.analytics.outcome import outcome_rows
+from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures
+from alliance.analytics.signals import signals_frame, to_signals
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Results of `analyze`, all columnar."""
+
+    ruptures: pl.DataFrame
+    signals: pl.DataFrame
+    figures: pl.DataFrame
+    models: Mapping[str, EtrModel]
+    rupture_config: RuptureConfig
+    n_rows: int
+    n_episodes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (signals with their evidence and next steps)."""
+        return {
+            "rows": self.n_rows,
+            "episodes": self.n_episodes,
+            "rupture_rule": self.rupture_config.name,
+            "models": {
+                name: {
+                    "n_episodes": m.n_episodes,
+                    "used": m.n_episodes >= MIN_EPISODES,
+                    "source": m.source,
+                    "fitted_at": m.fitted_at,
+                }
+                for name, m in sorted(self.models.items())
+            },
+            "signals": [s.to_dict() for s in to_signals(self.signals)],
+            "ruptures": _records(self.ruptures),
+            "figures": _records(self.figures),
+        }
+
+
+def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    return frame.with_columns(pl.col(pl.Date).cast(pl.String)).to_dicts()
+
+
+def analyze(
+    frame: pl.DataFrame | Series,
+    *,
+    models: Mapping[str, EtrModel] | None = None,
+    rupture_config: RuptureConfig | None = None,
+    acknowledged: Collection[str] = (),
+    by: str = "therapist_id",
+) -> Analysis:
+    """Run every analysis on `frame`, cutting it into series once."""
+    series = frame if isinstance(frame, Series) else cut_series(frame)
+    models = default_models() if models is None else models
+    config = rupture_config or PRESETS["stiles-like"]
+    outcomes = outcome_rows(series, models)
+    ruptures = detect_ruptures(series, config)
+    table = signals_frame(
+        series,
+        models=models,
+        rupture_config=config,
+        acknowledged=acknowledged,
+        outcomes=outcomes,
+        ruptures=ruptures,
+    )
+    figures = clinic_figures(series, by, outcomes=outcomes)
+    return Analysis(
+        ruptures=ruptures,
+        signals=table,
+        figures=figures,
+        models=models,
+        rupture_config=config,
+        n_rows=series.total.size,
+        n_episodes=int(series.frame["episode_id"].n_unique()),
+    )
