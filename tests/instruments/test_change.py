@@ -113,7 +113,9 @@ def test_it_refuses_change_without_a_reliable_change_value() -> None:
 
 
 def test_it_refuses_a_total_out_of_range() -> None:
-    with pytest.raises(InstrumentError, match=r"phq9 post: value 30 is out of range; allowed: 0 to 27"):
+    with pytest.raises(
+        InstrumentError, match=r"phq9 post: value 30 is out of range; allowed: 0 to 27"
+    ):
         classify_change("phq9", 10, 30)
 
 
@@ -185,4 +187,6 @@ def test_it_counts_only_referrals_with_two_or_more_sessions() -> None:
 
 def test_it_refuses_impossible_counts() -> None:
     with pytest.raises(InstrumentError, match="recovered: value 60 is not allowed"):
-        group_rates(GroupCounts(finished=60, not_at_caseness_first=10, recovered=60, reliably_improved=1))
+        group_rates(
+            GroupCounts(finished=60, not_at_caseness_first=10, recovered=60, reliably_improved=1)
+        )

@@ -324,7 +324,7 @@ def score_batch(instrument_id: str | Instrument, answers: npt.ArrayLike) -> Batc
         row, col = (int(x) for x in np.argwhere(bad)[0])
         raise InstrumentError(
             f"{instrument.id} row {row} item {instrument.items[col].id}: value "
-            f"{values[row, col]!r} is not allowed; allowed: {scales[col].allowed()}"
+            f"{float(values[row, col])!r} is not allowed; allowed: {scales[col].allowed()}"
         )
     reversed_cols = [j for j, item in enumerate(instrument.items) if item.reversed]
     if reversed_cols:
