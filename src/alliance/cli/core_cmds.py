@@ -1,7 +1,105 @@
-"""Subcommands registered on `alliance` (see alliance.cli)."""
+"""Core commands: `alliance init` and `alliance demo` (thin: parse, call the store, print)."""
 
 from __future__ import annotations
 
-import click
+from collections.abc import Callable
+from typing import TypeVar
 
-COMMANDS: list[click.Command] = []
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from alliance.config import load_settings
+from alliance.domain import DomainError
+from alliance.store.engine import make_engine
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def db_option(function: F) -> F:
+    """The shared --db option (wins over ALLIANCE_DATABASE_URL)."""
+    return click.option(
+        "--db",
+        "database_url",
+        metavar="URL",
+        default=None,
+        help="Database URL, e.g. sqlite:///clinic.db or postgresql://user@host/db "
+        "(default: ALLIANCE_DATABASE_URL, else a SQLite file in your data folder).",
+    )(function)
+
+
+def engine_from(database_url: str | None) -> Engine:
+    """Validated settings, then an engine: the one way commands reach the database."""
+    try:
+        settings = load_settings(database_url=database_url)
+    except ValidationError as error:
+        raise click.ClickException(
+            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        ) from None
+    return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+def shown(engine: Engine) -> str:
+    return make_url(engine.url).render_as_string(hide_password=True)
+
+
+@click.command(epilog="Example: alliance init --db sqlite:///clinic.db")
+@db_option
+def init(database_url: str | None) -> None:
+    """Create the database or bring it up to date (safe to run again)."""
+    from alliance.store.migrate import current_revision, upgrade
+
+    engine = engine_from(database_url)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"Database ready: {shown(engine)} (schema revision {revision}).")
+
+
+@click.command(epilog="Example: alliance demo --db sqlite:///demo.db --seed 7")
+@db_option
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="The same seed gives the same clinic, row for row.",
+)
+def demo(database_url: str | None, seed: int) -> None:
+    """Fill an empty database with a synthetic clinic and print one-time logins."""
+    from alliance.store.demo import populate
+
+    engine = engine_from(database_url)
+    console = Console()
+    columns = (TextColumn("Writing the demo clinic"), BarColumn(), MofNCompleteColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("demo", total=None)
+
+            def step(done: int, total: int) -> None:
+                if done % 50 == 0 or done == total:
+                    progress.update(task, completed=done, total=total)
+
+            accounts = populate(engine, seed=seed, on_progress=step)
+    except DomainError as error:
+        raise click.ClickException(
+            f"{error}; choose a new file with --db (e.g. --db sqlite:///demo.db)"
+        ) from None
+    finally:
+        engine.dispose()
+    table = Table(title="Demo accounts (one-time passwords; change at first login)")
+    for column in ("username", "role", "password"):
+        table.add_column(column)
+    for account in accounts:
+        table.add_row(account.username, account.role, account.password)
+    console.print(table)
+    console.print(f"Demo clinic written to {shown(engine)} with seed {seed}.")
+
+
+COMMANDS: list[click.Command] = [init, demo]

@@ -92,7 +92,9 @@ def populate(
     rng = random.Random(seed)
     with engine.begin() as conn:
         if conn.execute(select(func.count()).select_from(organisations)).scalar_one():
-            raise DomainError("database", "not empty", "the demo needs an empty database")
+            raise DomainError(
+                "database", "not empty", "the demo needs an empty database", detail="it holds data"
+            )
         accounts, therapists = _people(conn, rng)
         cases = _cases(rng, therapists)
         steps = sorted(s for case in cases for s in _plan(conn, rng, case))
