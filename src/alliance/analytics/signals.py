@@ -134,7 +134,7 @@ def signals_frame(
         pl.col("severity").replace_strict(rank, return_dtype=pl.Int8).alias("_rank"),
     )
     keys = pl.Series(list(acknowledged), dtype=pl.String)
-    out = out.with_columns(pl.col("key").is_in(keys).alias("acknowledged"))
+    out = out.with_columns(pl.col("key").is_in(keys.implode()).alias("acknowledged"))
     # Numeric sort keys (episode ordinal, not the id string) keep this fast on large frames.
     return out.sort(["_rank", "_ep", "session"], maintain_order=True).drop("_rank", "_ep")
 

@@ -1,7 +1,295 @@
-"""Subcommands registered on `alliance` (see alliance.cli)."""
+"""Analytics commands: analyze a CSV, import and export scores, fit and evaluate ETR models."""
 
 from __future__ import annotations
 
-import click
+import json
+from pathlib import Path
 
-COMMANDS: list[click.Command] = []
+import click
+from rich.console import Console
+from rich.table import Table
+
+from alliance.analytics import (
+    PRESETS,
+    EtrError,
+    RejectedRow,
+    RuptureConfig,
+    analyze,
+    default_models,
+    evaluate_etr,
+    fit_all,
+    read_models,
+    read_scores_csv,
+    save_models,
+    synthetic_caseload,
+)
+from alliance.analytics.etr import MIN_EPISODES, EtrModel
+from alliance.cli.core_cmds import db_option, engine_from, shown
+
+
+class BadInput(click.ClickException):
+    """Bad input: exit status 2; the message names the field, the value and what is allowed."""
+
+    exit_code = 2
+
+
+def _report_rejected(rejected: list[RejectedRow], console: Console) -> None:
+    table = Table(title=f"{len(rejected)} row problem(s)")
+    for column in ("line", "field", "reason"):
+        table.add_column(column)
+    for problem in rejected:
+        table.add_row(str(problem.line), problem.field, problem.reason)
+    console.print(table)
+
+
+def _models_from(path: Path | None) -> dict[str, EtrModel]:
+    if path is None:
+        return default_models()
+    try:
+        return read_models(path.read_text(encoding="utf-8"))
+    except EtrError as error:
+        raise BadInput(f"--models: {error}") from None
+
+
+@click.command(
+    "analyze",
+    epilog="Example: alliance analyze scores.csv --rupture-rule strauss-like --json",
+)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the whole analysis as JSON.")
+@click.option(
+    "--rupture-rule",
+    type=click.Choice(sorted(PRESETS)),
+    default="stiles-like",
+    show_default=True,
+    help="Rupture detector preset (approximations of published rules; see docs/analytics.md).",
+)
+@click.option(
+    "--models",
+    "models_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="ETR models JSON (from `alliance etr fit --out`); default: the shipped models.",
+)
+def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: Path | None) -> None:
+    """Run the whole analysis on a score CSV, with no database.
+
+    Rows that cannot be read are listed (line, field, reason) and left out; the rest is analysed.
+    """
+    console = Console(stderr=True)
+    scores = read_scores_csv(csv_file)
+    if scores.rejected:
+        _report_rejected(scores.rejected, console)
+    if not scores.rows:
+        raise BadInput(f"{csv_file.name}: no row could be read; nothing to analyse")
+    result = analyze(
+        scores.frame(),
+        models=_models_from(models_path),
+        rupture_config=RuptureConfig.preset(rupture_rule),
+    )
+    if as_json:
+        payload = result.to_dict()
+        payload["rejected"] = [r.to_dict() for r in scores.rejected]
+        click.echo(json.dumps(payload, indent=2, default=str, allow_nan=False))
+        return
+    out = Console()
+    out.print(
+        f"{result.n_rows} scores, {result.n_episodes} episodes; "
+        f"{result.signals.height} signals, {result.ruptures.height} ruptures "
+        f"({result.rupture_config.name})"
+    )
+    for name, model in sorted(result.models.items()):
+        used = "used" if model.n_episodes >= MIN_EPISODES else "too few: reliable-change fallback"
+        out.print(f"ETR model {name}: learned from {model.n_episodes} episodes ({used})")
+    table = Table(title="Signals (most severe first)")
+    for column in ("severity", "episode", "session", "kind", "measure", "evidence"):
+        table.add_column(column)
+    for row in result.signals.head(50).iter_rows(named=True):
+        table.add_row(
+            row["severity"],
+            row["episode_id"],
+            str(row["session"]),
+            row["kind"],
+            row["instrument"],
+            row["detail"],
+        )
+    out.print(table)
+    figures = Table(title="Clinic figures")
+    for column in ("group", "episodes", "effect size", "% reliable improvement", "mean alliance"):
+        figures.add_column(column)
+    for row in result.figures.iter_rows(named=True):
+        figures.add_row(
+            str(row["therapist_id"]),
+            str(row["n_episodes"]),
+            _fmt(row["effect_size"], row["effect_size_low"], row["effect_size_high"]),
+            _fmt(
+                row["pct_reliable_improvement"],
+                row["pct_reliable_improvement_low"],
+                row["pct_reliable_improvement_high"],
+            ),
+            _fmt(row["mean_alliance"], row["mean_alliance_low"], row["mean_alliance_high"]),
+        )
+    out.print(figures)
+
+
+def _fmt(value: float | None, low: float | None, high: float | None) -> str:
+    if value is None:
+        return "-"
+    if low is None or high is None:
+        return f"{value:.2f}"
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]"
+
+
+@click.command(
+    "import",
+    epilog="Example: alliance import scores.csv --db sqlite:///clinic.db --therapist ana",
+)
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@db_option
+@click.option(
+    "--therapist",
+    default=None,
+    help="User name of the treating therapist for rows without a therapist column.",
+)
+def import_cmd(csv_file: Path, database_url: str | None, therapist: str | None) -> None:
+    """Import a score CSV: every row or none (problems are listed by line, field and reason)."""
+    from alliance.store.imports import ImportRejectedError, import_scores
+
+    scores = read_scores_csv(csv_file)
+    engine = engine_from(database_url)
+    try:
+        summary = import_scores(engine, scores, default_therapist=therapist)
+    except ImportRejectedError as error:
+        _report_rejected(error.rejected, Console(stderr=True))
+        raise BadInput(f"{csv_file.name}: {error}") from None
+    finally:
+        engine.dispose()
+    click.echo(
+        f"Imported {summary.administrations} scores: {summary.clients} clients, "
+        f"{summary.episodes} episodes, {summary.sessions} sessions into {shown(engine)}."
+    )
+
+
+@click.command("export", epilog="Example: alliance export --format parquet scores.parquet")
+@db_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    required=True,
+    help="File format.",
+)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def export_cmd(database_url: str | None, fmt: str, out: Path) -> None:
+    """Export every scored administration in the long shape `alliance import` reads."""
+    from alliance.store.exports import export_scores
+
+    engine = engine_from(database_url)
+    try:
+        n = export_scores(engine, out, "csv" if fmt == "csv" else "parquet")
+    finally:
+        engine.dispose()
+    click.echo(f"Wrote {n} rows to {out.name}.")
+
+
+@click.group("etr", epilog="Example: alliance etr fit --db sqlite:///clinic.db")
+def etr_group() -> None:
+    """Expected treatment response models (not-on-track alerts)."""
+
+
+@etr_group.command(
+    "fit",
+    epilog="Example: alliance etr fit --synthetic 2000 --out etr_default.json",
+)
+@db_option
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Fit on a score CSV instead of the database.",
+)
+@click.option(
+    "--synthetic",
+    type=click.IntRange(min=30),
+    default=None,
+    help="Fit on this many synthetic closed episodes per outcome measure (the demo's model).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --synthetic.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the models to this JSON file instead of the database's etr_models table.",
+)
+def etr_fit(
+    database_url: str | None,
+    csv_file: Path | None,
+    synthetic: int | None,
+    seed: int,
+    out: Path | None,
+) -> None:
+    """Fit one model per outcome measure on closed episodes and store it (or write JSON)."""
+    if csv_file is not None and synthetic is not None:
+        raise BadInput("--csv and --synthetic: choose one source")
+    if csv_file is not None:
+        scores = read_scores_csv(csv_file)
+        if scores.rejected:
+            _report_rejected(scores.rejected, Console(stderr=True))
+            raise BadInput(f"{csv_file.name}: fix the rows listed above first")
+        models = fit_all(scores.frame(), source=f"CSV {csv_file.name}")
+    elif synthetic is not None:
+        models = {}
+        for offset, outcome in enumerate(("core10", "gad7", "ors", "phq9")):
+            caseload = synthetic_caseload(
+                synthetic, seed=seed + offset, outcome=outcome, alliance=None, closed_share=1.0
+            )
+            models.update(
+                fit_all(
+                    caseload.frame, source=f"synthetic: {synthetic} episodes, seed {seed + offset}"
+                )
+            )
+    else:
+        from alliance.store.exports import load_score_frame
+
+        engine = engine_from(database_url)
+        try:
+            models = fit_all(load_score_frame(engine), source="database")
+        finally:
+            engine.dispose()
+    if not models:
+        raise BadInput("no outcome measure had enough scored episodes (3 or more) to fit")
+    for name, model in sorted(models.items()):
+        note = "" if model.n_episodes >= MIN_EPISODES else f" (fewer than {MIN_EPISODES}: unused)"
+        click.echo(f"{name}: learned from {model.n_episodes} episodes{note}")
+    if out is not None:
+        save_models(models, out)
+        click.echo(f"Wrote {len(models)} model(s) to {out.name}.")
+        return
+    from alliance.store.imports import save_etr_models
+
+    engine = engine_from(database_url)
+    try:
+        save_etr_models(engine, models)
+    finally:
+        engine.dispose()
+    click.echo(f"Stored {len(models)} model(s) in {shown(engine)}.")
+
+
+@etr_group.command("evaluate", epilog="Example: alliance etr evaluate --horizon 8")
+@click.option("--train", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option("--test", "n_test", type=click.IntRange(min=100), default=2000, show_default=True)
+@click.option("--horizon", type=click.IntRange(min=2), default=8, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def etr_evaluate(train: int, n_test: int, horizon: int, seed: int) -> None:
+    """Sensitivity and specificity of not-on-track flags for held-out synthetic non-responders."""
+    result = evaluate_etr(n_train=train, n_test=n_test, horizon=horizon, seed=seed)
+    click.echo(
+        f"Trained on {result.model.n_episodes} synthetic episodes; tested on "
+        f"{result.n_non_responders} non-responders and {result.n_responders} responders "
+        f"(flag = any rating 2..{horizon} outside the band)."
+    )
+    click.echo(f"sensitivity {result.sensitivity:.3f}  specificity {result.specificity:.3f}")
+
+
+COMMANDS: list[click.Command] = [analyze_cmd, import_cmd, export_cmd, etr_group]
