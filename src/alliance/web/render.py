@@ -30,4 +30,5 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["num"] = _num
+templates.env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
 templates.env.globals["palette"] = PALETTE

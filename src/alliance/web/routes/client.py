@@ -99,8 +99,8 @@ async def tablet_unlock(request: Request) -> Response:
     if not request.session.get("tablet") or not isinstance(request.session.get("uid"), int):
         raise LoginRequiredError
     form = await form_data(request)
+    viewer = users.load_viewer(request.app.state.engine, request.session["uid"], None)
     with tx(request) as conn:
-        viewer = users.load_viewer(request.app.state.engine, request.session["uid"], None)
         result = (
             users.authenticate(conn, viewer.username, form.get("password", ""), client_ip(request))
             if viewer

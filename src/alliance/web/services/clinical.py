@@ -27,9 +27,14 @@ def actor(viewer: Viewer) -> Actor:
     return Actor(viewer.user_id, viewer.ip)
 
 
+# Domain field names whose form field is called differently.
+_FORM_FIELD = {"stage": "target"}
+
+
 def _field(name: str) -> str:
     """The form field a domain error names: 'boundary.plan_link' -> 'plan_link'."""
-    return name.rsplit(".", 1)[-1]
+    last = name.rsplit(".", 1)[-1]
+    return _FORM_FIELD.get(last, last)
 
 
 @contextmanager
