@@ -105,7 +105,9 @@ def _stuck_client() -> pl.DataFrame:
 
 def test_it_falls_back_to_reliable_change_and_says_so() -> None:
     small = EtrModel("phq9", (0.5, 0.95, -1.0, -0.15), (3.0, 2.0), 0.9, 12, 100, "t", "test")
-    found = [s for s in signals(_stuck_client(), models={"phq9": small}) if s.kind == "not_on_track"]
+    found = [
+        s for s in signals(_stuck_client(), models={"phq9": small}) if s.kind == "not_on_track"
+    ]
     # Fallback from the 7th rating (6 after intake) when there is no reliable improvement.
     assert [s.session for s in found] == [7]
     assert "fallback" in found[0].evidence["detail"]

@@ -67,9 +67,7 @@ def test_it_treats_a_slow_decline_by_rule() -> None:
     assert detect_ruptures(decline, CLIENT_STRAUSS).height == 0
     # OpenFIT: each 1-point drop is flagged; sessions 2-7 are one continuing rupture, not repaired.
     drops = detect_ruptures(decline, PRESETS["openfit-drop"]).to_dicts()
-    assert [(r["start_session"], r["end_session"], r["repaired"]) for r in drops] == [
-        (2, 7, False)
-    ]
+    assert [(r["start_session"], r["end_session"], r["repaired"]) for r in drops] == [(2, 7, False)]
     # Below 36 from session 5 on.
     low = detect_ruptures(decline, PRESETS["openfit-low"]).to_dicts()
     assert [(r["start_session"], r["end_session"], r["lowest"]) for r in low] == [(5, 7, 33.0)]
@@ -98,9 +96,7 @@ def test_it_flags_an_srs_of_35_at_session_1() -> None:
 def test_it_uses_the_stricter_sd_when_the_client_is_very_stable() -> None:
     # The stable client's own SD is tiny: a 2-point dip is > 2 SD of their other sessions,
     # but not against the sample's spread (the other client varies widely).
-    frame = srs_frame(
-        {"stable": [38, 38, 38.5, 36, 38, 38], "varied": [20, 30, 40, 25, 35, 28]}
-    )
+    frame = srs_frame({"stable": [38, 38, 38.5, 36, 38, 38], "varied": [20, 30, 40, 25, 35, 28]})
     client = detect_ruptures(frame, CLIENT_STILES).filter(pl.col("episode_id") == "stable")
     stricter = detect_ruptures(frame, PRESETS["stiles-like"]).filter(
         pl.col("episode_id") == "stable"

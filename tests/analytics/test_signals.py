@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from alliance.analytics import NEXT_STEPS, PRESETS, RuptureConfig, signals
+from alliance.analytics import NEXT_STEPS, PRESETS, RuptureConfig, Signal, signals
 
 
 def frame(rows: list[tuple[str, str, int, float, bool]]) -> pl.DataFrame:
@@ -39,8 +39,8 @@ IMPROVES_THEN_DETERIORATES = [
 ]
 
 
-def kinds(found: list[object]) -> list[tuple[str, str, int]]:
-    return [(s.kind, s.evidence["rule"], s.session) for s in found]  # type: ignore[attr-defined]
+def kinds(found: list[Signal]) -> list[tuple[str, str, int]]:
+    return [(s.kind, s.evidence["rule"], s.session) for s in found]
 
 
 def test_it_raises_each_signal_for_a_client_who_improves_then_deteriorates() -> None:
@@ -95,9 +95,15 @@ def test_it_keeps_keys_stable_and_marks_acknowledged() -> None:
 
 
 def test_it_raises_nothing_on_a_flat_high_alliance() -> None:
-    rows = [("f", "srs", i + 1, float(x), False) for i, x in enumerate([39, 39, 39.5, 39, 39, 39.5])]
+    rows = [
+        ("f", "srs", i + 1, float(x), False) for i, x in enumerate([39, 39, 39.5, 39, 39, 39.5])
+    ]
     found = signals(frame(rows), models={}, rupture_config=PRESETS["stiles-like"])
     assert found == []
+
+
+def test_it_handles_an_empty_frame() -> None:
+    assert signals(frame([]).cast({"total": pl.Float64, "session": pl.Int64}), models={}) == []
 
 
 def test_it_can_keep_only_the_latest_session() -> None:

@@ -176,7 +176,9 @@ def cut_series(frame: pl.DataFrame) -> Series:
     n = norm.height
     if n == 0:
         empty_i = np.zeros(0, dtype=np.int64)
-        return Series(norm, np.zeros(0), empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, ())
+        return Series(
+            norm, np.zeros(0), empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, ()
+        )
     flags = norm.select(
         (pl.col("episode_id") != pl.col("episode_id").shift(1)).fill_null(True).alias("e"),
         (pl.col("instrument") != pl.col("instrument").shift(1)).fill_null(True).alias("i"),

@@ -367,9 +367,7 @@ def _alliance(series: Series) -> list[pl.DataFrame]:
     ]
 
 
-def _ruptures(
-    ruptures: pl.DataFrame, config: RuptureConfig, series: Series
-) -> list[pl.DataFrame]:
+def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> list[pl.DataFrame]:
     if ruptures.height == 0:
         return [_empty()]
     ordinals = pl.DataFrame(

@@ -182,7 +182,8 @@ def _write_administration(
             now=now,
         )
         return
-    # A total without item answers (what many tools export): stored as given, marked as such.
+    # A total without item answers (what many tools export): stored as given; the empty answers
+    # mark it as a total-only record (validity is one of the schema's values).
     admin_id = conn.execute(
         insert(administrations)
         .values(
@@ -194,7 +195,7 @@ def _write_administration(
             subscales={},
             band=None,
             flags=[],
-            validity="total_only",
+            validity="complete",
             source="import",
             entered_by=actor.user_id,
             created_at=now,

@@ -1,0 +1,91 @@
+"""Clinic figures: intervals checked by hand, and small-n warnings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from alliance.analytics import clinic_figures, fisher_interval, wilson
+
+
+def test_it_computes_wilson_intervals_by_hand() -> None:
+    # k = 8 of n = 10, z = 1.96: centre (0.8 + 1.9208/10)/(1 + 0.38416) = 0.71678,
+    # half = 1.96·√(0.016 + 0.0009604)/1.38416 = 0.18441 -> [0.4902, 0.9433] (Newcombe 1998).
+    low, high = wilson(np.array([8.0]), np.array([10.0]))
+    assert low[0] == pytest.approx(0.4902, abs=1e-4)
+    assert high[0] == pytest.approx(0.9433, abs=1e-4)
+
+
+def test_it_computes_fisher_intervals_by_hand() -> None:
+    # r = 0.5, n = 28: z = 0.5493, se = 1/5 = 0.2 -> tanh(0.1573) = 0.1560, tanh(0.9413) = 0.7358
+    low, high = fisher_interval(np.array([0.5]), np.array([28.0]))
+    assert low[0] == pytest.approx(0.1560, abs=1e-3)
+    assert high[0] == pytest.approx(0.7358, abs=1e-3)
+
+
+def _episode(
+    eid: str, therapist: str, phq: list[float], srs: list[float]
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for i, x in enumerate(phq, start=1):
+        rows.append(
+            {
+                "episode_id": eid,
+                "therapist_id": therapist,
+                "session": i,
+                "instrument": "phq9",
+                "total": x,
+            }
+        )
+    for i, x in enumerate(srs, start=1):
+        rows.append(
+            {
+                "episode_id": eid,
+                "therapist_id": therapist,
+                "session": i,
+                "instrument": "srs",
+                "total": x,
+            }
+        )
+    return rows
+
+
+def test_it_gives_figures_per_therapist_and_overall() -> None:
+    # episode  therapist  PHQ-9 pre -> post  change  class (RC 6, caseness >= 10)
+    # a1       ana        20 -> 8            -12     reliable improvement, recovered
+    # a2       ana        15 -> 12           -3      unchanged, still a case
+    # b1       ben        12 -> 19           +7      reliable deterioration
+    rows = (
+        _episode("a1", "ana", [20, 14, 8], [36, 38, 39])
+        + _episode("a2", "ana", [15, 13, 12], [30, 32, 33])
+        + _episode("b1", "ben", [12, 15, 19], [35, 34, 34])
+    )
+    frame = pl.DataFrame(rows).with_columns(pl.col("episode_id").alias("client_id"))
+    figures = {r["therapist_id"]: r for r in clinic_figures(frame).to_dicts()}
+    ana, ben, everyone = figures["ana"], figures["ben"], figures["(all)"]
+    assert (ana["n_pre_post"], ana["n_reliable_improvement"], ana["n_recovered"]) == (2, 1, 1)
+    assert ana["pct_reliable_improvement"] == pytest.approx(50.0)
+    assert ben["n_reliable_deterioration"] == 1
+    assert everyone["n_episodes"] == 3
+    assert everyone["pct_reliable_deterioration"] == pytest.approx(100 / 3)
+    # Mean alliance over ana's six SRS ratings: (36+38+39+30+32+33)/6 = 34.667
+    assert ana["mean_alliance"] == pytest.approx(34.6667, abs=1e-3)
+    # Effect size: mean improvement (12 + 3 − 7)/3 = 2.667 over SD of intakes (20, 15, 12) = 4.041
+    assert everyone["effect_size"] == pytest.approx(2.6667 / 4.0415, abs=1e-3)
+    assert everyone["outcome_instrument"] == "phq9"
+    assert any("fewer than 50" in w for w in everyone["warnings"])
+    assert not math.isnan(everyone["pct_reliable_improvement_low"])
+
+
+def test_it_counts_dropout_among_closed_episodes() -> None:
+    rows = _episode("a1", "ana", [20, 8], [36, 38]) + _episode("a2", "ana", [15, 14], [30, 32])
+    frame = pl.DataFrame(rows).with_columns(
+        pl.col("episode_id").alias("client_id"),
+        pl.lit(True).alias("closed"),
+        (pl.col("episode_id") == "a2").alias("dropout"),
+    )
+    ana = clinic_figures(frame).to_dicts()[0]
+    assert (ana["n_closed"], ana["n_dropout"], ana["pct_dropout"]) == (2, 1, 50.0)
