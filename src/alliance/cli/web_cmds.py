@@ -1,7 +1,78 @@
-"""Subcommands registered on `alliance` (see alliance.cli)."""
+"""`alliance serve`: run the web app with uvicorn."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import click
+from pydantic import ValidationError
+
+from alliance.config import load_settings
 
 COMMANDS: list[click.Command] = []
+
+
+@click.command(
+    epilog="Example: alliance serve --demo\n\n"
+    "Example: alliance serve --db sqlite:///clinic.db --port 8080"
+)
+@click.option(
+    "--db",
+    "database_url",
+    default=None,
+    help="Database URL (default: ALLIANCE_DATABASE_URL or the user data dir).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--demo", is_flag=True, help="Serve a fresh SQLite file filled with the synthetic demo clinic."
+)
+def serve(database_url: str | None, host: str, port: int, demo: bool) -> None:
+    """Serve the web app (pages and the /api JSON routes)."""
+    import uvicorn
+
+    from alliance.store.engine import make_engine
+    from alliance.store.migrate import upgrade
+    from alliance.web import create_app
+
+    if demo and database_url:
+        raise click.UsageError("--demo makes its own database; leave out --db")
+    if demo:
+        folder = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
+        database_url = f"sqlite:///{folder / 'demo.db'}"
+    try:
+        settings = load_settings(database_url=database_url)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--db") from None
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    if demo:
+        from rich.progress import Progress
+
+        from alliance.store.demo import populate
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("Building the demo clinic", total=None)
+            accounts = populate(
+                engine,
+                seed=0,
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+        click.echo(f"Demo database: {settings.database_url}")
+        click.echo("Demo accounts (one-time passwords; you choose your own at first sign-in):")
+        for account in accounts:
+            click.echo(f"  {account.role:<11} {account.username:<10} {account.password}")
+    else:
+        upgrade(engine)
+    app = create_app(settings, engine=engine)
+    click.echo(f"Alliance at http://{host}:{port}/")
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+
+
+COMMANDS.append(serve)
