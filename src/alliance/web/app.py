@@ -7,7 +7,7 @@ import os
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -20,6 +20,7 @@ from alliance.config import Settings
 from alliance.store.engine import make_engine
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.render import templates
+from alliance.web.security import SecurityMiddleware, configure_logging, csrf_protect
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "alliance_session"
@@ -59,11 +60,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        # Every state-changing route checks the CSRF token before anything else runs.
+        dependencies=[Depends(csrf_protect)],
     )
+    configure_logging(settings.log_level)
     app.state.settings = settings
     app.state.engine = engine or make_engine(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
+    # Added first so it runs inside the session middleware and can see the session.
+    app.add_middleware(SecurityMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=resolve_secret_key(settings),

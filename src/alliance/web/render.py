@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from alliance.web.palette import PALETTE
+from alliance.web.security import install_template_globals
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
@@ -32,3 +33,4 @@ templates.env.filters["when"] = _when
 templates.env.filters["num"] = _num
 templates.env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
 templates.env.globals["palette"] = PALETTE
+install_template_globals(templates.env)
