@@ -33,7 +33,8 @@ def test_it_refuses_a_wrong_password_and_sets_a_safe_cookie(
     assert bad.status_code == 400
     assert "not right" in bad.text
     good = app_client.post(
-        "/login", data={"username": "tess", "password": "correct horse battery"},
+        "/login",
+        data={"username": "tess", "password": "correct horse battery"},
         follow_redirects=False,
     )
     cookie = good.headers["set-cookie"].lower()
@@ -79,6 +80,16 @@ def test_it_acknowledges_an_alert_once(
     )
     assert "already acknowledged" in again.text
     assert count(engine, t.signal_acknowledgements) == 1
+    assert "No open alerts" in therapist.get(f"/episodes/{clinic.risk_episode}").text
+
+
+def test_it_collapses_repeated_signals_and_acknowledges_their_history(
+    therapist: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    html = therapist.get(f"/episodes/{clinic.rupture_episode}").text
+    titles = re.findall(r"<h3>([^<]+) · session (\d+)</h3>", html)
+    kinds = [title for title, _ in titles]
+    assert len(kinds) == len(set(kinds))  # one per kind and measure
 
 
 def test_it_refuses_a_stage_jump_and_stores_nothing(

@@ -26,7 +26,18 @@ _hasher = PasswordHasher()
 # the health check and static assets. A test walks app.routes and fails on any other route
 # that lacks a role dependency.
 PUBLIC_PATHS = frozenset(
-    {"/login", "/logout", "/healthz", "/api/health", "/f/{token}", "/f/{token}/done", "/static"}
+    {
+        "/login",
+        "/logout",
+        "/healthz",
+        "/api/health",
+        "/f/{token}",
+        "/f/{token}/done",
+        "/static",
+        # Tablet pages answer only on a device a signed-in therapist locked to that form.
+        "/tablet/unlock",
+        "/tablet/{link_id}",
+    }
 )
 
 

@@ -123,9 +123,53 @@ def alerts_for(
             acknowledged=s.acknowledged,
         )
         out.setdefault(view.episode_id, []).append(view)
-    for views in out.values():
-        views.sort(key=lambda v: (v.acknowledged, v.rank, -v.session))
+    for episode_id, views in out.items():
+        out[episode_id] = _latest_per_kind(views)
     return out
+
+
+def _latest_per_kind(views: list[AlertView]) -> list[AlertView]:
+    """One open alert per kind and measure (its latest session); earlier ones are its history.
+
+    A risk item endorsed at ten sessions is one thing to act on, not ten; acknowledging the
+    latest also acknowledges the earlier ones of the same kind (see `acknowledge`).
+    """
+    latest: dict[tuple[str, str], AlertView] = {}
+    for view in views:
+        if view.acknowledged:
+            continue
+        slot = (view.kind, view.instrument)
+        if slot not in latest or latest[slot].session < view.session:
+            latest[slot] = view
+    return sorted(latest.values(), key=lambda v: (v.rank, -v.session))
+
+
+def _open_signals(conn: Connection, episode_id: int) -> list[AlertView]:
+    """Every unacknowledged signal of one episode, not collapsed."""
+    from alliance.web.services.scores import score_frame
+
+    frame = score_frame(conn, [episode_id])
+    if frame.height == 0:
+        return []
+    found = find_signals(
+        frame, models=default_models(), acknowledged=acknowledged_keys(conn, [episode_id])
+    )
+    return [
+        AlertView(
+            key=s.key,
+            episode_id=episode_id,
+            kind=s.kind,
+            severity=s.severity,
+            title=s.kind,
+            instrument=s.instrument,
+            session=int(s.session),
+            detail="",
+            score=None,
+            reference=None,
+        )
+        for s in found
+        if not s.acknowledged and s.kind not in NOT_ALERTS
+    ]
 
 
 def acknowledge(
@@ -139,25 +183,34 @@ def acknowledge(
     """Record that the treating therapist has seen an alert (and what they will do)."""
     episode = episode_for(conn, viewer, episode_id)
     require_writer(viewer, episode)
-    frame_ids = [episode_id]
-    from alliance.web.services.scores import score_frame
-
-    current = alerts_for(conn, score_frame(conn, frame_ids)).get(episode_id, [])
-    known = {a.key: a for a in current}
-    if signal_key not in known:
-        raise FormError({"signal_key": "this alert is not open on this episode"})
-    if known[signal_key].acknowledged:
-        raise FormError({"signal_key": "this alert was already acknowledged"})
+    open_now = {a.key: a for a in _open_signals(conn, episode_id)}
+    if signal_key not in open_now:
+        raise FormError(
+            {"signal_key": "this alert is not open on this episode (already acknowledged?)"}
+        )
+    chosen = open_now[signal_key]
+    covered = [
+        a.key
+        for a in open_now.values()
+        if a.kind == chosen.kind
+        and a.instrument == chosen.instrument
+        and a.session <= chosen.session
+    ]
     clean_note = (note or "").strip() or None
     if clean_note is not None and len(clean_note) > 1000:
         raise FormError({"note": f"the note has {len(clean_note)} characters; at most 1000"})
+    at = now or utc_now()
     conn.execute(
-        insert(t.signal_acknowledgements).values(
-            episode_id=episode_id,
-            signal_key=signal_key,
-            user_id=viewer.user_id,
-            at=now or utc_now(),
-            note=clean_note,
-        )
+        insert(t.signal_acknowledgements),
+        [
+            {
+                "episode_id": episode_id,
+                "signal_key": key,
+                "user_id": viewer.user_id,
+                "at": at,
+                "note": clean_note,
+            }
+            for key in covered
+        ],
     )
     audit.record(conn, Actor(viewer.user_id, viewer.ip), "acknowledge", "signal", episode_id)

@@ -1,0 +1,57 @@
+"""The real server in a thread on 127.0.0.1 and a random port, over a demo SQLite database."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import Engine
+
+from alliance.config import load_settings
+from alliance.store.demo import DemoAccount, populate
+from alliance.store.engine import make_engine
+from alliance.web import create_app
+
+
+@dataclass
+class LiveServer:
+    url: str
+    engine: Engine
+    accounts: list[DemoAccount]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def live_demo_server(folder: Path) -> Iterator[LiveServer]:
+    database_url = f"sqlite:///{folder / 'demo.db'}"
+    engine = make_engine(database_url)
+    accounts = populate(engine, seed=0)
+    app = create_app(load_settings(database_url=database_url), engine=engine)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not start within 30 s")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", engine, accounts)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        engine.dispose()

@@ -1,0 +1,277 @@
+"""The whole journey in real Chromium: therapist, then a client on a phone, then the therapist again."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from alliance.analytics.ruptures import detect_ruptures
+from alliance.store import tables as t
+from web.server import LiveServer, live_demo_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+NEW_PASSWORD = "a calm new password 42"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+if not CHROMIUM.exists():
+    if os.environ.get("ALLIANCE_REQUIRE_BROWSER") == "1":
+        raise RuntimeError(f"{CHROMIUM} is missing but ALLIANCE_REQUIRE_BROWSER=1")
+    pytest.skip(f"{CHROMIUM} is not installed: browser tests skipped", allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with live_demo_server(tmp_path_factory.mktemp("demo")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def rupture_case(server: LiveServer) -> tuple[int, str, str]:
+    """An open episode whose SRS shows a rupture: (episode id, client code, therapist username)."""
+    with server.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.administrations.c.episode_id,
+                t.episodes.c.client_id,
+                t.episodes.c.therapist_id,
+                t.sessions.c.number,
+                t.administrations.c.instrument_id,
+                t.administrations.c.total,
+            )
+            .join(t.sessions, t.sessions.c.id == t.administrations.c.session_id)
+            .join(t.episodes, t.episodes.c.id == t.administrations.c.episode_id)
+            .where(t.episodes.c.closed_on.is_(None), t.administrations.c.instrument_id == "srs")
+        ).all()
+        frame = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema=["episode_id", "client_id", "therapist_id", "session", "instrument", "total"],
+            orient="row",
+        )
+        ruptures = detect_ruptures(frame)
+        assert ruptures.height, "the demo data has no open episode with a rupture"
+        episode_id = int(ruptures["episode_id"][0])
+        row = conn.execute(
+            select(t.clients.c.code, t.users.c.username)
+            .join(t.episodes, t.episodes.c.client_id == t.clients.c.id)
+            .join(t.users, t.users.c.id == t.episodes.c.therapist_id)
+            .where(t.episodes.c.id == episode_id)
+        ).one()
+    return episode_id, row.code, row.username
+
+
+def count(server: LiveServer, table: Any, *where: Any) -> int:
+    with server.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def embedded_spec(page: Page) -> dict[str, Any]:
+    text = page.locator("script[type='application/vnd.vegalite+json']").text_content() or "{}"
+    return dict(json.loads(text))
+
+
+def points(spec: dict[str, Any], instrument_label: str) -> list[dict[str, Any]]:
+    """The line points of one row of the chart spec."""
+    for row in spec.get("vconcat", []):
+        if row.get("title") == instrument_label:
+            for layer in row["layer"]:
+                if layer["mark"].get("type") == "line" and "point" in layer["mark"]:
+                    return list(layer["data"]["values"])
+    return []
+
+
+def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: Browser) -> None:
+    episode_id, code, username = rupture_case(server)
+    password = next(a.password for a in server.accounts if a.username == username)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/login")
+    shot(page, "01-login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    # A one-time password must be replaced first.
+    expect(page).to_have_url(re.compile(r"/account/password$"))
+    page.get_by_label("Current (one-time) password").fill(password)
+    page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("New password again").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Save password").click()
+
+    # Caseload, then the client with a rupture and the rupture on the chart.
+    expect(page).to_have_url(re.compile(r"/caseload$"))
+    expect(page.locator("#caseload")).to_contain_text(code)
+    shot(page, "02-caseload")
+    page.get_by_role("link", name=code, exact=True).click()
+    expect(page.locator("#client-chart[data-rendered='1'] svg")).to_be_visible()
+    expect(page.locator("#ruptures")).to_contain_text("rupture at session")
+    spec = embedded_spec(page)
+    assert "triangle-down" in json.dumps(spec)
+    shot(page, "03-chart")
+
+    # Acknowledge the first open alert.
+    acks = count(
+        server, t.signal_acknowledgements, t.signal_acknowledgements.c.episode_id == episode_id
+    )
+    first_alert = page.locator("[data-alert]").first
+    first_alert.get_by_label("What you will do (optional)").fill("Discuss at next session")
+    first_alert.get_by_role("button", name="Acknowledge").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Alert acknowledged")
+    assert (
+        count(
+            server, t.signal_acknowledgements, t.signal_acknowledgements.c.episode_id == episode_id
+        )
+        == acks + 1
+    )
+
+    # Episode page: move a stage, add a goal, log a boundary crossing with its rationale.
+    page.get_by_role("link", name="Episode", exact=True).click()
+    moves = count(server, t.stage_transitions, t.stage_transitions.c.episode_id == episode_id)
+    stage_form = page.locator("form[action$='/stage']")
+    stage = page.locator("#stage-h").inner_text().split(":")[-1].strip()
+    order = ["commitment", "process", "change", "termination"]
+    target = order[order.index(stage) - 1] if stage in ("change", "termination") else "process"
+    if stage == "process":
+        target = "change"
+    stage_form.get_by_label("Move to").select_option(target)
+    stage_form.get_by_label("Reason (needed for a step back)").fill("Relapse after a life event")
+    stage_form.get_by_role("button", name="Move stage").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Stage moved")
+    expect(page.locator("#stage-h")).to_contain_text(target)
+    assert (
+        count(server, t.stage_transitions, t.stage_transitions.c.episode_id == episode_id)
+        == moves + 1
+    )
+
+    goal_form = page.locator("form[action$='/goals']")
+    goal_form.get_by_label("Goal, in the client's words").fill("Walk to the shop on my own")
+    goal_form.get_by_role("button", name="Add goal").click()
+    expect(page.locator("#goals")).to_contain_text("Walk to the shop on my own")
+
+    crossing = page.locator("form[action$='/boundaries']")
+    crossing.get_by_label("Kind").select_option("crossing")
+    crossing.get_by_label("What happened or was agreed").fill("Exposure walk outside the office")
+    crossing.get_by_label("Date").fill(date.today().isoformat())
+    crossing.get_by_label("How it serves the client's welfare").fill("Practice where fear happens")
+    crossing.get_by_label("The goal of the technique").fill("Graded exposure, step 3")
+    crossing.get_by_label("Link to the treatment plan").fill("Plan goal 2: leave home alone")
+    crossing.get_by_role("button", name="Log entry").click()
+    expect(page.locator("#boundaries")).to_contain_text("Exposure walk outside the office")
+    shot(page, "04-episode")
+
+    # A new session today, then a measure link for it.
+    sessions_form = page.locator("form[action$='/sessions']")
+    sessions_form.get_by_label("Date").fill(date.today().isoformat())
+    sessions_form.get_by_role("button", name="Record session").click()
+    expect(page).to_have_url(re.compile(r"/sessions/\d+$"))
+    session_number = int(re.findall(r"Session (\d+)", page.locator("h2").first.inner_text())[0])
+    link_form = page.locator("form[action$='/link']")
+    link_form.get_by_label("Measure").select_option("srs")
+    link_form.get_by_role("button", name="Create link").click()
+    expect(page.locator(".qr svg")).to_be_visible()
+    link_url = page.locator("#link-url").get_attribute("href")
+    assert link_url and "/f/" in link_url
+    shot(page, "05-session-link")
+
+    # The client, on a phone, answers with the keyboard only.
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    client = phone.new_page()
+    client.goto(link_url)
+    expect(client.locator("legend").first).to_be_visible()
+    shot(client, "06-client-form-phone")
+    sliders = client.locator("input[type=range]")
+    assert sliders.count() == 4
+    client.keyboard.press("Tab")  # skip link
+    for _ in range(4):
+        client.keyboard.press("Tab")
+        focused = client.evaluate("document.activeElement.type")
+        assert focused == "range"
+        for _ in range(20):  # 20 steps of 0.1 from the middle: 5.0 -> 7.0
+            client.keyboard.press("ArrowRight")
+    assert [sliders.nth(i).input_value() for i in range(4)] == ["7", "7", "7", "7"]
+    client.keyboard.press("Tab")
+    assert client.evaluate("document.activeElement.tagName") == "BUTTON"
+    client.keyboard.press("Enter")
+    expect(client.locator("h1")).to_have_text("Thank you")
+    shot(client, "07-client-thanks")
+
+    # The therapist sees the new point; the link no longer works.
+    page.goto(f"{server.url}/episodes/{episode_id}")
+    expect(page.locator("#client-chart[data-rendered='1'] svg")).to_be_visible()
+    srs_points = points(embedded_spec(page), "SRS")
+    assert {"session": session_number, "total": 28.0} in srs_points
+    shot(page, "08-chart-with-new-point")
+    client.goto(link_url)
+    expect(client.locator("h1")).to_have_text("This link no longer works")
+    expect(client.locator(".flash.error")).to_contain_text("already used")
+    shot(client, "09-link-used")
+    phone.close()
+    context.close()
+
+
+def test_it_completes_a_phq9_form_with_the_keyboard(server: LiveServer, browser: Browser) -> None:
+    """Radio groups: Tab into the group, arrow keys choose, Space confirms, Enter submits."""
+    from alliance.web.auth import Viewer
+    from alliance.web.services import links
+
+    with server.engine.begin() as conn:
+        episode = conn.execute(
+            select(t.episodes.c.id, t.episodes.c.therapist_id).where(
+                t.episodes.c.closed_on.is_(None)
+            )
+        ).first()
+        assert episode is not None
+        viewer = Viewer(episode.therapist_id, "x", "x", "therapist", None, None)
+        new = links.create_link(conn, viewer, episode.id, None, "phq9", 30)
+    before = count(server, t.administrations)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{server.url}/f/{new.token}")
+    page.keyboard.press("Tab")  # skip link
+    for _ in range(9):
+        page.keyboard.press("Tab")  # into the next radio group (first option)
+        page.keyboard.press("ArrowDown")  # second option: "Several days" (1)
+        page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Thank you")
+    assert count(server, t.administrations) == before + 1
+    with server.engine.connect() as conn:
+        total = conn.execute(
+            select(t.administrations.c.total).order_by(t.administrations.c.id.desc()).limit(1)
+        ).scalar_one()
+    assert total == 9.0
+    context.close()
