@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, RowMapping, func, insert, select, text
 
 from alliance.store.base import Actor, as_utc, utc_now
 from alliance.store.tables import audit_events
@@ -135,3 +135,44 @@ def verify(conn: Connection) -> int | None:
             return event.seq
         prev_hash, expected_seq = event.hash, event.seq + 1
     return None
+
+
+def search(
+    conn: Connection,
+    *,
+    actor: int | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEvent]:
+    """Events matching every filter given, oldest first."""
+    query = select(audit_events).order_by(audit_events.c.seq)
+    if actor is not None:
+        query = query.where(audit_events.c.actor == actor)
+    if object_type is not None:
+        query = query.where(audit_events.c.object_type == object_type)
+    if object_id is not None:
+        query = query.where(audit_events.c.object_id == object_id)
+    if action is not None:
+        query = query.where(audit_events.c.action == action)
+    if since is not None:
+        query = query.where(audit_events.c.at >= as_utc(since))
+    if limit is not None:
+        query = query.limit(limit)
+    return [_event(row) for row in conn.execute(query).mappings()]
+
+
+def _event(row: RowMapping) -> AuditEvent:
+    return AuditEvent(
+        seq=row["seq"],
+        at=as_utc(row["at"]),
+        actor=row["actor"],
+        action=row["action"],
+        object_type=row["object_type"],
+        object_id=row["object_id"],
+        ip=row["ip"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )

@@ -1,0 +1,313 @@
+"""A de-identified research export: pseudonymised ids, dates shifted per client, no free text.
+
+- Ids become keyed HMAC-SHA256 pseudonyms (a key derived from the app's secret key), so the same
+  clinic exports the same pseudonym twice, and nobody without the key can map one back.
+- Every date and time of a client's records moves by one offset of 1 to 180 days, earlier or
+  later, drawn from the same key and the client: intervals within a client stay exact, calendar
+  dates do not (HIPAA Safe Harbor treats dates as identifiers, 45 CFR 164.514(b)(2)(i)(C)).
+- Free text (goals, notes, boundary entries, reasons) is dropped unless asked for.
+- Names, contact details, client codes, user accounts, links and the audit log never leave.
+A manifest.json lists every table and column written, dropped or transformed, and why.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Table, select
+
+from alliance.store import audit
+from alliance.store import tables as t
+from alliance.store.base import Actor, as_utc, atomic, utc_now
+
+MAX_SHIFT_DAYS = 180
+FORMAT_VERSION = 1
+
+# What happens to a column: a pseudonym of a kind, a per-client date shift, kept, or free text.
+Treatment = Literal[
+    "pseudonym:episode",
+    "pseudonym:client",
+    "pseudonym:user",
+    "pseudonym:session",
+    "pseudonym:goal",
+    "pseudonym:administration",
+    "shift",
+    "keep",
+    "free_text",
+]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: Table
+    columns: dict[str, Treatment]
+    # How a row finds its client, for the date shift: its own client_id or its episode's.
+    client_via: Literal["client_id", "episode_id"] = "episode_id"
+
+
+EXPORTED: tuple[TableSpec, ...] = (
+    TableSpec(
+        t.episodes,
+        {
+            "id": "pseudonym:episode",
+            "client_id": "pseudonym:client",
+            "therapist_id": "pseudonym:user",
+            "opened_on": "shift",
+            "consent_on": "shift",
+            "stage": "keep",
+            "closed_on": "shift",
+            "closing_summary": "free_text",
+            "created_at": "shift",
+        },
+        client_via="client_id",
+    ),
+    TableSpec(
+        t.stage_transitions,
+        {
+            "episode_id": "pseudonym:episode",
+            "from_stage": "keep",
+            "to_stage": "keep",
+            "at": "shift",
+            "by_user_id": "pseudonym:user",
+            "reason": "free_text",
+        },
+    ),
+    TableSpec(
+        t.sessions,
+        {
+            "id": "pseudonym:session",
+            "episode_id": "pseudonym:episode",
+            "number": "keep",
+            "held_on": "shift",
+            "attendance": "keep",
+        },
+    ),
+    TableSpec(
+        t.administrations,
+        {
+            "id": "pseudonym:administration",
+            "episode_id": "pseudonym:episode",
+            "session_id": "pseudonym:session",
+            "instrument_id": "keep",
+            "answers": "keep",
+            "total": "keep",
+            "subscales": "keep",
+            "band": "keep",
+            "flags": "keep",
+            "validity": "keep",
+            "source": "keep",
+            "created_at": "shift",
+        },
+    ),
+    TableSpec(
+        t.goals,
+        {
+            "id": "pseudonym:goal",
+            "episode_id": "pseudonym:episode",
+            "text": "free_text",
+            "status": "keep",
+            "agreed_on": "shift",
+            "created_at": "shift",
+            "updated_at": "shift",
+        },
+    ),
+    TableSpec(
+        t.tasks,
+        {
+            "episode_id": "pseudonym:episode",
+            "goal_id": "pseudonym:goal",
+            "description": "free_text",
+            "kind": "keep",
+            "status": "keep",
+            "created_at": "shift",
+        },
+    ),
+    TableSpec(
+        t.boundary_events,
+        {
+            "episode_id": "pseudonym:episode",
+            "session_id": "pseudonym:session",
+            "kind": "keep",
+            "description": "free_text",
+            "client_welfare": "free_text",
+            "technique_goal": "free_text",
+            "plan_link": "free_text",
+            "occurred_on": "shift",
+        },
+    ),
+    TableSpec(
+        t.relational_notes,
+        {
+            "episode_id": "pseudonym:episode",
+            "session_id": "pseudonym:session",
+            "kind": "keep",
+            "text": "free_text",
+            "tags": "free_text",
+            "created_at": "shift",
+        },
+    ),
+)
+
+NOT_EXPORTED: dict[str, str] = {
+    "organisations": "names the clinic",
+    "users": "names and credentials of staff (therapists appear only as pseudonyms)",
+    "clients": "the client code links back to the clinic's records",
+    "client_identities": "names and contact details",
+    "client_links": "access tokens",
+    "audit_events": "operational record, not research data",
+    "boundary_incidents": "incident reports under review",
+    "worksheets": "free-form content",
+    "signal_acknowledgements": "operational alerts and notes",
+    "instrument_schedules": "clinic configuration",
+    "transcript_profiles": "derived from session transcripts",
+    "code_corrections": "derived from session transcripts",
+    "etr_models": "clinic models, not client records",
+}
+
+
+class ResearchExportError(ValueError):
+    """The export cannot go ahead (the message names the problem)."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    folder: Path
+    rows: dict[str, int]
+    manifest: dict[str, Any]
+
+
+class Pseudonymiser:
+    """Keyed pseudonyms and per-client date offsets from one secret."""
+
+    def __init__(self, secret_key: str) -> None:
+        if len(secret_key) < 16:
+            raise ResearchExportError("export: the secret key is under 16 characters")
+        # A key of its own, so research pseudonyms never equal anything the app signs.
+        self._key = hmac.new(
+            secret_key.encode(), b"alliance research export v1", hashlib.sha256
+        ).digest()
+
+    def _mac(self, message: str) -> bytes:
+        return hmac.new(self._key, message.encode(), hashlib.sha256).digest()
+
+    def pseudonym(self, kind: str, value: object) -> str | None:
+        if value is None:
+            return None
+        return f"{kind[0].upper()}-{self._mac(f'{kind}:{value}').hex()[:16]}"
+
+    def shift_days(self, client_id: int) -> int:
+        """A nonzero offset in [-180, -1] or [1, 180], fixed for the client."""
+        n = int.from_bytes(self._mac(f"date-shift:{client_id}")[:8], "big")
+        days = n % MAX_SHIFT_DAYS + 1
+        return days if (n >> 32) & 1 else -days
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return str(value)
+
+
+def _shifted(value: object, days: int) -> object:
+    if isinstance(value, datetime | date):
+        return value + timedelta(days=days)
+    return value
+
+
+def export_research(
+    conn: Connection,
+    folder: Path,
+    secret_key: str,
+    *,
+    include_free_text: bool = False,
+    actor: Actor | None = None,
+    on_table: Callable[[str, int], None] | None = None,
+) -> ExportResult:
+    """Write one CSV per exported table and manifest.json into a new or empty `folder`."""
+    folder = folder.expanduser()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ResearchExportError(f"export: {folder} exists and is not an empty folder")
+    keys = Pseudonymiser(secret_key)
+    episode_client = dict(conn.execute(select(t.episodes.c.id, t.episodes.c.client_id)).all())
+    folder.mkdir(parents=True, exist_ok=True)
+    rows_written: dict[str, int] = {}
+    tables_manifest: dict[str, Any] = {}
+    for spec in EXPORTED:
+        kept = [
+            (name, how)
+            for name, how in spec.columns.items()
+            if how != "free_text" or include_free_text
+        ]
+        rows = conn.execute(select(spec.table).order_by(*spec.table.primary_key.columns))
+        count = 0
+        with open(folder / f"{spec.table.name}.csv", "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow([name for name, _ in kept])
+            for row in rows.mappings():
+                client = (
+                    row["client_id"]
+                    if spec.client_via == "client_id"
+                    else episode_client.get(row["episode_id"])
+                )
+                days = keys.shift_days(client) if client is not None else 0
+                cells = []
+                for name, how in kept:
+                    value = row[name]
+                    if how.startswith("pseudonym:"):
+                        value = keys.pseudonym(how.split(":", 1)[1], value)
+                    elif how == "shift":
+                        value = _shifted(value, days)
+                    cells.append(_cell(value))
+                writer.writerow(cells)
+                count += 1
+        rows_written[spec.table.name] = count
+        if on_table is not None:
+            on_table(spec.table.name, count)
+        all_columns = [c.name for c in spec.table.columns]
+        tables_manifest[spec.table.name] = {
+            "file": f"{spec.table.name}.csv",
+            "rows": count,
+            "columns": dict(kept),
+            "removed": {
+                **{
+                    name: "free text (pass --include-free-text to keep)"
+                    for name, how in spec.columns.items()
+                    if how == "free_text" and not include_free_text
+                },
+                **{
+                    name: "not needed for research; could identify a person or account"
+                    for name in all_columns
+                    if name not in spec.columns
+                },
+            },
+        }
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "created_at": _cell(utc_now()),
+        "pseudonyms": "HMAC-SHA256 with a key derived from the clinic's secret key, "
+        "first 16 hex digits, prefixed by kind (E episode, C client, U user, S session, "
+        "G goal, A administration)",
+        "date_shift": f"per client, a keyed offset of 1 to {MAX_SHIFT_DAYS} days earlier or "
+        "later, the same for all of a client's dates and times",
+        "free_text_included": include_free_text,
+        "tables": tables_manifest,
+        "tables_not_exported": NOT_EXPORTED,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    with atomic(conn):
+        audit.record(conn, actor or Actor.system(), "export", "research", None)
+    return ExportResult(folder, rows_written, manifest)
