@@ -133,6 +133,7 @@ def signals_frame(
         ).alias("key"),
         pl.col("severity").replace_strict(rank, return_dtype=pl.Int8).alias("_rank"),
     )
+    out = out.with_columns([pl.col(c).cast(pl.Categorical) for c in _LOW_CARDINALITY])
     keys = pl.Series(list(acknowledged), dtype=pl.String)
     out = out.with_columns(pl.col("key").is_in(keys.implode()).alias("acknowledged"))
     # Numeric sort keys (episode ordinal, not the id string) keep this fast on large frames.
@@ -231,6 +232,10 @@ def _rows(
         (detail if isinstance(detail, pl.Expr) else pl.lit(detail)).alias("detail"),
     )
     return out.select(list(SIGNAL_SCHEMA))
+
+
+# Few distinct values, many rows: categorical columns keep a large signal table small.
+_LOW_CARDINALITY = ("kind", "rule", "severity", "instrument", "detail", "source")
 
 
 def _risk(series: Series) -> pl.DataFrame:

@@ -99,8 +99,10 @@ def synthetic_caseload(
     parts = [pl.DataFrame({**common, "instrument": outcome, "total": total, "risk": risk})]
     if alliance is not None:
         a = measure_facts(alliance)
-        base_ep = rng.normal(a.total_max * 0.88, a.total_max * 0.06, n_episodes)
-        alliance_total = base_ep[episode] + rng.normal(0.0, a.total_max * 0.02, n)
+        # Client baselines around 37 of 40 (SRS means in routine care sit in the high 30s).
+        base_ep = rng.normal(a.total_max * 0.93, a.total_max * 0.04, n_episodes)
+        # Session-to-session noise of about 0.4 points: SRS totals are steady near the ceiling.
+        alliance_total = base_ep[episode] + rng.normal(0.0, a.total_max * 0.01, n)
         # About one episode in ten has a V: a drop of a sixth of the scale, then recovery.
         ruptured = (rng.random(n_episodes) < 0.1) & (lengths >= 4)
         at = np.where(ruptured, rng.integers(2, np.maximum(lengths - 1, 3)), -1)
