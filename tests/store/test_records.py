@@ -9,15 +9,23 @@ from alliance.domain import BoundaryRationale, DomainError
 from alliance.instruments import InstrumentError
 from alliance.store import audit
 from alliance.store.administrations import record_administration
+from alliance.store.base import AccessDeniedError
 from alliance.store.episodes import move_stage, open_episode
 from alliance.store.goals import add_goal, add_task, set_goal_status
+from alliance.store.people import create_client, create_user
 from alliance.store.relational import (
     add_relational_note,
     record_boundary_event,
     report_boundary_incident,
 )
 from alliance.store.sessions import record_session
-from alliance.store.tables import audit_events, boundary_incidents, goals, relational_notes
+from alliance.store.tables import (
+    audit_events,
+    boundary_incidents,
+    clients,
+    goals,
+    relational_notes,
+)
 from alliance.store.worksheets import add_worksheet
 
 from .conftest import NOW, OPENED, Clinic, row_counts
@@ -173,3 +181,43 @@ def test_it_detects_an_edited_audit_row(engine: Engine, clinic: Clinic, episode_
         conn.execute(update(audit_events).where(audit_events.c.seq == 3).values(actor=999))
     with engine.connect() as conn:
         assert audit.verify(conn) == 3
+
+
+def test_it_lets_admins_manage_accounts_and_clinicians_register_clients(
+    engine: Engine, clinic: Clinic
+) -> None:
+    with engine.connect() as conn:
+        before = row_counts(conn)
+    with engine.begin() as conn, pytest.raises(AccessDeniedError, match="needs role admin"):
+        create_user(
+            conn,
+            clinic.bob,
+            organisation_id=clinic.organisation_id,
+            username="eve",
+            role="therapist",
+            display_name="Eve",
+            now=NOW,
+        )
+    with engine.begin() as conn, pytest.raises(AccessDeniedError):
+        create_client(conn, clinic.ada, organisation_id=clinic.organisation_id, now=NOW)
+    with engine.connect() as conn:
+        assert row_counts(conn) == before
+    with engine.begin() as conn:
+        create_user(
+            conn,
+            clinic.ada,
+            organisation_id=clinic.organisation_id,
+            username="eve",
+            role="therapist",
+            display_name="Eve",
+            supervisor_id=clinic.sam.user_id,
+            now=NOW,
+        )
+        code = conn.execute(
+            select(clients.c.code).where(
+                clients.c.id
+                == create_client(conn, clinic.bob, organisation_id=clinic.organisation_id, now=NOW)
+            )
+        ).scalar_one()
+    assert code.startswith("C-")
+    assert len(code) == 10

@@ -85,7 +85,7 @@ def _user(conn: Connection, user_id: int) -> RowMapping:
     return row
 
 
-def check_write(conn: Connection, actor: Actor, episode: Episode, episode_id: int) -> None:
+def check_write(conn: Connection, actor: Actor, episode: Episode, episode_id: object) -> None:
     """Clinical entries are written by the treating therapist (or the system)."""
     if actor.user_id is None:
         return
@@ -125,3 +125,17 @@ def check_session_of(conn: Connection, session_id: int | None, episode_id: int) 
         raise NotFoundError("session", session_id)
     if owner != episode_id:
         raise DomainError("session_id", session_id, f"must be a session of episode {episode_id}")
+
+
+def check_member(
+    conn: Connection, actor: Actor, organisation_id: int, roles: frozenset[Role] | None = None
+) -> None:
+    """The actor is an active user of the organisation (with one of `roles`, when given)."""
+    if actor.user_id is None:
+        return
+    user = _user(conn, actor.user_id)
+    if not user["active"] or user["organisation_id"] != organisation_id:
+        raise AccessDeniedError(actor, "organisation", organisation_id, "not a member")
+    if roles is not None and Role(user["role"]) not in roles:
+        allowed = ", ".join(sorted(r.value for r in roles))
+        raise AccessDeniedError(actor, "organisation", organisation_id, f"needs role {allowed}")

@@ -45,7 +45,7 @@ def open_episode(
             raise DomainError(
                 "episode.therapist_id", therapist_id, "must name a user with role therapist"
             )
-        check_write(conn, actor, Episode(client_id, therapist_id, opened_on), 0)
+        check_write(conn, actor, Episode(client_id, therapist_id, opened_on), "new")
         already = conn.execute(
             select(func.count())
             .select_from(episodes)

@@ -17,7 +17,7 @@ from alliance.domain.people import (
     check_username,
 )
 from alliance.store import audit
-from alliance.store.base import Actor, NotFoundError, atomic, utc_now
+from alliance.store.base import Actor, NotFoundError, atomic, check_member, utc_now
 from alliance.store.tables import client_identities, clients, organisations, users
 
 
@@ -60,6 +60,7 @@ def create_user(
             is None
         ):
             raise NotFoundError("organisation", organisation_id)
+        check_member(conn, actor, organisation_id, frozenset({Role.ADMIN}))
         if conn.execute(select(users.c.id).where(users.c.username == clean_name)).first():
             raise DomainError("user.username", clean_name, "already taken; choose another")
         if supervisor_id is not None:
@@ -107,7 +108,9 @@ def set_supervisor(
 ) -> None:
     now = now or utc_now()
     with atomic(conn):
-        user_by_id(conn, user_id)
+        check_member(
+            conn, actor, user_by_id(conn, user_id)["organisation_id"], frozenset({Role.ADMIN})
+        )
         if supervisor_id is not None:
             check_supervisor_role(Role(user_by_id(conn, supervisor_id)["role"]))
         conn.execute(update(users).where(users.c.id == user_id).values(supervisor_id=supervisor_id))
@@ -140,6 +143,7 @@ def create_client(
             is None
         ):
             raise NotFoundError("organisation", organisation_id)
+        check_member(conn, actor, organisation_id, frozenset({Role.THERAPIST, Role.SUPERVISOR}))
         if conn.execute(select(clients.c.id).where(clients.c.code == clean_code)).first():
             raise DomainError("client.code", clean_code, "already in use; codes are unique")
         client_id = int(
@@ -169,8 +173,12 @@ def set_client_identity(
     clean_name = _optional_text("client.name", name, 200)
     clean_contact = _optional_text("client.contact", contact, 500)
     with atomic(conn):
-        if conn.execute(select(clients.c.id).where(clients.c.id == client_id)).first() is None:
+        org = conn.execute(
+            select(clients.c.organisation_id).where(clients.c.id == client_id)
+        ).scalar_one_or_none()
+        if org is None:
             raise NotFoundError("client", client_id)
+        check_member(conn, actor, org, frozenset({Role.THERAPIST, Role.SUPERVISOR}))
         conn.execute(client_identities.delete().where(client_identities.c.client_id == client_id))
         if clean_name or clean_contact:
             conn.execute(
