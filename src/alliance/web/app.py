@@ -20,7 +20,12 @@ from alliance.config import Settings
 from alliance.store.engine import make_engine
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.render import templates
-from alliance.web.security import SecurityMiddleware, configure_logging, csrf_protect
+from alliance.web.security import (
+    SecurityMiddleware,
+    configure_logging,
+    csrf_protect,
+    reject_control_characters,
+)
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "alliance_session"
@@ -60,8 +65,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
-        # Every state-changing route checks the CSRF token before anything else runs.
-        dependencies=[Depends(csrf_protect)],
+        # Every state-changing route checks the CSRF token and refuses control characters
+        # before anything else runs.
+        dependencies=[Depends(csrf_protect), Depends(reject_control_characters)],
     )
     configure_logging(settings.log_level)
     app.state.settings = settings

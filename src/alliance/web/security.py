@@ -132,6 +132,56 @@ async def csrf_protect(request: Request) -> None:
         raise CsrfError
 
 
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls. PostgreSQL refuses NUL
+# outright and the rest only hide text from the reader.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class ControlCharacterError(HTTPException):
+    def __init__(self, field: str, char: str) -> None:
+        super().__init__(
+            400,
+            f"{field[:40]}: contains the control character U+{ord(char):04X}; "
+            "only tab and line breaks are allowed in text",
+        )
+
+
+def _walk(value: object, path: str) -> None:
+    if isinstance(value, str):
+        found = _CONTROL.search(value)
+        if found:
+            raise ControlCharacterError(path or "body", found.group())
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _walk(str(key), path or "body")
+            _walk(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _walk(item, f"{path}[{index}]")
+
+
+async def reject_control_characters(request: Request) -> None:
+    """App-wide dependency: no control characters in any submitted field or query value."""
+    for key, value in request.query_params.multi_items():
+        _walk(value, key)
+    if request.method in SAFE_METHODS:
+        return
+    if _form_content(request):
+        form = await request.form()
+        for key, item in form.multi_items():
+            _walk(key, "form")
+            if isinstance(item, str):
+                _walk(item, key)
+        return
+    body = await request.body()
+    if body and request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return  # FastAPI answers malformed JSON with 422 itself
+        _walk(parsed, "")
+
+
 @dataclass
 class Throttle:
     """A sliding window of attempts per key (an address); thread-safe, in memory."""

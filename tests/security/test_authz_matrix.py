@@ -1,0 +1,178 @@
+"""Every route × every persona, generated from the app's route table.
+
+A route missing from RULES fails the suite, so a new route cannot ship without an access rule.
+"Denied" means 401, 403, 404 or a redirect to /login; "allowed" means the request reached the
+handler (2xx, a redirect elsewhere, or a 400/409/410/422 about the input). Whatever the status, a
+persona who may not read therapist A's episode never receives its client code or goal text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import Engine
+
+from security.conftest import PERSONAS, new_link
+from security.routes import route_table
+from web.clinic import Clinic
+
+ALL = frozenset(PERSONAS)
+STAFF = frozenset(
+    {"therapist_a", "therapist_b", "supervisor_of_a", "supervisor_of_nobody", "admin"}
+)
+THERAPISTS = frozenset({"therapist_a", "therapist_b"})
+SUPERVISORS = frozenset({"supervisor_of_a", "supervisor_of_nobody"})
+A_READERS = frozenset({"therapist_a", "supervisor_of_a"})
+A_WRITER = frozenset({"therapist_a"})
+ADMIN = frozenset({"admin"})
+NOBODY: frozenset[str] = frozenset()
+
+# Who may use each route. The episode, session, therapist and link in every path are
+# therapist A's.
+RULES: dict[tuple[str, str], frozenset[str]] = {
+    ("GET", "/api/openapi.json"): ALL,
+    ("GET", "/api/docs"): ALL,
+    ("GET", "/docs/oauth2-redirect"): ALL,
+    ("GET", "/static"): ALL,
+    ("GET", "/healthz"): ALL,
+    ("GET", "/login"): ALL,
+    ("POST", "/login"): ALL,
+    ("POST", "/logout"): ALL,
+    ("GET", "/"): STAFF,
+    ("GET", "/account/password"): STAFF,
+    ("POST", "/account/password"): STAFF,
+    ("GET", "/caseload"): THERAPISTS,
+    ("GET", "/episodes/{episode_id}"): A_READERS,
+    ("GET", "/episodes/{episode_id}/details"): A_READERS,
+    ("POST", "/episodes/{episode_id}/{action}"): A_WRITER,
+    ("GET", "/episodes/{episode_id}/sessions/{session_id}"): A_READERS,
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/{action}"): A_WRITER,
+    ("GET", "/episodes/{episode_id}/chart.{fmt}"): A_READERS,
+    ("GET", "/episodes/{episode_id}/report"): A_READERS,
+    ("GET", "/episodes/{episode_id}/report.pdf"): A_READERS,
+    # The token is the credential: whoever holds the link reaches its one form.
+    ("GET", "/f/{token}"): ALL,
+    ("POST", "/f/{token}"): ALL,
+    ("GET", "/f/{token}/done"): ALL,
+    # Tablet pages answer only on a device a therapist locked to that link.
+    ("GET", "/tablet/unlock"): NOBODY,
+    ("POST", "/tablet/unlock"): NOBODY,
+    ("GET", "/tablet/{link_id}"): NOBODY,
+    ("POST", "/tablet/{link_id}"): NOBODY,
+    ("GET", "/supervision"): SUPERVISORS,
+    ("GET", "/supervision/therapists/{therapist_id}"): frozenset({"supervisor_of_a"}),
+    ("GET", "/admin/users"): ADMIN,
+    ("POST", "/admin/users"): ADMIN,
+    ("GET", "/admin/schedules"): ADMIN,
+    ("POST", "/admin/schedules"): ADMIN,
+    ("GET", "/api/health"): ALL,
+    ("GET", "/api/caseload"): THERAPISTS,
+    ("GET", "/api/episodes/{episode_id}"): A_READERS,
+    ("GET", "/api/episodes/{episode_id}/chart"): A_READERS,
+    ("POST", "/api/episodes/{episode_id}/stage"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/goals"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/boundaries"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/acknowledgements"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/links"): A_WRITER,
+}
+
+# A valid body for each JSON route, so a refusal is about who asks, not what they send.
+API_BODIES: dict[str, dict[str, Any]] = {
+    "stage": {"target": "change", "reason": "matrix"},
+    "goals": {"text": "Matrix goal", "status": "agreed"},
+    "boundaries": {"kind": "rule", "description": "matrix", "occurred_on": "2025-01-01"},
+    "acknowledgements": {"signal_key": "matrix"},
+    "links": {"instrument": "srs"},
+}
+SECRETS = ("RUPT-001", "Sleep through most nights")
+
+
+def concrete(path: str, clinic: Clinic, token: str, link_id: int) -> str:
+    if path == "/static":
+        return "/static/css/alliance.css"
+    if path.startswith("/episodes/{episode_id}/sessions/{session_id}/"):
+        path = path.replace("{action}", "link")
+    return (
+        path.replace("{episode_id}", str(clinic.rupture_episode))
+        .replace("{session_id}", str(clinic.rupture_sessions[-1]))
+        .replace("{therapist_id}", str(clinic.therapist_id))
+        .replace("{token}", token)
+        .replace("{link_id}", str(link_id))
+        .replace("{action}", "goals")
+        .replace("{fmt}", "json")
+    )
+
+
+def send(client: TestClient, method: str, path: str, url: str) -> Response:
+    if method == "GET":
+        return client.get(url, follow_redirects=False)
+    if path.startswith("/api/"):
+        return client.post(url, json=API_BODIES[path.rsplit("/", 1)[-1]], follow_redirects=False)
+    form = {"text": "Matrix goal", "instrument": "srs"} if "{episode_id}" in path else {}
+    return client.post(url, data=form, follow_redirects=False)
+
+
+def denied(response: Response, path: str) -> bool:
+    if response.status_code in {401, 403, 404}:
+        return True
+    # Signing out ends on the sign-in page by design; elsewhere that redirect is a refusal.
+    return path != "/logout" and response.is_redirect and response.headers.get("location", "").startswith("/login")
+
+
+def test_it_has_a_rule_for_every_route_and_no_stale_rules(app: FastAPI) -> None:
+    routes = set(route_table(app))
+    missing = sorted(routes - RULES.keys())
+    assert not missing, f"routes without an access rule in RULES: {missing}"
+    stale = sorted(RULES.keys() - routes)
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+def test_it_enforces_the_matrix_with_zero_leaks(
+    app: FastAPI,
+    engine: Engine,
+    clinic: Clinic,
+    persona_client: Callable[[str], TestClient],
+) -> None:
+    link = new_link(engine, clinic)
+    # Sign-out last, so each persona keeps its session through the rest of the table.
+    routes = sorted(route_table(app), key=lambda r: r == ("POST", "/logout"))
+    failures: list[str] = []
+    for persona in PERSONAS:
+        client = persona_client(persona)
+        if persona == "client_link":
+            assert client.get(f"/f/{link.token}").status_code == 200
+        for method, path in routes:
+            url = concrete(path, clinic, link.token, link.link_id)
+            response = send(client, method, path, url)
+            allowed = persona in RULES[(method, path)]
+            where = f"{persona} {method} {path} -> {response.status_code}"
+            if response.status_code >= 500:
+                failures.append(f"{where}: server error")
+            elif allowed and denied(response, path):
+                failures.append(f"{where}: refused but the rule allows it")
+            elif not allowed and not denied(response, path):
+                failures.append(f"{where}: reached but the rule refuses it")
+            if persona not in A_READERS and any(s in response.text for s in SECRETS):
+                failures.append(f"{where}: LEAK of therapist A's client content")
+    assert not failures, "\n".join(failures)
+
+
+def test_it_never_shows_therapist_a_episode_to_therapist_b(
+    clinic: Clinic, persona_client: Callable[[str], TestClient]
+) -> None:
+    other = persona_client("therapist_b")
+    for url in (
+        f"/episodes/{clinic.rupture_episode}",
+        f"/episodes/{clinic.rupture_episode}/details",
+        f"/episodes/{clinic.rupture_episode}/report",
+        f"/episodes/{clinic.rupture_episode}/chart.json",
+        f"/api/episodes/{clinic.rupture_episode}",
+        f"/api/episodes/{clinic.rupture_episode}/chart",
+    ):
+        response = other.get(url)
+        assert response.status_code in {403, 404}, url
+        assert "RUPT-001" not in response.text
