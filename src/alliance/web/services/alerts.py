@@ -100,7 +100,7 @@ def alerts_for(
         return {}
     episode_ids = frame["episode_id"].unique().to_list()
     found = find_signals(
-        frame,
+        frame.drop("flags"),
         models=models if models is not None else default_models(),
         acknowledged=acknowledged_keys(conn, episode_ids),
     )
@@ -152,7 +152,9 @@ def _open_signals(conn: Connection, episode_id: int) -> list[AlertView]:
     if frame.height == 0:
         return []
     found = find_signals(
-        frame, models=default_models(), acknowledged=acknowledged_keys(conn, [episode_id])
+        frame.drop("flags"),
+        models=default_models(),
+        acknowledged=acknowledged_keys(conn, [episode_id]),
     )
     return [
         AlertView(

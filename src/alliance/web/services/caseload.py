@@ -108,10 +108,8 @@ def caseload(
     alerts = alerts_for(conn, frame)
     risky: set[int] = set()
     if frame.height:
-        latest = frame.sort("session").group_by(["episode_id", "instrument"]).last()
-        for row in latest.iter_rows(named=True):
-            if any(f.startswith("risk:") for f in row["flags"] or []):
-                risky.add(row["episode_id"])
+        latest = frame.group_by(["episode_id", "instrument"]).last()
+        risky = set(latest.filter(pl.col("risk"))["episode_id"].to_list())
     rows = [
         CaseloadRow(
             episode_id=r.id,

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, select, type_coerce
 
 from alliance.store import tables as t
 
@@ -18,15 +17,20 @@ FRAME_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "date": pl.Date,
     "instrument": pl.String,
     "total": pl.Float64,
-    "flags": pl.List(pl.String),
+    "flags": pl.String,
     "administration_id": pl.Int64,
 }
+KEYS = ["episode_id", "instrument", "session"]
 
 
 def score_frame(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
-    """One row per scored administration of these episodes, tied to its session number."""
+    """One row per scored administration of these episodes, tied to its session number.
+
+    `flags` stays the stored JSON text (decoding thousands of lists per page load is the
+    slow part); `risk` is derived from it, which is all the analytics read.
+    """
     if not episode_ids:
-        return pl.DataFrame(schema=FRAME_SCHEMA)
+        return pl.DataFrame(schema=FRAME_SCHEMA).with_columns(pl.lit(False).alias("risk"))
     a, s, e = t.administrations, t.sessions, t.episodes
     rows = conn.execute(
         select(
@@ -37,7 +41,7 @@ def score_frame(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
             s.c.held_on,
             a.c.instrument_id,
             a.c.total,
-            a.c.flags,
+            type_coerce(a.c.flags, String),
             a.c.id,
         )
         .join(s, s.c.id == a.c.session_id)
@@ -49,18 +53,18 @@ def score_frame(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
         )
         .order_by(a.c.episode_id, a.c.instrument_id, s.c.number, a.c.id)
     ).all()
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=FRAME_SCHEMA, orient="row").with_columns(
+        pl.col("flags").fill_null("[]")
+    )
     # One score per instrument and session: a later entry (e.g. a correction) replaces an earlier.
-    latest: dict[tuple[int, str, int], tuple[object, ...]] = {}
-    for r in rows:
-        latest[(r.episode_id, r.instrument_id, r.number)] = (
-            r.episode_id,
-            r.client_id,
-            r.therapist_id,
-            r.number,
-            r.held_on if isinstance(r.held_on, date) else None,
-            r.instrument_id,
-            float(r.total),
-            [str(f) for f in (r.flags or [])],
-            r.id,
-        )
-    return pl.DataFrame(list(latest.values()), schema=FRAME_SCHEMA, orient="row")
+    frame = frame.unique(subset=KEYS, keep="last", maintain_order=True)
+    return frame.with_columns(pl.col("flags").str.contains('"risk:', literal=True).alias("risk"))
+
+
+def flags_of(frame_row_flags: str | None) -> list[str]:
+    """The flags of one row, decoded for display."""
+    import json
+
+    if not frame_row_flags:
+        return []
+    return [str(f) for f in json.loads(frame_row_flags)]

@@ -67,7 +67,7 @@ def clinic_table(conn: Connection, viewer: Viewer) -> list[FigureRow]:
             )
         ).all()
     )
-    table = clinic_figures(frame.drop("flags"), by="therapist_id")
+    table = clinic_figures(frame.drop("flags", "risk"), by="therapist_id")
     out = []
     for row in table.iter_rows(named=True):
         group = row["therapist_id"]

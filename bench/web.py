@@ -1,0 +1,240 @@
+"""Web load: client-form submissions and the caseload page, from a second process on loopback.
+
+The server runs as `alliance serve` in a subprocess over a SQLite demo database to which one
+therapist's caseload is grown to 200 open episodes; this process drives it with httpx from
+threads. Baseline: the trivial /healthz endpoint, measured in the same run.
+
+Run: python bench/web.py [--submissions 3000] [--caseload 200] [--threads 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import func, select, update
+
+from alliance.store import episodes, people, sessions
+from alliance.store import tables as t
+from alliance.store.administrations import record_administration
+from alliance.store.base import Actor
+from alliance.store.demo import populate
+from alliance.store.engine import make_engine
+from alliance.web.auth import Viewer, hash_password
+from alliance.web.services import links
+
+PASSWORD = "bench password 123"
+console = Console()
+
+
+def build(db: Path, open_episodes: int, n_links: int) -> tuple[str, list[str]]:
+    """Demo clinic, one therapist grown to `open_episodes` open episodes, and fresh link tokens."""
+    engine = make_engine(f"sqlite:///{db}")
+    populate(engine, seed=0)
+    system = Actor.system()
+    today = date.today()
+    with engine.begin() as conn:
+        therapist = conn.execute(
+            select(t.users.c.id, t.users.c.username, t.users.c.organisation_id)
+            .where(t.users.c.role == "therapist")
+            .order_by(t.users.c.id)
+        ).first()
+        assert therapist is not None
+        conn.execute(
+            update(t.users)
+            .where(t.users.c.id == therapist.id)
+            .values(password_hash=hash_password(PASSWORD), must_change_password=False)
+        )
+        have = conn.execute(
+            select(func.count())
+            .select_from(t.episodes)
+            .where(t.episodes.c.therapist_id == therapist.id, t.episodes.c.closed_on.is_(None))
+        ).scalar_one()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Growing the caseload", total=open_episodes - have)
+        with engine.begin() as conn:
+            for n in range(open_episodes - have):
+                client = people.create_client(
+                    conn, system, organisation_id=therapist.organisation_id
+                )
+                start = today - timedelta(weeks=8)
+                episode = episodes.open_episode(
+                    conn, system, client_id=client, therapist_id=therapist.id, opened_on=start
+                )
+                for k in range(1, 7):
+                    sid = sessions.record_session(conn, system, episode, start + timedelta(weeks=k))
+                    srs = 38.0 - (4.0 if (n + k) % 9 == 0 else 0.0)
+                    record_administration(
+                        conn,
+                        system,
+                        episode,
+                        "srs",
+                        {"1": srs / 4, "2": srs / 4, "3": srs / 4, "4": srs / 4},
+                        session_id=sid,
+                    )
+                    phq = max(0, 18 - k - n % 4)
+                    answers = {str(i): min(3, max(0, phq - 3 * (i - 1))) for i in range(1, 10)}
+                    record_administration(conn, system, episode, "phq9", answers, session_id=sid)
+                progress.advance(task)
+        viewer = Viewer(therapist.id, therapist.username, "", "therapist", None, "127.0.0.1")
+        first = conn_first_episode(engine, therapist.id)
+        tokens = []
+        with engine.begin() as conn:
+            for _ in range(n_links):
+                tokens.append(links.create_link(conn, viewer, first, None, "srs", 600).token)
+    engine.dispose()
+    return therapist.username, tokens
+
+
+def conn_first_episode(engine: object, therapist_id: int) -> int:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return int(
+            conn.execute(
+                select(t.episodes.c.id).where(
+                    t.episodes.c.therapist_id == therapist_id, t.episodes.c.closed_on.is_(None)
+                )
+            )
+            .scalars()
+            .first()
+        )
+
+
+def run_load(
+    name: str,
+    total: int,
+    threads: int,
+    request: Callable[[httpx.Client, int], None],
+    base: str,
+    cookies: dict[str, str] | None = None,
+) -> tuple[float, list[float]]:
+    """`total` requests over `threads` threads; returns (requests per second, latencies in ms)."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+            # As a browser does: one page load gives the session its CSRF token.
+            client.get("/login")
+            client.headers["X-CSRF-Token"] = client.cookies.get("alliance_csrf", "")
+            mine = []
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    break
+                started = time.perf_counter()
+                request(client, i)
+                mine.append((time.perf_counter() - started) * 1000)
+            with lock:
+                latencies.extend(mine)
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return total / elapsed, latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=3000)
+    parser.add_argument("--caseload", type=int, default=200)
+    parser.add_argument("--page-loads", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="alliance-bench-"))
+    db = folder / "bench.db"
+    console.print(f"Building the database in {folder} ...")
+    username, tokens = build(db, args.caseload, args.submissions)
+    base = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from alliance.cli import main; main()",
+            "serve",
+            "--db",
+            f"sqlite:///{db}",
+            "--port",
+            str(args.port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ALLIANCE_LOG_LEVEL": "WARNING"},
+    )
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=base) as browser:
+            browser.get("/login")
+            login = browser.post(
+                "/login",
+                data={"username": username, "password": PASSWORD},
+                headers={"X-CSRF-Token": browser.cookies.get("alliance_csrf", "")},
+                follow_redirects=False,
+            )
+            assert login.status_code == 303, login.text
+            cookies = {"alliance_session": browser.cookies["alliance_session"]}
+        n_health = max(args.submissions, 1000)
+
+        def health(client: httpx.Client, i: int) -> None:
+            assert client.get("/healthz").status_code == 200
+
+        def submit(client: httpx.Client, i: int) -> None:
+            response = client.post(
+                f"/f/{tokens[i]}", data={f"item_{k}": "9.5" for k in range(1, 5)}
+            )
+            assert response.status_code == 303, response.status_code
+
+        def caseload(client: httpx.Client, i: int) -> None:
+            response = client.get("/caseload")
+            assert response.status_code == 200 and response.text.count("data-episode=") >= 200
+
+        run_load("warm-up", 50, 2, health, base)
+        rate_h, lat_h = run_load("health", n_health, args.threads, health, base)
+        rate_s, lat_s = run_load("submit", args.submissions, args.threads, submit, base)
+        rate_c, lat_c = run_load("caseload", args.page_loads, 2, caseload, base, cookies)
+        console.print(f"threads: {args.threads}; open episodes on the caseload: {args.caseload}")
+        for name, rate, lat in (
+            ("healthz (baseline)", rate_h, lat_h),
+            ("client-form submission", rate_s, lat_s),
+            ("caseload page", rate_c, lat_c),
+        ):
+            console.print(
+                f"{name:<24} {rate:8.1f}/s  p50 {pct(lat, 50):6.1f} ms  "
+                f"p95 {pct(lat, 95):6.1f} ms  p99 {pct(lat, 99):6.1f} ms"
+            )
+        console.print(f"submissions / healthz throughput ratio: {rate_s / rate_h:.2f}")
+        console.print(f"caseload p95 / healthz p95 ratio: {pct(lat_c, 95) / pct(lat_h, 95):.1f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
