@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 
 from alliance.store import episodes, people, sessions
 from alliance.store import tables as t
@@ -98,17 +98,14 @@ def build(db: Path, open_episodes: int, n_links: int) -> tuple[str, list[str]]:
     return therapist.username, tokens
 
 
-def conn_first_episode(engine: object, therapist_id: int) -> int:
-    with engine.connect() as conn:  # type: ignore[attr-defined]
-        return int(
-            conn.execute(
-                select(t.episodes.c.id).where(
-                    t.episodes.c.therapist_id == therapist_id, t.episodes.c.closed_on.is_(None)
-                )
-            )
-            .scalars()
-            .first()
-        )
+def conn_first_episode(engine: Engine, therapist_id: int) -> int:
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(t.episodes.c.id)
+            .where(t.episodes.c.therapist_id == therapist_id, t.episodes.c.closed_on.is_(None))
+            .limit(1)
+        ).scalar_one()
+    return int(found)
 
 
 def run_load(
@@ -128,7 +125,7 @@ def run_load(
         with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
             # As a browser does: one page load gives the session its CSRF token.
             client.get("/login")
-            client.headers["X-CSRF-Token"] = client.cookies.get("alliance_csrf", "")
+            client.headers["X-CSRF-Token"] = client.cookies.get("alliance_csrf") or ""
             mine = []
             while True:
                 with lock:
@@ -195,7 +192,7 @@ def main() -> None:
             login = browser.post(
                 "/login",
                 data={"username": username, "password": PASSWORD},
-                headers={"X-CSRF-Token": browser.cookies.get("alliance_csrf", "")},
+                headers={"X-CSRF-Token": (browser.cookies.get("alliance_csrf") or "")},
                 follow_redirects=False,
             )
             assert login.status_code == 303, login.text
@@ -213,7 +210,8 @@ def main() -> None:
 
         def caseload(client: httpx.Client, i: int) -> None:
             response = client.get("/caseload")
-            assert response.status_code == 200 and response.text.count("data-episode=") >= 200
+            assert response.status_code == 200
+            assert response.text.count("data-episode=") >= 200
 
         run_load("warm-up", 50, 2, health, base)
         rate_h, lat_h = run_load("health", n_health, args.threads, health, base)

@@ -52,7 +52,7 @@ def phq9_answers(total: int, item9: int = 0) -> dict[str, int]:
 
 
 def build_clinic(engine: Engine) -> Clinic:
-    """Org, admin, supervisor, two therapists; a rupture episode, a risk episode, another's episode."""
+    """Org, admin, supervisor, two therapists; a rupture, a risk and another's episode."""
     upgrade(engine)
     system = Actor.system()
     today = date.today()

@@ -1,4 +1,4 @@
-"""Fixtures for the web tests: a real database (SQLite and PostgreSQL), the app and signed-in users."""
+"""Web test fixtures: a real database (SQLite and PostgreSQL), the app, signed-in users."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The whole journey in real Chromium: therapist, then a client on a phone, then the therapist again."""
+"""The whole journey in real Chromium: therapist, a client on a phone, the therapist again."""
 
 from __future__ import annotations
 
@@ -201,7 +201,8 @@ def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: 
     link_form.get_by_role("button", name="Create link").click()
     expect(page.locator(".qr svg")).to_be_visible()
     link_url = page.locator("#link-url").get_attribute("href")
-    assert link_url and "/f/" in link_url
+    assert link_url
+    assert "/f/" in link_url
     shot(page, "05-session-link")
 
     # The client, on a phone, answers with the keyboard only.

@@ -56,7 +56,8 @@ def test_it_shows_the_rupture_and_its_repair(therapist: TestClient, clinic: Clin
     assert "application/vnd.vegalite+json" in html
     spec = therapist.get(f"/episodes/{clinic.rupture_episode}/chart.json").json()
     text = str(spec)
-    assert "triangle-down" in text and "triangle-up" in text
+    assert "triangle-down" in text
+    assert "triangle-up" in text
 
 
 def test_it_hides_another_therapists_episode(therapist: TestClient, clinic: Clinic) -> None:
@@ -157,7 +158,8 @@ def test_it_takes_one_submission_per_link(
     assert len(token) >= 22  # 16 random bytes, URL-safe
     with engine.connect() as conn:
         stored = conn.execute(select(t.client_links.c.token_hash)).scalars().all()
-    assert token not in stored and len(stored[-1]) == 64
+    assert token not in stored
+    assert len(stored[-1]) == 64
     before = count(engine, t.administrations)
     bad = therapist.post(path, data={"item_1": "11", "item_2": "9", "item_3": "9", "item_4": "9"})
     assert bad.status_code == 400
@@ -213,7 +215,8 @@ def test_it_lets_a_supervisor_drill_down_to_a_supervisees_chart(
 ) -> None:
     sign_in(app_client, "sam")
     page = app_client.get("/supervision").text
-    assert "Tess" in page and "All supervisees" in page
+    assert "Tess" in page
+    assert "All supervisees" in page
     assert app_client.get(f"/supervision/therapists/{clinic.therapist_id}").status_code == 200
     assert app_client.get(f"/supervision/therapists/{clinic.other_therapist_id}").status_code == 404
     assert app_client.get(f"/episodes/{clinic.rupture_episode}").status_code == 200
@@ -229,7 +232,8 @@ def test_it_locks_the_tablet_until_the_therapist_unlocks(
     locked = therapist.post(
         f"/episodes/{clinic.rupture_episode}/sessions/{session}/tablet", data={"instrument": "ors"}
     )
-    assert "<legend>" in locked.text and 'type="range"' in locked.text
+    assert "<legend>" in locked.text
+    assert 'type="range"' in locked.text
     assert "/tablet/" in str(locked.url)
     assert "/tablet/" in str(therapist.get("/caseload").url)  # everything leads back to the form
     tablet_url = str(locked.url)
@@ -250,4 +254,5 @@ def test_it_serves_charts_and_the_report_as_files(therapist: TestClient, clinic:
     assert therapist.get(f"{base}/chart.pdf").content[:4] == b"%PDF"
     assert therapist.get(f"{base}/report.pdf").content[:4] == b"%PDF"
     report = therapist.get(f"{base}/report").text
-    assert "Progress report" in report and "RUPT-001" in report
+    assert "Progress report" in report
+    assert "RUPT-001" in report

@@ -6,9 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
 from alliance.web.auth import Viewer, require_role
 from alliance.web.routes.clinical import chart_spec, load_detail

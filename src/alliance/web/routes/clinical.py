@@ -39,7 +39,7 @@ def expected_band(
         if rows.height == 0 or not model.usable:
             continue
         intake = float(rows["total"][0])
-        sessions = np.arange(1, int(rows["session"].max()) + 3, dtype=np.float64)
+        sessions = np.arange(1, int(rows["session"][-1]) + 3, dtype=np.float64)
         mean, low, high = model.expected(intake, sessions)
         out.extend(
             charts.ExpectedPoint(int(s), instrument, float(lo), float(hi), float(m))

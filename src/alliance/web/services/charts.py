@@ -70,9 +70,14 @@ class ChartData:
     y_domains: dict[str, tuple[float, float]]
 
 
+def _data(values: list[dict[str, Any]]) -> Any:
+    """Inline data for a layer (altair's Data is untyped)."""
+    return alt.Data(values=values)  # type: ignore[no-untyped-call]
+
+
 def _row(
     data: ChartData, instrument: str, x_domain: tuple[float, float], first: bool
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.FacetChart:
     points = [p for p in data.points if p.instrument == instrument]
     label = points[0].label
     colour = PALETTE["alliance"] if points[0].kind == "alliance" else PALETTE["outcome"]
@@ -83,7 +88,7 @@ def _row(
     y_scale = alt.Scale(domain=[low, high])
     layers: list[alt.Chart] = []
     if data.stages:
-        stages = alt.Data(
+        stages = _data(
             values=[
                 {"stage": s.stage, "x": s.first_session, "x2": s.last_session} for s in data.stages
             ]
@@ -104,7 +109,7 @@ def _row(
         )
     band = [e for e in data.expected if e.instrument == instrument]
     if band:
-        band_data = alt.Data(
+        band_data = _data(
             values=[
                 {"session": e.session, "low": e.low, "high": e.high, "mean": e.mean} for e in band
             ]
@@ -123,11 +128,11 @@ def _row(
             )
     for cut in (c for c in data.cutoffs if c.instrument == instrument):
         layers.append(
-            alt.Chart(alt.Data(values=[{"cutoff": cut.value, "label": cut.label}]))
+            alt.Chart(_data([{"cutoff": cut.value, "label": cut.label}]))
             .mark_rule(color=PALETTE["cutoff"], strokeDash=[6, 4], strokeWidth=1.5)
             .encode(y=alt.Y("cutoff:Q", scale=y_scale), tooltip=["label:N", "cutoff:Q"])
         )
-    line_data = alt.Data(values=[{"session": p.session, "total": p.total} for p in points])
+    line_data = _data([{"session": p.session, "total": p.total} for p in points])
     layers.append(
         alt.Chart(line_data)
         .mark_line(
@@ -150,7 +155,7 @@ def _row(
             continue
         layers.append(
             alt.Chart(
-                alt.Data(
+                _data(
                     values=[{"session": m.session, "total": m.total, "mark": kind} for m in marks]
                 )
             )
@@ -176,7 +181,7 @@ def client_chart_spec(data: ChartData) -> dict[str, Any]:
     x_domain = (0.5, float(last) + 0.5)
     if not instruments:
         chart: alt.TopLevelMixin = (
-            alt.Chart(alt.Data(values=[{"text": "No measures yet"}]))
+            alt.Chart(_data([{"text": "No measures yet"}]))
             .mark_text(size=16)
             .encode(text="text:N")
             .properties(width=WIDTH, height=60)

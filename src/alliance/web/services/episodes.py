@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from alliance.domain import DomainError, Stage
 from alliance.domain.stages import StageReadiness, check_transition
@@ -103,7 +103,7 @@ def stage_steps(stage: Stage, readiness: StageReadiness) -> list[StageStep]:
     return steps
 
 
-def _rows(conn: Connection, table: t.Table, episode_id: int, order: Any) -> list[dict[str, Any]]:
+def _rows(conn: Connection, table: Table, episode_id: int, order: Any) -> list[dict[str, Any]]:
     result = conn.execute(select(table).where(table.c.episode_id == episode_id).order_by(order))
     return [dict(r) for r in result.mappings()]
 

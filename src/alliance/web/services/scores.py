@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
-from sqlalchemy import Connection, String, select, type_coerce
+from sqlalchemy import Connection, Text, cast, select
 
 from alliance.store import tables as t
 
@@ -41,7 +41,7 @@ def score_frame(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
             s.c.held_on,
             a.c.instrument_id,
             a.c.total,
-            type_coerce(a.c.flags, String),
+            cast(a.c.flags, Text),
             a.c.id,
         )
         .join(s, s.c.id == a.c.session_id)
