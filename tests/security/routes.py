@@ -23,7 +23,8 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
         methods = getattr(route, "methods", None) or getattr(
             getattr(route, "original_route", None), "methods", None
         )
-        assert isinstance(path, str) and methods, f"a route without a path or methods: {route!r}"
+        assert isinstance(path, str), f"a route without a path: {route!r}"
+        assert methods, f"a route without methods: {route!r}"
         found.extend((m, path) for m in sorted(methods) if m != "HEAD")
 
     for route in app.routes:

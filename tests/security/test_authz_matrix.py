@@ -120,7 +120,11 @@ def denied(response: Response, path: str) -> bool:
     if response.status_code in {401, 403, 404}:
         return True
     # Signing out ends on the sign-in page by design; elsewhere that redirect is a refusal.
-    return path != "/logout" and response.is_redirect and response.headers.get("location", "").startswith("/login")
+    return (
+        path != "/logout"
+        and response.is_redirect
+        and response.headers.get("location", "").startswith("/login")
+    )
 
 
 def test_it_has_a_rule_for_every_route_and_no_stale_rules(app: FastAPI) -> None:

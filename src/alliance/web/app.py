@@ -21,6 +21,7 @@ from alliance.store.engine import make_engine
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.render import templates
 from alliance.web.security import (
+    SecureCookieMiddleware,
     SecurityMiddleware,
     configure_logging,
     csrf_protect,
@@ -84,6 +85,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         same_site="lax",
         https_only=False,
     )
+    # Added last so it is outermost and sees the session cookie too.
+    app.add_middleware(SecureCookieMiddleware)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)

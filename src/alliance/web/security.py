@@ -2,7 +2,7 @@
 
 `SecurityMiddleware` wraps the whole app (inside the session middleware, so it sees the session):
 it gives each request an id, refuses oversized bodies and too-frequent sign-in attempts, sets the
-security headers, marks cookies Secure over TLS, keeps a CSRF token in the session (mirrored in a
+security headers, keeps a CSRF token in the session (mirrored in a
 readable cookie for scripts), turns unhandled errors into a bare 500 and writes one structured
 log line per request. The log line holds the route *pattern*, never the raw path or query (a
 client link's token is a credential), and nothing from the body.
@@ -353,7 +353,6 @@ class SecurityMiddleware:
                     out.append((b"cache-control", b"no-store"))
                 if secure:
                     out.append((b"strict-transport-security", b"max-age=31536000"))
-                    out = [_secure_cookie(k, v) for k, v in out]
                 out.append(id_header)
                 current = scope.get("session")
                 if isinstance(current, dict):
@@ -380,6 +379,26 @@ class SecurityMiddleware:
                 await refuse(500, "internal error; quote the request id when reporting it", [])
             return
         log(status_seen[0] if status_seen else 500)
+
+
+class SecureCookieMiddleware:
+    """Outermost: over TLS every cookie, the session's included, is marked Secure."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("scheme") != "https":
+            await self.app(scope, receive, send)
+            return
+
+        async def secure_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [_secure_cookie(k, v) for k, v in message.get("headers", [])]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, secure_send)
 
 
 def _cookie(header: str, name: str) -> str | None:
