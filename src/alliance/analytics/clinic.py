@@ -15,12 +15,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from scipy import stats
 
-from alliance.analytics.frame import FloatArray, Series, cut_series, measure_facts
+from alliance.analytics.frame import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Series,
+    cut_series,
+    measure_facts,
+)
 from alliance.analytics.outcome import OutcomeRows, outcome_rows
 from alliance.domain.stages import Stage
 
@@ -29,6 +38,8 @@ MIN_ALLIANCE_RATINGS = 50
 MIN_EPISODES_EFFECT = 20
 MIN_EPISODES_CORRELATION = 30
 ALL = "(all)"
+
+_T = TypeVar("_T", bound=np.generic)
 
 
 def wilson(successes: FloatArray, n: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -80,10 +91,9 @@ def clinic_figures(
 
 
 def _most_common(series: Series, kind: str) -> str | None:
+    rows = np.bincount(series.series_codes, weights=series.lengths).astype(np.int64)
     counts = Counter(
-        dict(zip(series.instruments, np.bincount(series.instrument_codes), strict=False))
-        if series.total.size
-        else {}
+        dict(zip(series.instruments, rows.tolist(), strict=False)) if series.total.size else {}
     )
     for instrument, _count in counts.most_common():
         if measure_facts(instrument).kind == kind:
@@ -94,55 +104,83 @@ def _most_common(series: Series, kind: str) -> str | None:
 def _episode_table(
     series: Series, by: str, outcome: str | None, alliance: str | None, outcomes: OutcomeRows
 ) -> pl.DataFrame:
-    """One row per episode: group, closed/dropout, outcome change, alliance mean, stage counts."""
+    """One row per episode: group, closed/dropout, outcome change, alliance mean, stage counts.
+
+    Rows are sorted by episode, so every per-episode figure is a segment reduction over the
+    episode's contiguous rows (or a scatter from its series), with no group-by or join.
+    """
     frame = series.frame
-    base = frame.group_by("episode_id").agg(
-        pl.col(by).first().alias("_group"),
-        pl.col("closed").any(),
-        pl.col("dropout").any(),
-        *[
-            pl.col("session")
-            .filter(pl.col("stage") == stage.value)
-            .n_unique()
-            .alias(f"sessions_{stage.value}")
-            for stage in Stage
-        ],
-        pl.col("stage").is_not_null().any().alias("_has_stage"),
-    )
+    first_rows = series.episode_starts
+    n_episodes = first_rows.size
+    stage_counts, has_stage = _sessions_per_stage(series)
+    columns: dict[str, pl.Series] = {
+        "_group": frame[by].gather(first_rows).alias("_group"),
+        "closed": pl.Series("closed", _any(series, frame["closed"])),
+        "dropout": pl.Series("dropout", _any(series, frame["dropout"])),
+        **{
+            f"sessions_{stage.value}": pl.Series(stage_counts[:, k])
+            for k, stage in enumerate(Stage)
+        },
+        "_has_stage": pl.Series("_has_stage", has_stage),
+    }
+    null_unless: dict[str, BoolArray] = {}
     if outcome is not None:
         facts = measure_facts(outcome)
-        code = series.instruments.index(outcome)
-        first = series.starts[series.instrument_codes[series.starts] == code]
-        last_rows = series.starts + series.lengths - 1
-        last = last_rows[series.instrument_codes[last_rows] == code]
-        pre = series.total[first]
-        post = series.total[last]
-        change = pl.DataFrame(
-            {
-                "episode_id": frame["episode_id"].gather(first),
-                "pre": pre,
-                "post": post,
-                "gain": outcomes.gain[last],
-                "n_ratings": series.lengths[series.series[first]],
-                "improved": outcomes.improved[last],
-                "deteriorated": outcomes.deteriorated[last],
-                "clinical_pre": facts.in_clinical_range(pre),
-                "clinical_post": facts.in_clinical_range(post),
-            }
+        chosen = series.series_codes == series.instruments.index(outcome)
+        first = series.starts[chosen]
+        last = series.ends[chosen]
+        at = series.episode[first]
+        present = np.zeros(n_episodes, dtype=np.bool_)
+        present[at] = True
+        pre = _scatter(n_episodes, at, series.total[first])
+        post = _scatter(n_episodes, at, series.total[last])
+        columns.update(
+            pre=pl.Series(pre),
+            post=pl.Series(post),
+            gain=pl.Series(_scatter(n_episodes, at, outcomes.gain[last])),
+            n_ratings=pl.Series(_scatter(n_episodes, at, series.lengths[chosen], fill=0)),
+            improved=pl.Series(_scatter(n_episodes, at, outcomes.improved[last], fill=False)),
+            deteriorated=pl.Series(
+                _scatter(n_episodes, at, outcomes.deteriorated[last], fill=False)
+            ),
+            clinical_pre=pl.Series(facts.in_clinical_range(pre)),
+            clinical_post=pl.Series(facts.in_clinical_range(post)),
         )
-        base = base.join(change, on="episode_id", how="left")
+        for name in (
+            "pre",
+            "post",
+            "gain",
+            "n_ratings",
+            "improved",
+            "deteriorated",
+            "clinical_pre",
+            "clinical_post",
+        ):
+            null_unless[name] = present
     if alliance is not None:
-        ratings = (
-            frame.filter(pl.col("instrument") == alliance)
-            .group_by("episode_id")
-            .agg(
-                pl.col("total").mean().alias("alliance_mean"),
-                pl.col("total").sum().alias("alliance_sum"),
-                (pl.col("total") ** 2).sum().alias("alliance_sumsq"),
-                pl.len().alias("alliance_n"),
-            )
+        chosen = series.series_codes == series.instruments.index(alliance)
+        at = series.episode[series.starts[chosen]]
+        present = np.zeros(n_episodes, dtype=np.bool_)
+        present[at] = True
+        x = series.total
+        sums = np.add.reduceat(x, series.starts)[chosen] if x.size else np.zeros(0)
+        squares = np.add.reduceat(x * x, series.starts)[chosen] if x.size else np.zeros(0)
+        counts = series.lengths[chosen]
+        columns.update(
+            alliance_mean=pl.Series(_scatter(n_episodes, at, sums / counts)),
+            alliance_sum=pl.Series(_scatter(n_episodes, at, sums)),
+            alliance_sumsq=pl.Series(_scatter(n_episodes, at, squares)),
+            alliance_n=pl.Series(_scatter(n_episodes, at, counts, fill=0), dtype=pl.UInt32),
         )
-        base = base.join(ratings, on="episode_id", how="left")
+        for name in ("alliance_mean", "alliance_sum", "alliance_sumsq", "alliance_n"):
+            null_unless[name] = present
+    base = pl.DataFrame([s.alias(name) for name, s in columns.items()])
+    # Episodes without the measure have no figure (null), as a left join would give.
+    masks = {name: mask for name, mask in null_unless.items() if not mask.all()}
+    if masks:
+        base = base.with_columns(
+            pl.when(pl.Series(mask)).then(pl.col(name)).alias(name) for name, mask in masks.items()
+        )
     for column in (
         "pre",
         "post",
@@ -163,6 +201,65 @@ def _episode_table(
     any_closed = bool(base["closed"].any())
     finished = (pl.col("n_ratings") >= 2) & (pl.col("closed") if any_closed else pl.lit(True))
     return base.with_columns(finished.fill_null(False).alias("finished"))
+
+
+def _scatter(
+    n: int, at: IntArray, values: npt.NDArray[_T], fill: float | bool = np.nan
+) -> npt.NDArray[_T]:
+    """An array of `n` values: `values` at `at`, `fill` elsewhere."""
+    out = np.full(n, fill, dtype=values.dtype)
+    out[at] = values
+    return out
+
+
+def _any(series: Series, flag: pl.Series) -> BoolArray:
+    """Per episode: whether `flag` is true on any of its rows."""
+    if series.total.size == 0:
+        return np.zeros(0, dtype=np.bool_)
+    return np.asarray(np.logical_or.reduceat(flag.to_numpy(), series.episode_starts))
+
+
+def _sessions_per_stage(series: Series) -> tuple[IntArray, BoolArray]:
+    """Per episode: the number of distinct sessions in each stage, and whether any row has one."""
+    frame = series.frame
+    n_episodes = series.n_episodes
+    n_stages = len(Stage)
+    stage = frame["stage"]
+    if n_episodes == 0 or stage.null_count() == stage.len():
+        return np.zeros((n_episodes, n_stages), dtype=np.int64), np.zeros(n_episodes, np.bool_)
+    has_stage = np.logical_or.reduceat(stage.is_not_null().to_numpy(), series.episode_starts)
+    # Column 0 of the grid below collects rows with no (or an unknown) stage; stages are 1...
+    which: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for k, s in reversed(list(enumerate(Stage, start=1))):
+        which = pl.when(pl.col("stage") == s.value).then(pl.lit(k, dtype=pl.Int64)).otherwise(which)
+    column = frame.select(which.alias("_stage"))["_stage"].to_numpy()
+    episode_rows = np.diff(np.append(series.episode_starts, frame.height))
+    low = np.minimum.reduceat(series.session, series.episode_starts)
+    high = np.maximum.reduceat(series.session, series.episode_starts)
+    span = high - low + 1
+    cells = int(span.sum())
+    if cells <= 4 * frame.height + 1024:
+        # Session numbers are dense: mark each (session, stage) cell of a per-episode grid once.
+        offset = np.cumsum(span) - span
+        cell = np.repeat((offset - low) * (n_stages + 1), episode_rows)
+        cell += series.session * (n_stages + 1)
+        cell += column
+        seen = np.zeros(cells * (n_stages + 1), dtype=np.bool_)
+        seen[cell] = True
+        grid = seen.reshape(cells, n_stages + 1)[:, 1:]
+        return np.add.reduceat(grid, offset, axis=0, dtype=np.int64), np.asarray(has_stage)
+    # Sparse session numbers: sort the (episode, stage, session) triples and count new ones.
+    rows = np.flatnonzero(column > 0)
+    episode, session, code = series.episode[rows], series.session[rows], column[rows] - 1
+    order = np.lexsort((session, code, episode))
+    episode, code, session = episode[order], code[order], session[order]
+    new = np.ones(order.size, dtype=np.bool_)
+    new[1:] = (
+        (episode[1:] != episode[:-1]) | (code[1:] != code[:-1]) | (session[1:] != session[:-1])
+    )
+    counts = np.zeros((n_episodes, n_stages), dtype=np.int64)
+    np.add.at(counts, (episode[new], code[new]), 1)
+    return counts, np.asarray(has_stage)
 
 
 def _aggregate(episodes: pl.DataFrame) -> pl.DataFrame:
@@ -235,39 +332,40 @@ def _with_intervals(table: pl.DataFrame) -> pl.DataFrame:
     low, high = fisher_interval(r_ao, col("n_alliance_outcome"))
     columns["r_alliance_outcome_low"] = low
     columns["r_alliance_outcome_high"] = high
-    warnings = [
-        _warnings(int(a), int(b), int(c))
-        for a, b, c in zip(
-            table["n_alliance_ratings"].fill_null(0),
-            table["n_pre_post"].fill_null(0),
-            table["n_alliance_outcome"].fill_null(0),
-            strict=True,
-        )
-    ]
     out = table.with_columns(
         [pl.Series(k, v, dtype=pl.Float64).fill_nan(None) for k, v in columns.items()]
     ).with_columns(
         pl.col("r_alliance_outcome").fill_nan(None),
-        pl.Series("warnings", warnings, dtype=pl.List(pl.String)),
+        _warnings().alias("warnings"),
     )
     return out.drop([c for c in out.columns if c.startswith("_") and c != "_group"])
 
 
-def _warnings(n_alliance: int, n_pre_post: int, n_pairs: int) -> list[str]:
-    notes: list[str] = []
-    if n_alliance < MIN_ALLIANCE_RATINGS:
-        notes.append(
-            f"mean alliance from {n_alliance} ratings: fewer than {MIN_ALLIANCE_RATINGS}, "
-            "not yet stable"
-        )
-    if n_pre_post < MIN_EPISODES_EFFECT:
-        notes.append(
-            f"pre-post figures from {n_pre_post} episodes: fewer than {MIN_EPISODES_EFFECT}, "
-            "intervals are wide"
-        )
-    if n_pairs < MIN_EPISODES_CORRELATION:
-        notes.append(
-            f"alliance-outcome correlation from {n_pairs} episodes: fewer than "
-            f"{MIN_EPISODES_CORRELATION}"
-        )
-    return notes
+def _warnings() -> pl.Expr:
+    """Notes on figures from too few ratings or episodes, one list per row."""
+    n_alliance = pl.col("n_alliance_ratings").fill_null(0)
+    n_pre_post = pl.col("n_pre_post").fill_null(0)
+    n_pairs = pl.col("n_alliance_outcome").fill_null(0)
+    return pl.concat_list(
+        pl.when(n_alliance < MIN_ALLIANCE_RATINGS).then(
+            pl.format(
+                f"mean alliance from {{}} ratings: fewer than {MIN_ALLIANCE_RATINGS}, "
+                "not yet stable",
+                n_alliance,
+            )
+        ),
+        pl.when(n_pre_post < MIN_EPISODES_EFFECT).then(
+            pl.format(
+                f"pre-post figures from {{}} episodes: fewer than {MIN_EPISODES_EFFECT}, "
+                "intervals are wide",
+                n_pre_post,
+            )
+        ),
+        pl.when(n_pairs < MIN_EPISODES_CORRELATION).then(
+            pl.format(
+                "alliance-outcome correlation from {} episodes: fewer than "
+                f"{MIN_EPISODES_CORRELATION}",
+                n_pairs,
+            )
+        ),
+    ).list.drop_nulls()

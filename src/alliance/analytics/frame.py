@@ -82,16 +82,31 @@ def measure_facts(instrument_id: str) -> MeasureFacts:
 
 def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     """Check the columns, cast the types, add missing optional columns, sort by series."""
+    out = _checked(frame)
+    keys = ["episode_id", "instrument", "session"]
+    if not bool(out.select(_in_order().alias("ok"))["ok"][0]):
+        out = out.sort(keys)
+    return out
+
+
+def _checked(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with the required columns checked and the optional ones added; not yet sorted."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise FrameError(
             f"score frame: missing column(s) {', '.join(missing)}; "
             f"required: {', '.join(REQUIRED_COLUMNS)}"
         )
+    schema = frame.schema
     exprs: list[pl.Expr] = [
-        pl.col("session").cast(pl.Int64),
-        pl.col("total").cast(pl.Float64),
-        pl.col("instrument").cast(pl.String),
+        pl.col(name).cast(dtype)
+        for name, dtype in (
+            ("session", pl.Int64),
+            ("total", pl.Float64),
+            ("instrument", pl.String),
+        )
+        # Casting a column to its own type still copies it; skip that on large frames.
+        if schema[name] != dtype
     ]
     if "date" not in frame.columns:
         exprs.append(pl.lit(None, dtype=pl.Date).alias("date"))
@@ -100,10 +115,11 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
     for flag in ("closed", "dropout"):
         if flag not in frame.columns:
             exprs.append(pl.lit(False).alias(flag))
-        else:
+        elif schema[flag] != pl.Boolean or frame[flag].null_count():
             exprs.append(pl.col(flag).cast(pl.Boolean).fill_null(False))
     if "risk" in frame.columns:
-        exprs.append(pl.col("risk").cast(pl.Boolean).fill_null(False))
+        if schema["risk"] != pl.Boolean or frame["risk"].null_count():
+            exprs.append(pl.col("risk").cast(pl.Boolean).fill_null(False))
     elif "flags" in frame.columns:
         exprs.append(
             pl.col("flags")
@@ -114,30 +130,32 @@ def normalise(frame: pl.DataFrame) -> pl.DataFrame:
         )
     else:
         exprs.append(pl.lit(False).alias("risk"))
-    out = frame.with_columns(exprs)
+    out = frame.with_columns(exprs) if exprs else frame
     if out["session"].null_count() or out["instrument"].null_count():
         raise FrameError("score frame: session and instrument must not be empty")
-    keys = ["episode_id", "instrument", "session"]
-    if not _is_sorted(out, keys):
-        out = out.sort(keys)
+    if out["episode_id"].null_count():
+        raise FrameError("score frame: episode_id must not be empty")
     return out
 
 
-def _is_sorted(frame: pl.DataFrame, keys: list[str]) -> bool:
-    """True when rows are already in (episode, instrument, session) order; avoids a re-sort."""
-    if frame.height < 2:
-        return True
-    same = [(pl.col(k) == pl.col(k).shift(1)) for k in keys[:-1]]
-    checks = frame.select(
-        episode_ok=(pl.col(keys[0]) >= pl.col(keys[0]).shift(1)).fill_null(True).all(),
-        instrument_ok=(
-            ~same[0] | (pl.col(keys[1]) >= pl.col(keys[1]).shift(1)).fill_null(True)
-        ).all(),
-        session_ok=(
-            ~(same[0] & same[1]) | (pl.col(keys[2]) > pl.col(keys[2]).shift(1)).fill_null(True)
-        ).all(),
-    ).row(0)
-    return bool(all(checks))
+def _in_order() -> pl.Expr:
+    """True when rows are in strict (episode, instrument, session) order; avoids a re-sort."""
+    ep, ins, ses = pl.col("episode_id"), pl.col("instrument"), pl.col("session")
+    same_ep = ep == ep.shift(1)
+    after = (ep > ep.shift(1)) | (
+        same_ep & ((ins > ins.shift(1)) | ((ins == ins.shift(1)) & (ses > ses.shift(1))))
+    )
+    return after.fill_null(True).all()
+
+
+def _boundaries() -> list[pl.Expr]:
+    """Per row: does a new episode begin here, and a new series (episode or instrument)?"""
+    ep, ins = pl.col("episode_id"), pl.col("instrument")
+    new_episode = (ep != ep.shift(1)).fill_null(True)
+    return [
+        new_episode.alias("_e"),
+        (new_episode | (ins != ins.shift(1)).fill_null(True)).alias("_s"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -154,56 +172,85 @@ class Series:
     lengths: IntArray
     instrument_codes: IntArray  # index into `instruments` for each row
     instruments: tuple[str, ...]
+    series_codes: IntArray  # index into `instruments` for each series
+    episode_starts: IntArray  # row index where each episode begins
 
     @property
     def n_series(self) -> int:
         return int(self.starts.size)
 
+    @property
+    def n_episodes(self) -> int:
+        return int(self.episode_starts.size)
+
+    @property
+    def ends(self) -> IntArray:
+        """Row index of each series' last row."""
+        return self.starts + self.lengths - 1
+
     def per_row(self, per_series: npt.NDArray[_T]) -> npt.NDArray[_T]:
         """Broadcast one value per series to its rows."""
-        return per_series[self.series]
+        return np.repeat(per_series, self.lengths)
 
-    def rows_of(self, instrument_ids: set[str]) -> BoolArray:
+    def series_of(self, instrument_ids: set[str]) -> BoolArray:
+        """Which series are of one of `instrument_ids`."""
         wanted = np.array([i in instrument_ids for i in self.instruments], dtype=np.bool_)
         if wanted.size == 0:
-            return np.zeros(self.total.shape, dtype=np.bool_)
-        return np.asarray(wanted[self.instrument_codes])
+            return np.zeros(self.starts.shape, dtype=np.bool_)
+        return np.asarray(wanted[self.series_codes])
+
+    def rows_of(self, instrument_ids: set[str]) -> BoolArray:
+        return self.per_row(self.series_of(instrument_ids))
 
 
 def cut_series(frame: pl.DataFrame) -> Series:
     """Normalise `frame` and index its series."""
-    norm = normalise(frame)
+    norm = _checked(frame)
     n = norm.height
     if n == 0:
         empty_i = np.zeros(0, dtype=np.int64)
         return Series(
-            norm, np.zeros(0), empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, empty_i, ()
+            norm,
+            np.zeros(0),
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_i,
+            empty_i,
+            (),
+            empty_i,
+            empty_i,
         )
-    flags = norm.select(
-        (pl.col("episode_id") != pl.col("episode_id").shift(1)).fill_null(True).alias("e"),
-        (pl.col("instrument") != pl.col("instrument").shift(1)).fill_null(True).alias("i"),
-    )
-    new_episode = flags["e"].to_numpy()
-    boundary = new_episode | flags["i"].to_numpy()
-    starts = np.flatnonzero(boundary).astype(np.int64)
-    series = np.cumsum(boundary, dtype=np.int64) - 1
+    # One pass finds the boundaries and checks the order; only unsorted input pays for a sort.
+    flags = norm.select(*_boundaries(), _in_order().alias("_ok"))
+    if not bool(flags["_ok"][0]):
+        norm = norm.sort(["episode_id", "instrument", "session"])
+        flags = norm.select(*_boundaries())
+    new_episode = flags["_e"].to_numpy()
+    starts = np.flatnonzero(flags["_s"].to_numpy()).astype(np.int64)
     lengths = np.diff(np.append(starts, n)).astype(np.int64)
-    position = np.arange(n, dtype=np.int64) - starts[series]
-    names = tuple(sorted(str(x) for x in norm["instrument"].unique().to_list()))
-    codes = (
-        norm["instrument"]
-        .replace_strict(list(names), list(range(len(names))), return_dtype=pl.Int64)
-        .to_numpy()
-    )
+    n_series = starts.size
+    episode_starts = np.flatnonzero(new_episode).astype(np.int64)
+    episode_lengths = np.diff(np.append(episode_starts, n))
+    # Instruments are named once per series, not once per row.
+    names_at_starts = norm["instrument"].gather(starts)
+    names = tuple(sorted(str(x) for x in names_at_starts.unique().to_list()))
+    series_codes = names_at_starts.replace_strict(
+        list(names), list(range(len(names))), return_dtype=pl.Int64
+    ).to_numpy()
     return Series(
         frame=norm,
         total=norm["total"].to_numpy().astype(np.float64, copy=False),
         session=norm["session"].to_numpy().astype(np.int64, copy=False),
-        series=series,
-        episode=np.cumsum(new_episode, dtype=np.int64) - 1,
-        position=position,
+        series=np.repeat(np.arange(n_series, dtype=np.int64), lengths),
+        episode=np.repeat(np.arange(episode_starts.size, dtype=np.int64), episode_lengths),
+        position=np.arange(n, dtype=np.int64) - np.repeat(starts, lengths),
         starts=starts,
         lengths=lengths,
-        instrument_codes=codes,
+        instrument_codes=np.repeat(series_codes, lengths),
         instruments=names,
+        series_codes=series_codes,
+        episode_starts=episode_starts,
     )
