@@ -1,0 +1,149 @@
+"""Code utterances: a tier gives class probabilities, then fine codes and markers are added."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from alliance.transcripts import features as F
+from alliance.transcripts.linear import LinearModel, load_default
+from alliance.transcripts.markers import (
+    Context,
+    find_markers,
+    is_advice_text,
+    therapist_override,
+)
+from alliance.transcripts.model import (
+    BEHAVIOURS,
+    THERAPIST_CODES,
+    TALK_TYPES,
+    CLIENT_CODES,
+    CodedUtterance,
+    Role,
+    Utterance,
+    behaviour_of,
+)
+
+TIERS = ("default", "embeddings")
+
+
+@dataclass(frozen=True)
+class Probabilities:
+    """Per-utterance class probabilities from a tier (rows follow the utterances)."""
+
+    behaviour: NDArray[np.float64]  # (n, 4) in BEHAVIOURS order
+    talk: NDArray[np.float64]  # (n, 3) in TALK_TYPES order
+    complex_reflection: NDArray[np.float64]  # (n,) P(complex | reflection)
+    open_question: NDArray[np.float64]  # (n,) P(open | question)
+    advice: NDArray[np.float64]  # (n,) P(advice | therapist input)
+
+
+def _ordered(proba: NDArray[np.float64], classes: Sequence[str], order: Sequence[str]) -> NDArray[np.float64]:
+    index = [list(classes).index(c) for c in order]
+    return proba[:, index]
+
+
+def _positive(model: LinearModel, head: str, positive: str, x: object) -> NDArray[np.float64]:
+    h = model.heads[head]
+    p = h.proba(x)  # type: ignore[arg-type]
+    return p[:, list(h.classes).index(positive)]
+
+
+def linear_probabilities(turns: Sequence[F.Turn], model: LinearModel | None = None) -> Probabilities:
+    """Default tier: every head of the linear model on the hashed features."""
+    m = model or load_default()
+    x = m.features(turns)
+    return Probabilities(
+        behaviour=_ordered(m.heads["behaviour"].proba(x), m.heads["behaviour"].classes, BEHAVIOURS),
+        talk=_ordered(m.heads["talk"].proba(x), m.heads["talk"].classes, TALK_TYPES),
+        complex_reflection=_positive(m, "reflection", "complex", x),
+        open_question=_positive(m, "question", "open", x),
+        advice=_positive(m, "input", "advice", x),
+    )
+
+
+def tier_probabilities(tier: str) -> Callable[[Sequence[F.Turn]], Probabilities]:
+    """The probability function for a tier name; the embeddings tier is imported only on demand."""
+    if tier == "default":
+        return linear_probabilities
+    if tier == "embeddings":
+        from alliance.transcripts.embeddings import embedding_probabilities
+
+        return embedding_probabilities
+    raise ValueError(f"unknown tier {tier!r}; allowed: {', '.join(TIERS)}")
+
+
+def turns_for(utterances: Sequence[Utterance], topic: str = "") -> list[F.Turn]:
+    """Context for each utterance (its neighbours in the same transcript)."""
+    return F.turns_from([u.speaker for u in utterances], [u.text for u in utterances], topic)
+
+
+def fine_code(
+    speaker: Role, text: str, probs: Probabilities, i: int
+) -> tuple[str, float, str]:
+    """Fine code, its confidence and the main behaviour for utterance i."""
+    if speaker == "client":
+        k = int(np.argmax(probs.talk[i]))
+        return CLIENT_CODES[k], float(probs.talk[i, k]), TALK_TYPES[k]
+    k = int(np.argmax(probs.behaviour[i]))
+    p = float(probs.behaviour[i, k])
+    behaviour = BEHAVIOURS[k]
+    if behaviour == "reflection":
+        q = float(probs.complex_reflection[i])
+        code, conf = ("reflection_complex", q) if q >= 0.5 else ("reflection_simple", 1 - q)
+    elif behaviour == "question":
+        q = float(probs.open_question[i])
+        code, conf = ("question_open", q) if q >= 0.5 else ("question_closed", 1 - q)
+    elif behaviour == "therapist_input":
+        q = float(probs.advice[i])
+        # A directive phrase ("you should…") tips an uncertain split towards advice.
+        if q >= 0.5 or (q >= 0.3 and is_advice_text(text)):
+            code, conf = "advice", max(q, 0.5)
+        else:
+            code, conf = "information", 1 - q
+    else:
+        code, conf = "other", 1.0
+    override = therapist_override(text, code)
+    if override is not None:
+        code, c = override
+        return code, c, behaviour_of(code)
+    return code, p * conf, behaviour
+
+
+def code_utterances(
+    utterances: Sequence[Utterance],
+    *,
+    tier: str = "default",
+    topic: str = "",
+    corrections: Mapping[int, str] | None = None,
+) -> list[CodedUtterance]:
+    """Code every utterance of one transcript, in order, using its neighbours as context."""
+    if not utterances:
+        return []
+    turns = turns_for(utterances, topic)
+    probs = tier_probabilities(tier)(turns)
+    fixes = corrections or {}
+    out: list[CodedUtterance] = []
+    history: list[tuple[Role, str]] = []
+    for i, u in enumerate(utterances):
+        corrected = u.line in fixes
+        if corrected:
+            code = fixes[u.line]
+            allowed = THERAPIST_CODES if u.speaker == "therapist" else CLIENT_CODES
+            if code not in allowed:
+                raise ValueError(
+                    f"correction for line {u.line}: code {code!r} is not a {u.speaker} code; "
+                    f"allowed: {', '.join(allowed)}"
+                )
+            confidence, behaviour = 1.0, behaviour_of(code)
+        else:
+            code, confidence, behaviour = fine_code(u.speaker, u.text, probs, i)
+        markers = find_markers(Context(u.speaker, u.text, code, history))
+        out.append(
+            CodedUtterance(u, code, confidence, behaviour, tuple(markers), corrected=corrected)
+        )
+        history.append((u.speaker, u.text))
+    return out

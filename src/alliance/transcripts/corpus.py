@@ -1,0 +1,147 @@
+"""Labelled corpora for training and evaluation: AnnoMI and MIBot (see data notes in docs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from alliance.transcripts.model import Role
+
+DATA_ENV = "ALLIANCE_TRANSCRIPT_DATA"
+
+
+@dataclass(frozen=True)
+class LabelledUtterance:
+    """One utterance of a labelled conversation, with the labels the corpus gives it."""
+
+    conversation: str
+    index: int
+    speaker: Role
+    text: str
+    topic: str
+    behaviour: str  # AnnoMI main therapist behaviour, or "" for a client
+    talk: str  # change / sustain / neutral, or "" for a therapist
+    subtype: str = ""  # simple/complex, open/closed, information/advice/negotiation/options
+
+
+def find_data_dir(explicit: str | Path | None = None) -> Path | None:
+    """Where the labelled data lives: an explicit path, $ALLIANCE_TRANSCRIPT_DATA, or shared/data."""
+    if explicit is not None:
+        return Path(explicit)
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env)
+    repo = Path(__file__).resolve().parents[3]
+    for base in (Path.cwd(), Path.cwd().parent, repo, repo.parent):
+        candidate = base / "shared" / "data"
+        if (candidate / "annomi").is_dir():
+            return candidate
+    return None
+
+
+def require_data_dir(explicit: str | Path | None = None) -> Path:
+    """Like find_data_dir but raises a clear error when nothing is found."""
+    found = find_data_dir(explicit)
+    if found is None or not (found / "annomi").is_dir():
+        raise FileNotFoundError(
+            "labelled data not found: pass --data DIR (a folder holding annomi/ and mibot/), "
+            f"or set {DATA_ENV}, or place it in shared/data next to the repository"
+        )
+    return found
+
+
+def _majority(values: list[str]) -> str:
+    real = [v for v in values if v and v != "n/a"]
+    if not real:
+        return ""
+    return Counter(real).most_common(1)[0][0]
+
+
+def load_annomi(data_dir: Path) -> list[LabelledUtterance]:
+    """AnnoMI-simple rows in conversation order, with subtypes joined from AnnoMI-full."""
+    subtypes: dict[tuple[str, int], list[str]] = defaultdict(list)
+    full = data_dir / "annomi" / "AnnoMI-full.csv"
+    if full.is_file():
+        with full.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                key = (row["transcript_id"], int(row["utterance_id"]))
+                behaviour = row["main_therapist_behaviour"]
+                column = {
+                    "reflection": "reflection_subtype",
+                    "question": "question_subtype",
+                    "therapist_input": "therapist_input_subtype",
+                }.get(behaviour)
+                if column:
+                    subtypes[key].append(row[column])
+    out: list[LabelledUtterance] = []
+    with (data_dir / "annomi" / "AnnoMI-simple.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            speaker: Role = "therapist" if row["interlocutor"] == "therapist" else "client"
+            key = (row["transcript_id"], int(row["utterance_id"]))
+            behaviour = row["main_therapist_behaviour"] if speaker == "therapist" else ""
+            out.append(
+                LabelledUtterance(
+                    conversation=row["transcript_id"],
+                    index=int(row["utterance_id"]),
+                    speaker=speaker,
+                    text=row["utterance_text"],
+                    topic=row["topic"].strip(),
+                    behaviour=behaviour,
+                    talk=row["client_talk_type"] if speaker == "client" else "",
+                    subtype=_majority(subtypes.get(key, [])) if behaviour else "",
+                )
+            )
+    out.sort(key=lambda u: (int(u.conversation), u.index))
+    return out
+
+
+MIBOT_BEHAVIOUR = {"R": "reflection", "Q": "question", "MICO": "other", "MIIN": "other"}
+MIBOT_TALK = {"C": "change", "S": "sustain", "N": "neutral"}
+
+
+def load_mibot(data_dir: Path) -> Iterator[tuple[str, list[LabelledUtterance], list[str]]]:
+    """Each MIBot conversation: participant id, utterances, and the raw silver labels."""
+    folder = data_dir / "mibot" / "transcripts"
+    for path in sorted(folder.glob("*.json")):
+        obj = json.loads(path.read_text(encoding="utf-8"))
+        pid = str(obj["participant_id"])
+        utts: list[LabelledUtterance] = []
+        labels: list[str] = []
+        for i, u in enumerate(obj["utterances"]):
+            speaker: Role = "therapist" if u["speaker"] == "counsellor" else "client"
+            label = str(u.get("auto_misc_label", ""))
+            utts.append(
+                LabelledUtterance(
+                    conversation=pid,
+                    index=i,
+                    speaker=speaker,
+                    text=str(u["text"]),
+                    topic="smoking cessation",
+                    behaviour=MIBOT_BEHAVIOUR.get(label, "") if speaker == "therapist" else "",
+                    talk=MIBOT_TALK.get(label, "") if speaker == "client" else "",
+                )
+            )
+            labels.append(label)
+        yield pid, utts, labels
+
+
+def load_care(data_dir: Path) -> dict[str, float]:
+    """Mean CARE item score (CAREQ1-10, Mercer 2004; 1-5 each) per participant."""
+    out: dict[str, float] = {}
+    with (data_dir / "mibot" / "data.csv").open(newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            items = []
+            for k in range(1, 11):
+                v = row.get(f"CAREQ{k}", "")
+                try:
+                    items.append(float(v))
+                except ValueError:
+                    continue
+            if len(items) == 10:
+                out[row["ParticipantID"]] = sum(items) / 10
+    return out

