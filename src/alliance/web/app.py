@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -91,7 +92,27 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _install_error_pages(app)
+    _describe_errors_as_sent(app)
     return app
+
+
+def _describe_errors_as_sent(app: FastAPI) -> None:
+    """Make the OpenAPI document describe 422 bodies as the handlers send them (field, message)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        components = document.get("components", {}).get("schemas", {})
+        if "ValidationError" in components:
+            components["ValidationError"] = {
+                "title": "ValidationError",
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            }
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _wants_json(request: Request) -> bool:
