@@ -6,15 +6,22 @@ recorded against it still matches when the analysis is run again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from alliance.analytics.etr import MIN_EPISODES, EtrModel, default_models
-from alliance.analytics.frame import BoolArray, FloatArray, Series, cut_series, measure_facts
+from alliance.analytics.frame import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Series,
+    cut_series,
+    measure_facts,
+)
 from alliance.analytics.outcome import FALLBACK_AFTER, OutcomeRows, outcome_rows
 from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures
 
@@ -109,35 +116,33 @@ def signals_frame(
     parts = [
         _risk(series),
         _deterioration(series, outcomes),
-        _not_on_track(series, outcomes),
+        *_not_on_track(series, outcomes, models),
         *_alliance(series),
-        *_ruptures(ruptures, config, series),
     ]
-    out = (
-        pl.concat([p for p in parts if p.height], how="vertical")
-        if any(p.height for p in parts)
-        else _empty()
-    )
+    if latest_only and series.total.size:
+        last = np.maximum.reduceat(series.session, series.episode_starts)
+        parts = [p.keep(series.session[p.rows] == last[series.episode[p.rows]]) for p in parts]
+    from_ruptures = _ruptures(ruptures, config, series)
     if latest_only:
-        last = series.frame.group_by("episode_id").agg(pl.col("session").max().alias("_last"))
-        out = (
-            out.join(last.with_columns(pl.col("episode_id").cast(pl.String)), on="episode_id")
-            .filter(pl.col("session") == pl.col("_last"))
-            .drop("_last")
-        )
-    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    out = out.with_columns(
-        pl.concat_str(
-            ["kind", "rule", "episode_id", "instrument", pl.col("session").cast(pl.String)],
-            separator=":",
-        ).alias("key"),
-        pl.col("severity").replace_strict(rank, return_dtype=pl.Int8).alias("_rank"),
+        from_ruptures = [_latest(b, series) for b in from_ruptures]
+    blocks = [b for b in (_block(series, parts), *from_ruptures) if b.height]
+    out = pl.concat(blocks, how="vertical") if blocks else _empty()
+    # Most severe first, then episode (its ordinal, not the id string) and session; ties keep
+    # the order of the parts above.
+    order = _stable_order(
+        out["_rank"].to_numpy(), out["_ep"].fill_null(-1).to_numpy(), out["session"].to_numpy()
     )
-    out = out.with_columns([pl.col(c).cast(pl.Categorical) for c in _LOW_CARDINALITY])
+    out = out[pl.Series(order)] if order.size else out
     keys = pl.Series(list(acknowledged), dtype=pl.String)
-    out = out.with_columns(pl.col("key").is_in(keys.implode()).alias("acknowledged"))
-    # Numeric sort keys (episode ordinal, not the id string) keep this fast on large frames.
-    return out.sort(["_rank", "_ep", "session"], maintain_order=True).drop("_rank", "_ep")
+    key = pl.concat_str(
+        ["kind", "rule", "episode_id", "instrument", pl.col("session").cast(pl.String)],
+        separator=":",
+    )
+    return (
+        out.with_columns(key.alias("key"))
+        .with_columns(pl.col("key").is_in(keys.implode()).alias("acknowledged"))
+        .drop("_rank", "_ep")
+    )
 
 
 def signals(
@@ -194,119 +199,212 @@ def _number(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
 
 
+# Few distinct values, many rows: categorical columns keep a large signal table small.
+_LOW_CARDINALITY = ("kind", "rule", "severity", "instrument", "detail", "source")
+_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+_BLOCK_SCHEMA: dict[str, Any] = {
+    **SIGNAL_SCHEMA,
+    **dict.fromkeys(_LOW_CARDINALITY, pl.Categorical),
+    "_rank": pl.Int64,
+}
+
+
 def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema=SIGNAL_SCHEMA)
+    return pl.DataFrame(schema=_BLOCK_SCHEMA)
 
 
-def _rows(
+@dataclass(frozen=True)
+class _Part:
+    """Signals of one kind and rule raised on rows of the frame (before any frame is built).
+
+    `labels[i]` is the detail of rows whose `label_codes` is i.
+    """
+
+    kind: str
+    rule: str
+    severity: str
+    source: str
+    rows: IntArray
+    reference: FloatArray
+    label_codes: IntArray
+    labels: tuple[str, ...]
+
+    def keep(self, mask: BoolArray) -> _Part:
+        return replace(
+            self,
+            rows=self.rows[mask],
+            reference=self.reference[mask],
+            label_codes=self.label_codes[mask],
+        )
+
+
+def _part(
     series: Series,
     mask: BoolArray,
     *,
     kind: str,
     rule: str,
-    severity: str | pl.Expr,
-    value: FloatArray,
+    severity: str,
     reference: FloatArray,
-    detail: str | pl.Expr,
+    detail: str | Callable[[int], str],
     source: str,
-) -> pl.DataFrame:
-    idx = np.flatnonzero(mask)
-    if idx.size == 0:
+    label_by: IntArray | None = None,
+) -> _Part:
+    """Rows where `mask` holds; `detail` is one text, or one per value of `label_by` at the row."""
+    rows = np.flatnonzero(mask)
+    if isinstance(detail, str):
+        return _Part(
+            kind,
+            rule,
+            severity,
+            source,
+            rows,
+            reference[rows],
+            np.zeros(rows.size, dtype=np.int64),
+            (detail,),
+        )
+    by = series.instrument_codes[rows] if label_by is None else label_by[rows]
+    values, codes = np.unique(by, return_inverse=True)
+    return _Part(
+        kind,
+        rule,
+        severity,
+        source,
+        rows,
+        reference[rows],
+        codes.reshape(-1).astype(np.int64),
+        tuple(detail(int(v)) for v in values),
+    )
+
+
+def _block(series: Series, parts: list[_Part]) -> pl.DataFrame:
+    """One frame of every row-based signal, in part order, built from a single gather."""
+    if not parts or not sum(p.rows.size for p in parts):
         return _empty()
-    base = series.frame.select("episode_id", "client_id", "therapist_id", "instrument", "session")[
-        idx
-    ]
-    out = base.with_columns(
-        pl.col("episode_id").cast(pl.String),
-        pl.col("client_id").cast(pl.String),
-        pl.col("therapist_id").cast(pl.String),
-        pl.lit(kind).alias("kind"),
-        pl.lit(rule).alias("rule"),
-        pl.Series("value", value[idx], dtype=pl.Float64),
-        pl.Series("reference", reference[idx], dtype=pl.Float64),
-        pl.lit(source).alias("source"),
-        pl.Series("_ep", series.episode[idx], dtype=pl.Int64),
+    sizes = [p.rows.size for p in parts]
+    rows = np.concatenate([p.rows for p in parts])
+    part_of = np.repeat(np.arange(len(parts)), sizes)
+    label_base = np.cumsum([0] + [len(p.labels) for p in parts[:-1]])
+    label_codes = np.concatenate(
+        [p.label_codes + b for p, b in zip(parts, label_base, strict=True)]
     )
-    out = out.with_columns(
-        (severity if isinstance(severity, pl.Expr) else pl.lit(severity)).alias("severity"),
-        (detail if isinstance(detail, pl.Expr) else pl.lit(detail)).alias("detail"),
+
+    def constant(values: list[str], codes: IntArray) -> pl.Series:
+        return pl.Series(values, dtype=pl.Categorical).gather(codes)
+
+    picked = series.frame.select("episode_id", "client_id", "therapist_id")[pl.Series(rows)]
+    return picked.select(
+        pl.col("episode_id", "client_id", "therapist_id").cast(pl.String),
+        constant([p.kind for p in parts], part_of).alias("kind"),
+        constant([p.rule for p in parts], part_of).alias("rule"),
+        constant([p.severity for p in parts], part_of).alias("severity"),
+        constant(list(series.instruments), series.instrument_codes[rows]).alias("instrument"),
+        pl.Series("session", series.session[rows], dtype=pl.Int64),
+        pl.Series("value", series.total[rows], dtype=pl.Float64),
+        pl.Series("reference", np.concatenate([p.reference for p in parts]), dtype=pl.Float64),
+        constant([label for p in parts for label in p.labels], label_codes).alias("detail"),
+        constant([p.source for p in parts], part_of).alias("source"),
+        pl.Series("_ep", series.episode[rows], dtype=pl.Int64),
+        pl.Series("_rank", np.array([_RANK[p.severity] for p in parts])[part_of], dtype=pl.Int64),
     )
-    return out.select(list(SIGNAL_SCHEMA))
 
 
-# Few distinct values, many rows: categorical columns keep a large signal table small.
-_LOW_CARDINALITY = ("kind", "rule", "severity", "instrument", "detail", "source")
+def _stable_order(rank: IntArray, episode: IntArray, session: IntArray) -> IntArray:
+    """Row order by (rank, episode, session), ties in their current order."""
+    if rank.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    low, high = int(session.min()), int(session.max())
+    span, n_ep = high - low + 1, int(episode.max()) + 2
+    if (int(rank.max()) + 1) * n_ep * span < 2**62:
+        # One composite integer key: a single stable sort instead of three.
+        composite = (rank * n_ep + (episode + 1)) * span + (session - low)
+        return np.argsort(composite, kind="stable")
+    return np.lexsort((session, episode, rank))
 
 
-def _risk(series: Series) -> pl.DataFrame:
+def _latest(block: pl.DataFrame, series: Series) -> pl.DataFrame:
+    """Only the rows of an episode's last session."""
+    if block.height == 0:
+        return block
+    last = pl.DataFrame(
+        {
+            "_ep": np.arange(series.n_episodes, dtype=np.int64),
+            "_last": np.maximum.reduceat(series.session, series.episode_starts)
+            if series.total.size
+            else np.zeros(0, dtype=np.int64),
+        }
+    )
+    return (
+        block.join(last, on="_ep", how="inner", maintain_order="left")
+        .filter(pl.col("session") == pl.col("_last"))
+        .drop("_last")
+    )
+
+
+def _risk(series: Series) -> _Part:
     risk = series.frame["risk"].to_numpy().astype(np.bool_)
-    return _rows(
+    return _part(
         series,
         risk,
         kind="risk_item",
         rule="risk_item",
         severity="critical",
-        value=series.total,
         reference=np.full(series.total.size, np.nan),
         detail="A risk item was endorsed; it is shown whatever the total",
         source="Instrument definition (risk item, e.g. PHQ-9 item 9, CORE-10 item 6)",
     )
 
 
-def _deterioration(series: Series, outcomes: OutcomeRows) -> pl.DataFrame:
-    return _rows(
+def _deterioration(series: Series, outcomes: OutcomeRows) -> _Part:
+    return _part(
         series,
         outcomes.deteriorated,
         kind="reliable_deterioration",
         rule="reliable_change",
         severity="high",
-        value=series.total,
         reference=outcomes.intake,
-        detail=pl.format(
-            "Worse than intake by at least the reliable change for {}", pl.col("instrument")
+        detail=lambda code: (
+            f"Worse than intake by at least the reliable change for {series.instruments[code]}"
         ),
         source="Jacobson & Truax 1991 (minimum reliable difference from the instrument)",
     )
 
 
-def _not_on_track(series: Series, outcomes: OutcomeRows) -> pl.DataFrame:
+def _not_on_track(
+    series: Series, outcomes: OutcomeRows, models: Mapping[str, EtrModel]
+) -> list[_Part]:
     by_model = outcomes.not_on_track & outcomes.by_model
     fallback = outcomes.not_on_track & ~outcomes.by_model
-    modelled = _rows(
+    modelled = _part(
         series,
         by_model,
         kind="not_on_track",
         rule="etr",
         severity="high",
-        value=series.total,
         reference=outcomes.expected,
-        detail=pl.format(
-            "Outside the expected-response band (model learned from {} episodes)",
-            pl.Series(outcomes.model_episodes[by_model]),
-        ),
+        detail=lambda n: f"Outside the expected-response band (model learned from {n} episodes)",
+        label_by=outcomes.model_episodes,
         source="Finch, Lambert & Schaalje 2001 (expected treatment response)",
     )
-    fell_back = _rows(
+    fell_back = _part(
         series,
         fallback,
         kind="not_on_track",
         rule="fallback",
         severity="medium",
-        value=series.total,
         reference=outcomes.intake,
-        detail=pl.format(
-            "No reliable improvement after {} ratings; fallback to reliable change because the "
-            "expected-response model learned from {} episodes (fewer than {})",
-            pl.lit(FALLBACK_AFTER),
-            pl.Series(outcomes.model_episodes[fallback]),
-            pl.lit(MIN_EPISODES),
+        detail=lambda n: (
+            f"No reliable improvement after {FALLBACK_AFTER} ratings; fallback to reliable change "
+            f"because the expected-response model learned from {n} episodes "
+            f"(fewer than {MIN_EPISODES})"
         ),
+        label_by=outcomes.model_episodes,
         source="Jacobson & Truax 1991 (fallback when no usable expected-response model)",
     )
-    return pl.concat([modelled, fell_back])
+    return [modelled, fell_back]
 
 
-def _alliance(series: Series) -> list[pl.DataFrame]:
+def _alliance(series: Series) -> list[_Part]:
     x = series.total
     n = x.size
     facts = [measure_facts(i) for i in series.instruments]
@@ -336,37 +434,36 @@ def _alliance(series: Series) -> list[pl.DataFrame]:
         # OpenFIT red flag: SRS down 1 point or more from the previous session.
         drop = alliance & srs_like & (previous - x >= 1.0)
     return [
-        _rows(
+        _part(
             series,
             low,
             kind="alliance_low",
             rule="below_cutoff",
             severity="medium",
-            value=x,
             reference=cutoff,
-            detail=pl.format("{} total below its cutoff", pl.col("instrument")),
+            detail=lambda code: f"{series.instruments[code]} total below its cutoff",
             source="OpenFIT; Duncan et al. 2003 (SRS below 36: discuss now)",
         ),
-        _rows(
+        _part(
             series,
             lowest,
             kind="alliance_low",
             rule="lowest_so_far",
             severity="low",
-            value=x,
             reference=prior_min,
-            detail=pl.format("The client's lowest {} rating so far", pl.col("instrument")),
+            detail=lambda code: f"The client's lowest {series.instruments[code]} rating so far",
             source="Alert rule: an alliance measure at the client's lowest so far",
         ),
-        _rows(
+        _part(
             series,
             drop,
             kind="alliance_drop",
             rule="drop_1_point",
             severity="medium",
-            value=x,
             reference=previous,
-            detail=pl.format("{} fell 1 point or more from the previous session", "instrument"),
+            detail=lambda code: (
+                f"{series.instruments[code]} fell 1 point or more from the previous session"
+            ),
             source="OpenFIT red flag (SRS drop of 1 point or more)",
         ),
     ]
@@ -375,13 +472,15 @@ def _alliance(series: Series) -> list[pl.DataFrame]:
 def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> list[pl.DataFrame]:
     if ruptures.height == 0:
         return [_empty()]
+    # Episodes are contiguous and distinct once the frame is sorted: one row per episode.
     ordinals = pl.DataFrame(
         {
-            "episode_id": series.frame["episode_id"].gather(series.starts),
-            "_ep": series.episode[series.starts],
+            "episode_id": series.frame["episode_id"].gather(series.episode_starts),
+            "_ep": np.arange(series.n_episodes, dtype=np.int64),
         }
-    ).unique("episode_id")
-    base = ruptures.join(ordinals, on="episode_id", how="left").with_columns(
+    )
+    base = ruptures.join(ordinals, on="episode_id", how="left", maintain_order="left")
+    base = base.with_columns(
         pl.col("episode_id").cast(pl.String),
         pl.col("client_id").cast(pl.String),
         pl.col("therapist_id").cast(pl.String),
@@ -413,6 +512,10 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
         ).alias("detail"),
         "source",
         "_ep",
+        pl.when(pl.col("repaired"))
+        .then(pl.lit(_RANK["medium"]))
+        .otherwise(pl.lit(_RANK["high"]))
+        .alias("_rank"),
     )
     repair = base.filter(pl.col("repaired")).select(
         "episode_id",
@@ -430,8 +533,9 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
         ).alias("detail"),
         "source",
         "_ep",
+        pl.lit(_RANK["info"]).alias("_rank"),
     )
-    return [rupture.cast(SIGNAL_SCHEMA), repair.cast(SIGNAL_SCHEMA)]  # type: ignore[arg-type]
+    return [rupture.cast(_BLOCK_SCHEMA), repair.cast(_BLOCK_SCHEMA)]  # type: ignore[arg-type]
 
 
 def _rupture_source(config: RuptureConfig) -> str:
