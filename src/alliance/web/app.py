@@ -26,7 +26,7 @@ from alliance.web.security import (
     SecurityMiddleware,
     configure_logging,
     csrf_protect,
-    reject_control_characters,
+    screen_input,
 )
 
 WEB_DIR = Path(__file__).resolve().parent
@@ -69,7 +69,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
         # Every state-changing route checks the CSRF token and refuses control characters
         # before anything else runs.
-        dependencies=[Depends(csrf_protect), Depends(reject_control_characters)],
+        dependencies=[Depends(csrf_protect), Depends(screen_input)],
     )
     configure_logging(settings.log_level)
     app.state.settings = settings

@@ -160,8 +160,16 @@ def _walk(value: object, path: str) -> None:
             _walk(item, f"{path}[{index}]")
 
 
-async def reject_control_characters(request: Request) -> None:
-    """App-wide dependency: no control characters in any submitted field or query value."""
+# Both databases keep ids as 64-bit integers; a larger number cannot name any record.
+MAX_ID = 2**63 - 1
+
+
+async def screen_input(request: Request) -> None:
+    """App-wide dependency: no out-of-range ids in the path, no control characters anywhere."""
+    for value in request.path_params.values():
+        text = str(value)
+        if text.lstrip("-").isdigit() and abs(int(text)) > MAX_ID:
+            raise HTTPException(404, "not found")
     for key, value in request.query_params.multi_items():
         _walk(value, key)
     if request.method in SAFE_METHODS:
