@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alliance.analytics import PRESETS, RuptureConfig, detect_ruptures
-from analytics.reference import plain_ruptures
+from tests.analytics.reference import plain_ruptures
 
 
 def srs_frame(series: dict[str, list[float]]) -> pl.DataFrame:

@@ -20,7 +20,7 @@ from alliance.instruments import (
     nhs_outcome,
     reliable_change_index,
 )
-from instruments.helpers import table
+from tests.instruments.helpers import table
 
 # PHQ-9: reliable change 6, caseness 10 (higher is worse). ORS: reliable change 5, clinical
 # below 25 (higher is better). GAD-7: 4 and 8. Each row: pre, post → classification.

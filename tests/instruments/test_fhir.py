@@ -17,7 +17,7 @@ from alliance.instruments.fhir import (
     questionnaire,
     questionnaire_response,
 )
-from instruments.helpers import answers_for_total
+from tests.instruments.helpers import answers_for_total
 
 SAMPLES: dict[str, dict[str, float | int | None]] = {
     "phq9": answers_for_total("phq9", 13),

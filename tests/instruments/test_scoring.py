@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alliance.instruments import InstrumentError, load_instrument, score
-from instruments.helpers import answers_for_total, table
+from tests.instruments.helpers import answers_for_total, table
 
 # Band edges (Kroenke 2001; Spitzer 2006; Barkham 2013) and caseness (PHQ-9 >= 10, GAD-7 >= 8,
 # CORE-10 >= 11). Each row is checkable by hand against the definition files.

@@ -13,7 +13,7 @@ from alliance.config import load_settings
 from alliance.store.engine import make_engine
 from alliance.web import create_app
 from alliance.web.security import CSRF_COOKIE, CSRF_HEADER
-from web.clinic import PASSWORD, Clinic, build_clinic
+from tests.web.clinic import PASSWORD, Clinic, build_clinic
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from alliance.instruments import INSTRUMENT_IDS
 from alliance.web.palette import BACKGROUND, PALETTE, contrast_ratio
-from web.clinic import Clinic
-from web.conftest import sign_in
+from tests.web.clinic import Clinic
+from tests.web.conftest import sign_in
 
 
 class _Form(HTMLParser):

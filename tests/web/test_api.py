@@ -11,8 +11,8 @@ from sqlalchemy import Engine, func, select
 from alliance.store import tables as t
 from alliance.web.auth import PUBLIC_PATHS
 from alliance.web.routes import ROUTERS
-from web.clinic import Clinic
-from web.conftest import sign_in
+from tests.web.clinic import Clinic
+from tests.web.conftest import sign_in
 
 
 def test_it_checks_a_role_on_every_route_that_is_not_public() -> None:

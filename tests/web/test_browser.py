@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from alliance.analytics.ruptures import detect_ruptures
 from alliance.store import tables as t
-from web.server import LiveServer, live_demo_server
+from tests.web.server import LiveServer, live_demo_server
 
 pytestmark = pytest.mark.browser
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
 from alliance.store import tables as t
-from web.clinic import Clinic
-from web.conftest import sign_in
+from tests.web.clinic import Clinic
+from tests.web.conftest import sign_in
 
 
 def count(engine: Engine, table: Any, *where: Any) -> int:

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from alliance.store import tables as t
-from web.clinic import Clinic
-from web.conftest import sign_in
-from web.server import free_port
+from tests.web.clinic import Clinic
+from tests.web.conftest import sign_in
+from tests.web.server import free_port
 
 
 def test_it_serves_the_demo_and_prints_only_the_accounts() -> None:
