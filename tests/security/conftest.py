@@ -17,8 +17,8 @@ from alliance.store.engine import make_engine
 from alliance.web import create_app
 from alliance.web.auth import Viewer, hash_password
 from alliance.web.services import links
-from web.clinic import PASSWORD, Clinic, build_clinic
-from web.conftest import send_csrf_token, sign_in
+from tests.web.clinic import PASSWORD, Clinic, build_clinic
+from tests.web.conftest import send_csrf_token, sign_in
 
 SECRET = "s" * 32
 LONELY_SUPERVISOR = "nina"

@@ -24,9 +24,9 @@ from alliance.config import load_settings
 from alliance.store.engine import make_engine
 from alliance.web import create_app
 from alliance.web.security import CSRF_COOKIE, CSRF_HEADER
-from security.conftest import SECRET
-from web.clinic import build_clinic
-from web.conftest import send_csrf_token, sign_in
+from tests.security.conftest import SECRET
+from tests.web.clinic import build_clinic
+from tests.web.conftest import send_csrf_token, sign_in
 
 
 @pytest.fixture(scope="module")

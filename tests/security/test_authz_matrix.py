@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
 
-from security.conftest import PERSONAS, new_link
-from security.routes import route_table
-from web.clinic import Clinic
+from tests.security.conftest import PERSONAS, new_link
+from tests.security.routes import route_table
+from tests.web.clinic import Clinic
 
 ALL = frozenset(PERSONAS)
 STAFF = frozenset(

@@ -1,4 +1,4 @@
-"""Backup -> restore gives identical data; the audit chain verifies before and after; tampering shows."""
+"""Backup -> restore gives identical data; the audit chain verifies before and after."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from alliance.cli import main
 from alliance.store import tables as t
 from alliance.store.engine import make_engine
-from web.clinic import Clinic, build_clinic
+from tests.web.clinic import Clinic, build_clinic
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

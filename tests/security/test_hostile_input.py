@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 
 from alliance.store import tables as t
 from alliance.web.security import CSRF_HEADER, MAX_BODY_BYTES
-from security.conftest import new_link
-from web.clinic import Clinic
+from tests.security.conftest import new_link
+from tests.web.clinic import Clinic
 
 SRS_FORM = {"item_1": "9", "item_2": "9", "item_3": "9", "item_4": "9"}
 

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from alliance.web.security import THROTTLE_ATTEMPTS, Throttle
-from web.conftest import send_csrf_token
+from tests.web.conftest import send_csrf_token
 
 
 def test_it_sets_security_headers_and_a_request_id(app: FastAPI) -> None:

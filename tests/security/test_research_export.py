@@ -14,7 +14,7 @@ from alliance.cli import main
 from alliance.store import tables as t
 from alliance.store.engine import make_engine
 from alliance.store.research import MAX_SHIFT_DAYS, Pseudonymiser, export_research
-from web.clinic import build_clinic
+from tests.web.clinic import build_clinic
 
 KEY = "research-test-key-0123456789"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from alliance.config import Settings
 from alliance.store.engine import make_engine
+from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.render import templates
 from alliance.web.security import (
@@ -56,6 +60,15 @@ def resolve_secret_key(settings: Settings) -> str:
     return key
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, commit every write still queued and stop the group-commit writer."""
+    if app.state.writer.closed:  # served again after a shutdown (as tests do)
+        app.state.writer = GroupCommitWriter(app.state.engine, max_batch=app.state.writer.max_batch)
+    yield
+    await asyncio.to_thread(app.state.writer.close)
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web app: pages, the /api JSON routes and static files over one engine."""
     from alliance.web.routes import ROUTERS
@@ -70,12 +83,15 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Every state-changing route checks the CSRF token and refuses control characters
         # before anything else runs.
         dependencies=[Depends(csrf_protect), Depends(screen_input)],
+        lifespan=_lifespan,
     )
     configure_logging(settings.log_level)
     app.state.settings = settings
     app.state.engine = engine or make_engine(
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
+    # Small hot writes (client-form submissions) share commits; see alliance.store.writer.
+    app.state.writer = GroupCommitWriter(app.state.engine)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(
