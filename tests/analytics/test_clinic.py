@@ -89,3 +89,32 @@ def test_it_counts_dropout_among_closed_episodes() -> None:
     )
     ana = clinic_figures(frame).to_dicts()[0]
     assert (ana["n_closed"], ana["n_dropout"], ana["pct_dropout"]) == (2, 1, 50.0)
+
+
+@pytest.mark.parametrize("step", [1, 1_000_000])
+def test_it_counts_distinct_sessions_per_stage(step: int) -> None:
+    # episode a1: sessions 1-2 commitment, 3-4 process (each session rated on PHQ-9 and SRS,
+    # so every session appears twice); a2: session 1 commitment, 2 change, 3 has no stage.
+    # Mean sessions per episode: commitment (2 + 1)/2 = 1.5, process (2 + 0)/2 = 1.0,
+    # change (0 + 1)/2 = 0.5, termination 0. Session numbers far apart (step 1,000,000) must
+    # count the same as consecutive ones.
+    rows = _episode("a1", "ana", [20, 14, 8, 7], [36, 38, 39, 39]) + _episode(
+        "a2", "ana", [15, 13, 12], [30, 32, 33]
+    )
+    stages = {
+        ("a1", 1): "commitment",
+        ("a1", 2): "commitment",
+        ("a1", 3): "process",
+        ("a1", 4): "process",
+        ("a2", 1): "commitment",
+        ("a2", 2): "change",
+    }
+    for row in rows:
+        row["stage"] = stages.get((str(row["episode_id"]), int(str(row["session"]))))
+        row["session"] = 1 + (int(str(row["session"])) - 1) * step
+    frame = pl.DataFrame(rows).with_columns(pl.col("episode_id").alias("client_id"))
+    ana = clinic_figures(frame).to_dicts()[0]
+    assert ana["mean_sessions_commitment"] == pytest.approx(1.5)
+    assert ana["mean_sessions_process"] == pytest.approx(1.0)
+    assert ana["mean_sessions_change"] == pytest.approx(0.5)
+    assert ana["mean_sessions_termination"] == pytest.approx(0.0)

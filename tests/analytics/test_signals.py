@@ -109,3 +109,21 @@ def test_it_handles_an_empty_frame() -> None:
 def test_it_can_keep_only_the_latest_session() -> None:
     found = signals(frame(IMPROVES_THEN_DETERIORATES), models={}, latest_only=True)
     assert {s.session for s in found} == {5}
+
+
+def test_it_does_not_call_a_tie_with_the_lowest_rating_a_new_lowest() -> None:
+    # session  1     2     3     4
+    # SRS     38.0  37.3  37.3  38.0    s3 equals the lowest so far (37.3): not lower, no alert.
+    # Many episodes, so the series numbers are large: the running minimum must stay exact there.
+    scores = [38.0, 37.3, 37.3, 38.0]
+    rows = [
+        (f"e{e:05d}", "srs", s, x, False)
+        for e in range(3000)
+        for s, x in enumerate(scores, start=1)
+    ]
+    found = signals(frame(rows), models={}, rupture_config=PRESETS["openfit-low"])
+    assert [s for s in found if s.evidence["rule"] == "lowest_so_far"] == []
+    # One point lower than the earlier low is a new lowest, in every episode.
+    lower = [(e, i, n, x - 1.0 if n == 3 else x, r) for e, i, n, x, r in rows]
+    found = signals(frame(lower), models={}, rupture_config=PRESETS["openfit-low"])
+    assert sum(s.evidence["rule"] == "lowest_so_far" for s in found) == 3000

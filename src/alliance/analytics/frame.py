@@ -202,6 +202,59 @@ class Series:
     def rows_of(self, instrument_ids: set[str]) -> BoolArray:
         return self.per_row(self.series_of(instrument_ids))
 
+    def subset(self, keep: BoolArray) -> Subset:
+        """The series where `keep` (one flag per series) holds, as compact arrays."""
+        lengths = self.lengths[keep]
+        starts = np.cumsum(lengths) - lengths
+        if bool(keep.all()):
+            rows = np.arange(self.total.size, dtype=np.int64)
+            total = self.total
+        else:
+            rows = np.repeat(self.starts[keep] - starts, lengths)
+            rows += np.arange(rows.size, dtype=np.int64)
+            total = self.total[rows]
+        return Subset(
+            rows=rows,
+            total=total,
+            starts=starts.astype(np.int64),
+            lengths=lengths,
+            codes=np.repeat(self.series_codes[keep], lengths),
+        )
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Whole series taken out of a `Series`: compact arrays, `rows` maps back to frame rows.
+
+    Analyses of one kind of measure (the alliance, say) work on these so they touch only the
+    rows they need.
+    """
+
+    rows: IntArray
+    total: FloatArray
+    starts: IntArray  # compact index where each series begins
+    lengths: IntArray
+    codes: IntArray  # instrument code of each compact row
+
+    @property
+    def ends(self) -> IntArray:
+        return self.starts + self.lengths - 1
+
+    def per_row(self, per_series: npt.NDArray[_T]) -> npt.NDArray[_T]:
+        return np.repeat(per_series, self.lengths)
+
+    def position(self) -> IntArray:
+        """0 for each series' first row, 1 for the next, ..."""
+        return np.arange(self.total.size, dtype=np.int64) - self.per_row(self.starts)
+
+    def previous(self) -> FloatArray:
+        """The series' previous score (NaN on its first row)."""
+        previous = np.empty_like(self.total)
+        if previous.size:
+            previous[1:] = self.total[:-1]
+            previous[self.starts] = np.nan
+        return previous
+
 
 def cut_series(frame: pl.DataFrame) -> Series:
     """Normalise `frame` and index its series."""

@@ -29,6 +29,7 @@ from alliance.analytics.frame import (
     FloatArray,
     IntArray,
     Series,
+    Subset,
     cut_series,
     measure_facts,
 )
@@ -131,17 +132,19 @@ def detect_ruptures(
     config = config or PRESETS["stiles-like"]
     series = frame if isinstance(frame, Series) else cut_series(frame)
     chosen = _alliance_instruments(series, config)
-    rows = series.rows_of(chosen)
-    scores = series.total
-    reference, margin = _reference_and_margin(series, config, rows)
+    # Only the chosen series are read: compact arrays halve the work on a two-measure frame.
+    sub = series.subset(series.series_of(chosen))
+    scores = sub.total
+    reference, margin = _reference_and_margin(series, sub, config)
     drop = reference - scores
     with np.errstate(invalid="ignore"):
         if config.rule == "cutoff":
-            flagged = rows & (drop > 0)
+            flagged = drop > 0
         else:
-            flagged = rows & (drop > 0) & (drop >= margin - 1e-9)
+            margin -= 1e-9
+            flagged = (drop > 0) & (drop >= margin)
     flagged &= ~np.isnan(drop)
-    return _runs_to_frame(series, config, flagged, reference, drop)
+    return _runs_to_frame(series, sub, config, flagged, reference, drop)
 
 
 def _alliance_instruments(series: Series, config: RuptureConfig) -> set[str]:
@@ -154,93 +157,104 @@ def _alliance_instruments(series: Series, config: RuptureConfig) -> set[str]:
 
 
 def _reference_and_margin(
-    series: Series, config: RuptureConfig, rows: BoolArray
+    series: Series, sub: Subset, config: RuptureConfig
 ) -> tuple[FloatArray, FloatArray]:
-    n_rows = series.total.size
+    n_rows = sub.total.size
     if config.rule == "cutoff":
         cutoffs = np.array(
             [measure_facts(i).cutoff or np.nan for i in series.instruments], dtype=np.float64
         )
-        reference = cutoffs[series.instrument_codes] if n_rows else np.zeros(0)
+        reference = cutoffs[sub.codes] if n_rows else np.zeros(0)
         return reference, np.zeros(n_rows)
-    previous = _previous(series)
     if config.rule == "drop":
-        return previous, np.full(n_rows, config.drop_points)
-    others_mean, others_sd = _leave_one_out(series)
-    reference = others_mean if config.reference == "others_mean" else previous
-    sample = _sample_sd(series, config, rows)
-    if config.sd_source == "client":
-        sd = others_sd
-    elif config.sd_source == "sample":
-        sd = sample
-    else:
-        sd = np.fmax(others_sd, sample)
+        return sub.previous(), np.full(n_rows, config.drop_points)
+    others_mean, sd = _leave_one_out(sub)
+    reference = others_mean if config.reference == "others_mean" else sub.previous()
+    if config.sd_source != "client":
+        sample = _sample_sd(series, sub, config)
+        if config.sd_source == "sample":
+            sd = sample
+        else:
+            np.fmax(sd, sample, out=sd)
     # np.maximum keeps NaN: with no SD there is no rule to apply, whatever the floor.
-    return reference, np.maximum(config.k * sd, config.min_drop)
+    sd *= config.k
+    np.maximum(sd, config.min_drop, out=sd)
+    return reference, sd
 
 
-def _previous(series: Series) -> FloatArray:
-    previous = np.empty_like(series.total)
-    if previous.size:
-        previous[1:] = series.total[:-1]
-        previous[series.starts] = np.nan
-    return previous
+def _leave_one_out(sub: Subset) -> tuple[FloatArray, FloatArray]:
+    """Mean and SD (n − 1 denominator) of each series' other sessions, for every row.
 
-
-def _leave_one_out(series: Series) -> tuple[FloatArray, FloatArray]:
-    """Mean and SD (n − 1 denominator) of each series' other sessions, for every row."""
-    x = series.total
+    Written with in-place steps to keep few row-length temporaries alive at once.
+    """
+    x = sub.total
     if x.size == 0:
         return np.zeros(0), np.zeros(0)
-    n = series.per_row(series.lengths).astype(np.float64)
     # Centre on the series mean first so the sums of squares do not cancel catastrophically.
-    mean = np.add.reduceat(x, series.starts) / series.lengths
-    y = x - series.per_row(mean)
-    total = series.per_row(np.add.reduceat(y, series.starts))
-    squares = series.per_row(np.add.reduceat(y * y, series.starts))
+    mean = sub.per_row(np.add.reduceat(x, sub.starts) / sub.lengths)
+    y = x - mean
+    y_squared = y * y
+    others = sub.per_row(sub.lengths.astype(np.float64) - 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        others = n - 1.0
-        others_mean_y = np.where(others >= 1, (total - y) / others, np.nan)
-        ss = squares - y * y - others * others_mean_y * others_mean_y
-        var = np.where(others >= 2, np.maximum(ss, 0.0) / (others - 1.0), np.nan)
-    return others_mean_y + series.per_row(mean), np.sqrt(var)
+        # Mean of the others (centred): (Σy − y) / (n − 1).
+        others_mean = sub.per_row(np.add.reduceat(y, sub.starts))
+        others_mean -= y
+        others_mean /= others
+        others_mean[others < 1] = np.nan
+        # Their sum of squares about their own mean: Σy² − y² − (n − 1)·mean².
+        ss = sub.per_row(np.add.reduceat(y_squared, sub.starts))
+        ss -= y_squared
+        y_squared = others * others_mean  # reuse the name: (n − 1)·mean, then ·mean
+        y_squared *= others_mean
+        ss -= y_squared
+        np.maximum(ss, 0.0, out=ss)
+        others -= 1.0
+        ss /= others
+        ss[others < 1] = np.nan
+    np.sqrt(ss, out=ss)
+    others_mean += mean
+    return others_mean, ss
 
 
-def _sample_sd(series: Series, config: RuptureConfig, rows: BoolArray) -> FloatArray:
+def _sample_sd(series: Series, sub: Subset, config: RuptureConfig) -> FloatArray:
     """The SD of all ratings of each measure in the frame (or the configured published SD)."""
     per_code = np.full(len(series.instruments), np.nan)
+    single = sub.lengths.size > 0 and bool((sub.codes == sub.codes[0]).all())
     for code, instrument in enumerate(series.instruments):
         if instrument in config.sample_sd:
             per_code[code] = config.sample_sd[instrument]
             continue
-        values = series.total[rows & (series.instrument_codes == code)]
+        if single:
+            values = sub.total if code == sub.codes[0] else sub.total[:0]
+        else:
+            values = sub.total[sub.codes == code]
         if values.size >= 2:
             per_code[code] = float(np.std(values, ddof=1))
-    return per_code[series.instrument_codes] if series.total.size else np.zeros(0)
+    return per_code[sub.codes] if sub.total.size else np.zeros(0)
 
 
 def _runs_to_frame(
     series: Series,
+    sub: Subset,
     config: RuptureConfig,
     flagged: BoolArray,
     reference: FloatArray,
     drop: FloatArray,
 ) -> pl.DataFrame:
     n = flagged.size
-    prev_flagged = np.zeros(n, dtype=np.bool_)
-    next_flagged = np.zeros(n, dtype=np.bool_)
+    ends = sub.ends
+    # A run starts at a flagged row whose predecessor in the same series is not flagged, and
+    # ends at one whose successor in the same series is not flagged.
+    before = np.zeros(n, dtype=np.bool_)
+    after = np.zeros(n, dtype=np.bool_)
     if n:
-        prev_flagged[1:] = flagged[:-1]
-        next_flagged[:-1] = flagged[1:]
-    first_row = series.position == 0
-    last_row = np.zeros(n, dtype=np.bool_)
-    if n:
-        last_row[series.starts + series.lengths - 1] = True
-    start = flagged & (first_row | ~prev_flagged)
-    end = flagged & (last_row | ~next_flagged)
-    start_idx: IntArray = np.flatnonzero(start)
-    end_idx: IntArray = np.flatnonzero(end)
-    x = series.total
+        before[1:] = flagged[:-1]
+        before[sub.starts] = False
+        after[:-1] = flagged[1:]
+        after[ends] = False
+    start_idx: IntArray = np.flatnonzero(flagged & ~before)
+    end_idx: IntArray = np.flatnonzero(flagged & ~after)
+    x = sub.total
     # Depth and lowest score per run, reduced over the flagged rows in order.
     flagged_idx = np.flatnonzero(flagged)
     run_offsets = np.searchsorted(flagged_idx, start_idx)
@@ -249,24 +263,26 @@ def _runs_to_frame(
         lowest = np.minimum.reduceat(x[flagged_idx], run_offsets)
     else:
         depth = lowest = np.zeros(0)
-    has_before = ~first_row[start_idx]
+    series_of_run = np.searchsorted(sub.starts, start_idx, side="right") - 1
+    has_before = start_idx > sub.starts[series_of_run] if n else np.zeros(0, dtype=np.bool_)
     pre_level = np.where(has_before, x[np.maximum(start_idx - 1, 0)], reference[start_idx])
+    last_of_series = ends[series_of_run] if n else np.zeros(0, dtype=np.int64)
     repair_idx = np.full(start_idx.size, -1, dtype=np.int64)
     for step in range(1, config.repair_window + 1):
         candidate = end_idx + step
-        inside = candidate < n
-        safe = np.where(inside, candidate, 0)
-        same_series = inside & (series.series[safe] == series.series[end_idx])
+        same_series = candidate <= last_of_series
+        safe = np.where(same_series, candidate, 0)
         back = same_series & (x[safe] >= pre_level) & (repair_idx < 0)
         repair_idx = np.where(back, safe, repair_idx)
     repaired = repair_idx >= 0
+    start_rows = sub.rows[start_idx]
     picked = series.frame.select("episode_id", "client_id", "therapist_id", "instrument")[
-        pl.Series(start_idx)
+        pl.Series(start_rows)
     ]
     out: pl.DataFrame = picked.with_columns(
         pl.lit(config.name).alias("rule"),
-        pl.Series("start_session", series.session[start_idx], dtype=pl.Int64),
-        pl.Series("end_session", series.session[end_idx], dtype=pl.Int64),
+        pl.Series("start_session", series.session[start_rows], dtype=pl.Int64),
+        pl.Series("end_session", series.session[sub.rows[end_idx]], dtype=pl.Int64),
         pl.Series("reference", reference[start_idx], dtype=pl.Float64),
         pl.Series("pre_level", pre_level, dtype=pl.Float64),
         pl.Series("lowest", lowest, dtype=pl.Float64),
@@ -274,7 +290,7 @@ def _runs_to_frame(
         pl.Series("repaired", repaired, dtype=pl.Boolean),
         pl.Series(
             "repair_session",
-            np.where(repaired, series.session[np.maximum(repair_idx, 0)], 0),
+            np.where(repaired, series.session[sub.rows[np.maximum(repair_idx, 0)]], 0),
             dtype=pl.Int64,
         ),
     ).with_columns(pl.when(pl.col("repaired")).then(pl.col("repair_session")).otherwise(None))

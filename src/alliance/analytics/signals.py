@@ -240,7 +240,7 @@ class _Part:
 
 def _part(
     series: Series,
-    mask: BoolArray,
+    rows: IntArray,
     *,
     kind: str,
     rule: str,
@@ -250,30 +250,23 @@ def _part(
     source: str,
     label_by: IntArray | None = None,
 ) -> _Part:
-    """Rows where `mask` holds; `detail` is one text, or one per value of `label_by` at the row."""
-    rows = np.flatnonzero(mask)
-    if isinstance(detail, str):
+    """Signals on frame `rows` (`reference` is given at those rows).
+
+    `detail` is one text, or a text per value of `label_by` (default: the instrument) at the row.
+    """
+    if isinstance(detail, str) or rows.size == 0:
+        labels = (detail,) if isinstance(detail, str) else ()
         return _Part(
-            kind,
-            rule,
-            severity,
-            source,
-            rows,
-            reference[rows],
-            np.zeros(rows.size, dtype=np.int64),
-            (detail,),
+            kind, rule, severity, source, rows, reference, np.zeros(rows.size, np.int64), labels
         )
     by = series.instrument_codes[rows] if label_by is None else label_by[rows]
-    values, codes = np.unique(by, return_inverse=True)
+    if bool((by == by[0]).all()):
+        values, codes = by[:1], np.zeros(rows.size, dtype=np.int64)
+    else:
+        values, inverse = np.unique(by, return_inverse=True)
+        codes = inverse.reshape(-1).astype(np.int64)
     return _Part(
-        kind,
-        rule,
-        severity,
-        source,
-        rows,
-        reference[rows],
-        codes.reshape(-1).astype(np.int64),
-        tuple(detail(int(v)) for v in values),
+        kind, rule, severity, source, rows, reference, codes, tuple(detail(int(v)) for v in values)
     )
 
 
@@ -342,27 +335,28 @@ def _latest(block: pl.DataFrame, series: Series) -> pl.DataFrame:
 
 
 def _risk(series: Series) -> _Part:
-    risk = series.frame["risk"].to_numpy().astype(np.bool_)
+    rows = np.flatnonzero(series.frame["risk"].to_numpy())
     return _part(
         series,
-        risk,
+        rows,
         kind="risk_item",
         rule="risk_item",
         severity="critical",
-        reference=np.full(series.total.size, np.nan),
+        reference=np.full(rows.size, np.nan),
         detail="A risk item was endorsed; it is shown whatever the total",
         source="Instrument definition (risk item, e.g. PHQ-9 item 9, CORE-10 item 6)",
     )
 
 
 def _deterioration(series: Series, outcomes: OutcomeRows) -> _Part:
+    rows = np.flatnonzero(outcomes.deteriorated)
     return _part(
         series,
-        outcomes.deteriorated,
+        rows,
         kind="reliable_deterioration",
         rule="reliable_change",
         severity="high",
-        reference=outcomes.intake,
+        reference=outcomes.intake[rows],
         detail=lambda code: (
             f"Worse than intake by at least the reliable change for {series.instruments[code]}"
         ),
@@ -373,15 +367,15 @@ def _deterioration(series: Series, outcomes: OutcomeRows) -> _Part:
 def _not_on_track(
     series: Series, outcomes: OutcomeRows, models: Mapping[str, EtrModel]
 ) -> list[_Part]:
-    by_model = outcomes.not_on_track & outcomes.by_model
-    fallback = outcomes.not_on_track & ~outcomes.by_model
+    by_model = np.flatnonzero(outcomes.not_on_track & outcomes.by_model)
+    fallback = np.flatnonzero(outcomes.not_on_track & ~outcomes.by_model)
     modelled = _part(
         series,
         by_model,
         kind="not_on_track",
         rule="etr",
         severity="high",
-        reference=outcomes.expected,
+        reference=outcomes.expected[by_model],
         detail=lambda n: f"Outside the expected-response band (model learned from {n} episodes)",
         label_by=outcomes.model_episodes,
         source="Finch, Lambert & Schaalje 2001 (expected treatment response)",
@@ -392,7 +386,7 @@ def _not_on_track(
         kind="not_on_track",
         rule="fallback",
         severity="medium",
-        reference=outcomes.intake,
+        reference=outcomes.intake[fallback],
         detail=lambda n: (
             f"No reliable improvement after {FALLBACK_AFTER} ratings; fallback to reliable change "
             f"because the expected-response model learned from {n} episodes "
@@ -405,68 +399,81 @@ def _not_on_track(
 
 
 def _alliance(series: Series) -> list[_Part]:
-    x = series.total
-    n = x.size
     facts = [measure_facts(i) for i in series.instruments]
-    alliance_codes = np.array([f.kind == "alliance" for f in facts] + [False], dtype=np.bool_)
-    codes = series.instrument_codes if n else np.zeros(0, dtype=np.int64)
-    alliance = alliance_codes[codes]
+    alliance = np.array([f.kind == "alliance" for f in facts], dtype=np.bool_)
+    # Only alliance series are read, as compact arrays.
+    sub = series.subset(alliance[series.series_codes] if series.n_series else alliance[:0])
+    x = sub.total
+    n = x.size
     cutoff = np.array(
         [(f.cutoff if f.cutoff is not None and f.clinical_below else np.nan) for f in facts]
         + [np.nan]
-    )[codes]
+    )[sub.codes]
     srs_like = ~np.isnan(cutoff)
-    previous = np.full(n, np.nan)
-    if n:
-        previous[1:] = x[:-1]
-        previous[series.starts] = np.nan
-    # The lowest rating so far: a running minimum that restarts at each series (offsetting each
-    # series by a large constant lets one accumulate pass serve them all).
+    previous = sub.previous()
+    position = sub.position()
+    # The lowest rating before each session: the running minimum, shifted by one row.
     prior_min = np.full(n, np.nan)
     if n:
-        offset = series.series.astype(np.float64) * 1e6
-        running = -np.maximum.accumulate(offset - x) + offset
-        prior_min[1:] = running[:-1]
-        prior_min[series.starts] = np.nan
+        prior_min[1:] = _running_min(x, position)[:-1]
+        prior_min[sub.starts] = np.nan
     with np.errstate(invalid="ignore"):
-        low = alliance & srs_like & (x < cutoff)
-        lowest = alliance & ~low & (series.position >= 2) & (x < prior_min)
+        low = srs_like & (x < cutoff)
+        lowest = ~low & (position >= 2) & (x < prior_min)
         # OpenFIT red flag: SRS down 1 point or more from the previous session.
-        drop = alliance & srs_like & (previous - x >= 1.0)
+        drop = srs_like & (previous - x >= 1.0)
+    low_at, lowest_at, drop_at = np.flatnonzero(low), np.flatnonzero(lowest), np.flatnonzero(drop)
     return [
         _part(
             series,
-            low,
+            sub.rows[low_at],
             kind="alliance_low",
             rule="below_cutoff",
             severity="medium",
-            reference=cutoff,
+            reference=cutoff[low_at],
             detail=lambda code: f"{series.instruments[code]} total below its cutoff",
             source="OpenFIT; Duncan et al. 2003 (SRS below 36: discuss now)",
         ),
         _part(
             series,
-            lowest,
+            sub.rows[lowest_at],
             kind="alliance_low",
             rule="lowest_so_far",
             severity="low",
-            reference=prior_min,
+            reference=prior_min[lowest_at],
             detail=lambda code: f"The client's lowest {series.instruments[code]} rating so far",
             source="Alert rule: an alliance measure at the client's lowest so far",
         ),
         _part(
             series,
-            drop,
+            sub.rows[drop_at],
             kind="alliance_drop",
             rule="drop_1_point",
             severity="medium",
-            reference=previous,
+            reference=previous[drop_at],
             detail=lambda code: (
                 f"{series.instruments[code]} fell 1 point or more from the previous session"
             ),
             source="OpenFIT red flag (SRS drop of 1 point or more)",
         ),
     ]
+
+
+def _running_min(x: FloatArray, position: IntArray) -> FloatArray:
+    """Minimum of each series up to and including each row, exactly.
+
+    A doubling scan: after the pass with step d every row holds the minimum of the last 2·d rows
+    of its series, so log2(longest series) passes suffice.
+    """
+    out = x.copy()
+    step = 1
+    longest = int(position.max()) + 1 if position.size else 0
+    while step < longest:
+        shifted = out.copy()
+        np.minimum(out[step:], out[:-step], out=shifted[step:], where=position[step:] >= step)
+        out = shifted
+        step *= 2
+    return out
 
 
 def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> list[pl.DataFrame]:
