@@ -61,8 +61,9 @@ def link_form(request: Request, token: str) -> HTMLResponse:
 async def link_submit(request: Request, token: str) -> Response:
     form = await form_data(request)
     try:
-        with tx(request) as conn:
-            links.submit(conn, form, source="link", ip=client_ip(request), token=token)
+        await links.submit_batched(
+            request.app.state.writer, form, source="link", ip=client_ip(request), token=token
+        )
     except links.LinkGoneError as gone:
         return _gone(request, str(gone))
     except FormError as exc:
@@ -136,8 +137,9 @@ async def tablet_submit(request: Request, link_id: int) -> Response:
     _tablet_link(request, link_id)
     form = await form_data(request)
     try:
-        with tx(request) as conn:
-            links.submit(conn, form, source="tablet", ip=client_ip(request), link_id=link_id)
+        await links.submit_batched(
+            request.app.state.writer, form, source="tablet", ip=client_ip(request), link_id=link_id
+        )
     except links.LinkGoneError as gone:
         return _gone(request, str(gone))
     except FormError as exc:

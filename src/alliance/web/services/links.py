@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -18,6 +19,7 @@ from alliance.instruments import Instrument
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.base import Actor, as_utc, utc_now
+from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import Viewer
 from alliance.web.services.access import episode_for, require_writer
 from alliance.web.services.errors import FormError
@@ -157,6 +159,24 @@ def submit(
         .values(administration_id=admin_id)
     )
     return admin_id
+
+
+async def submit_batched(
+    writer: GroupCommitWriter,
+    form: Mapping[str, str],
+    *,
+    source: Source,
+    ip: str | None,
+    token: str | None = None,
+    link_id: int | None = None,
+) -> int:
+    """As `submit`, through the group-commit writer: returns once the commit holding it returned.
+
+    Many clients submitting at once share one fsync; a refused submission (LinkGoneError,
+    FormError) is raised here and changes nothing, whatever else was in its batch.
+    """
+    work = partial(submit, form=dict(form), source=source, ip=ip, token=token, link_id=link_id)
+    return await writer.run_async(work)
 
 
 def reject_unknown_fields(form: Mapping[str, str], instrument: Instrument) -> None:
