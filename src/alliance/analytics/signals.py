@@ -125,24 +125,29 @@ def signals_frame(
     from_ruptures = _ruptures(ruptures, config, series)
     if latest_only:
         from_ruptures = [_latest(b, series) for b in from_ruptures]
-    blocks = [b for b in (_block(series, parts), *from_ruptures) if b.height]
-    out = pl.concat(blocks, how="vertical") if blocks else _empty()
     # Most severe first, then episode (its ordinal, not the id string) and session; ties keep
-    # the order of the parts above.
-    order = _stable_order(
-        out["_rank"].to_numpy(), out["_ep"].fill_null(-1).to_numpy(), out["session"].to_numpy()
-    )
-    out = out[pl.Series(order)] if order.size else out
+    # the order of the parts above. The row-based block is built already in that order, the
+    # few rupture rows are sorted on their own, and the two sorted blocks are merged.
+    rupture_rows = pl.concat(from_ruptures, how="vertical")
+    rupture_rows = rupture_rows.with_columns(_key(rupture_rows))[
+        pl.Series(_stable_order(*_sort_keys(rupture_rows)), dtype=pl.Int64)
+    ]
+    row_block = _block(series, parts)
+    out = pl.concat([row_block, rupture_rows], how="vertical")
+    if rupture_rows.height and row_block.height:
+        out = out[pl.Series(_merge_order(_sort_keys(row_block), _sort_keys(rupture_rows)))]
     keys = pl.Series(list(acknowledged), dtype=pl.String)
-    key = pl.concat_str(
+    return out.with_columns(pl.col("key").is_in(keys.implode()).alias("acknowledged")).drop(
+        "_rank", "_ep"
+    )
+
+
+def _key(block: pl.DataFrame) -> pl.Expr:
+    """The stable key `kind:rule:episode:instrument:session`."""
+    return pl.concat_str(
         ["kind", "rule", "episode_id", "instrument", pl.col("session").cast(pl.String)],
         separator=":",
-    )
-    return (
-        out.with_columns(key.alias("key"))
-        .with_columns(pl.col("key").is_in(keys.implode()).alias("acknowledged"))
-        .drop("_rank", "_ep")
-    )
+    ).alias("key")
 
 
 def signals(
@@ -271,48 +276,115 @@ def _part(
 
 
 def _block(series: Series, parts: list[_Part]) -> pl.DataFrame:
-    """One frame of every row-based signal, in part order, built from a single gather."""
-    if not parts or not sum(p.rows.size for p in parts):
-        return _empty()
+    """Every row-based signal in one frame, sorted by (rank, episode, session), ties in part order.
+
+    Everything but the identifiers is assembled from numpy arrays already in that order; the
+    identifiers take one gather from the score frame.
+    """
     sizes = [p.rows.size for p in parts]
-    rows = np.concatenate([p.rows for p in parts])
+    if not sum(sizes):
+        return _empty().with_columns(pl.lit(None, dtype=pl.String).alias("key"))
     part_of = np.repeat(np.arange(len(parts)), sizes)
+    rows = np.concatenate([p.rows for p in parts])
+    rank = np.array([_RANK[p.severity] for p in parts])[part_of]
+    order = _stable_order(rank, series.episode[rows], series.session[rows])
+    rows, part_of, rank = rows[order], part_of[order], rank[order]
     label_base = np.cumsum([0] + [len(p.labels) for p in parts[:-1]])
     label_codes = np.concatenate(
         [p.label_codes + b for p, b in zip(parts, label_base, strict=True)]
-    )
+    )[order]
+    reference = np.concatenate([p.reference for p in parts])[order]
+    codes = series.instrument_codes[rows]
+    session = series.session[rows]
 
-    def constant(values: list[str], codes: IntArray) -> pl.Series:
-        return pl.Series(values, dtype=pl.Categorical).gather(codes)
+    def constant(values: list[str], at: IntArray, dtype: Any = pl.Categorical) -> pl.Series:
+        return pl.Series(values, dtype=dtype).gather(at)
 
-    picked = series.frame.select("episode_id", "client_id", "therapist_id")[pl.Series(rows)]
-    return picked.select(
+    ids = series.frame.select("episode_id", "client_id", "therapist_id")[pl.Series(rows)]
+    out = ids.select(
         pl.col("episode_id", "client_id", "therapist_id").cast(pl.String),
         constant([p.kind for p in parts], part_of).alias("kind"),
         constant([p.rule for p in parts], part_of).alias("rule"),
         constant([p.severity for p in parts], part_of).alias("severity"),
-        constant(list(series.instruments), series.instrument_codes[rows]).alias("instrument"),
-        pl.Series("session", series.session[rows], dtype=pl.Int64),
+        constant(list(series.instruments), codes).alias("instrument"),
+        pl.Series("session", session, dtype=pl.Int64),
         pl.Series("value", series.total[rows], dtype=pl.Float64),
-        pl.Series("reference", np.concatenate([p.reference for p in parts]), dtype=pl.Float64),
+        pl.Series("reference", reference, dtype=pl.Float64),
         constant([label for p in parts for label in p.labels], label_codes).alias("detail"),
         constant([p.source for p in parts], part_of).alias("source"),
         pl.Series("_ep", series.episode[rows], dtype=pl.Int64),
-        pl.Series("_rank", np.array([_RANK[p.severity] for p in parts])[part_of], dtype=pl.Int64),
+        pl.Series("_rank", rank, dtype=pl.Int64),
+        # The key from plain-text pieces: "kind:rule:", the episode, ":instrument:", session.
+        constant([f"{p.kind}:{p.rule}:" for p in parts], part_of, pl.String).alias("_head"),
+        constant([f":{i}:" for i in series.instruments], codes, pl.String).alias("_mid"),
+    )
+    key = pl.concat_str(["_head", "episode_id", "_mid", pl.col("session").cast(pl.String)])
+    return out.with_columns(key.alias("key")).drop("_head", "_mid")
+
+
+_Keys = tuple[IntArray, IntArray, IntArray]
+
+
+def _sort_keys(block: pl.DataFrame) -> _Keys:
+    """(rank, episode ordinal, session) of each row; an unknown episode sorts first."""
+    return (
+        block["_rank"].to_numpy(),
+        block["_ep"].fill_null(-1).to_numpy(),
+        block["session"].to_numpy(),
+    )
+
+
+def _composite(keys: _Keys, low: int, high: int, n_ep: int) -> IntArray | None:
+    """One integer per row ordered as (rank, episode, session); None if it would overflow."""
+    rank, episode, session = keys
+    span = high - low + 1
+    if len(SEVERITY_ORDER) * (n_ep + 1) * span >= 2**62:
+        return None
+    return (rank * (n_ep + 1) + (episode + 1)) * span + (session - low)
+
+
+def _bounds(*all_keys: _Keys) -> tuple[int, int, int]:
+    sessions = [k[2] for k in all_keys if k[2].size]
+    episodes = [k[1] for k in all_keys if k[1].size]
+    return (
+        min(int(s.min()) for s in sessions),
+        max(int(s.max()) for s in sessions),
+        max(int(e.max()) for e in episodes) + 1,
     )
 
 
 def _stable_order(rank: IntArray, episode: IntArray, session: IntArray) -> IntArray:
     """Row order by (rank, episode, session), ties in their current order."""
+    keys = (rank, episode, session)
     if rank.size == 0:
         return np.zeros(0, dtype=np.int64)
-    low, high = int(session.min()), int(session.max())
-    span, n_ep = high - low + 1, int(episode.max()) + 2
-    if (int(rank.max()) + 1) * n_ep * span < 2**62:
-        # One composite integer key: a single stable sort instead of three.
-        composite = (rank * n_ep + (episode + 1)) * span + (session - low)
+    composite = _composite(keys, *_bounds(keys))
+    if composite is not None:
+        # One integer key: a single stable sort instead of three.
         return np.argsort(composite, kind="stable")
     return np.lexsort((session, episode, rank))
+
+
+def _merge_order(first: _Keys, second: _Keys) -> IntArray:
+    """Order of the rows of two blocks, each already sorted, placed one after the other.
+
+    On equal keys rows of the first block come first, as a stable sort of the two would give.
+    """
+    n, m = first[0].size, second[0].size
+    bounds = _bounds(first, second)
+    a, b = _composite(first, *bounds), _composite(second, *bounds)
+    if a is None or b is None:
+        return np.lexsort(
+            tuple(np.concatenate([x, y]) for x, y in zip(first, second, strict=True))[::-1]
+        )
+    # Each row of the second block goes after every row of the first with a key not above its.
+    at = np.searchsorted(a, b, side="right") + np.arange(m)
+    order = np.empty(n + m, dtype=np.int64)
+    taken = np.zeros(n + m, dtype=np.bool_)
+    taken[at] = True
+    order[at] = np.arange(n, n + m)
+    order[~taken] = np.arange(n)
+    return order
 
 
 def _latest(block: pl.DataFrame, series: Series) -> pl.DataFrame:
