@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 # Stable constraint names let later revisions alter constraints on both engines.
@@ -66,6 +68,10 @@ users = Table(
     Column("password_hash", String(255), nullable=True),
     Column("must_change_password", Boolean, nullable=False, default=True),
     Column("totp_secret", String(64), nullable=True),
+    # The second factor counts only once confirmed with a code; the last accepted time step
+    # stops a code being replayed inside its window (RFC 6238 section 5.2).
+    Column("totp_enabled", Boolean, nullable=False, default=False, server_default=false()),
+    Column("totp_last_step", BigInteger, nullable=True),
     Column("supervisor_id", ForeignKey("users.id"), nullable=True, index=True),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", DateTime(timezone=True), nullable=True),
@@ -287,6 +293,19 @@ instrument_schedules = Table(
     UniqueConstraint(
         "organisation_id", "instrument_id", name="uq_instrument_schedules_org_instrument"
     ),
+)
+
+# An admin's time-limited, read-only access to one episode; the reason stays here, not in the
+# audit log (which records only "break_glass" on the episode).
+break_glass_grants = Table(
+    "break_glass_grants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
 audit_events = Table(
