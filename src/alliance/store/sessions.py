@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
-from alliance.domain import Attendance, Session, check_next_session
+from alliance.domain import Attendance, DomainError, Session, check_next_session
+from alliance.domain.episode import require_open
 from alliance.store import audit
-from alliance.store.base import Actor, atomic, check_write, load_episode, utc_now
-from alliance.store.tables import sessions
+from alliance.store.base import (
+    Actor,
+    NotFoundError,
+    atomic,
+    check_write,
+    load_episode,
+    utc_now,
+)
+from alliance.store.tables import administrations, sessions
 
 
 def episode_sessions(conn: Connection, episode_id: int) -> list[Session]:
@@ -56,3 +64,46 @@ def record_session(
         )
         audit.record(conn, actor, "create", "session", session_id, now=now)
     return session_id
+
+
+def set_attendance(
+    conn: Connection,
+    actor: Actor,
+    session_id: int,
+    attendance: Attendance | str,
+    *,
+    now: datetime | None = None,
+) -> Attendance:
+    """Correct a session's attendance (attended, cancelled, did not attend); audited.
+
+    A session with measures stored for it was attended: its scores are points on the client's
+    trajectory, so it cannot become a cancellation or a no-show while they are there.
+    """
+    now = now or utc_now()
+    kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
+    with atomic(conn):
+        row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
+        if row is None:
+            raise NotFoundError("session", session_id)
+        episode, _ = load_episode(conn, row["episode_id"])
+        check_write(conn, actor, episode, row["episode_id"])
+        require_open(episode, "session")
+        if kind != Attendance.ATTENDED:
+            scored = conn.execute(
+                select(func.count())
+                .select_from(administrations)
+                .where(administrations.c.session_id == session_id)
+            ).scalar_one()
+            if scored:
+                raise DomainError(
+                    "session.attendance",
+                    kind.value,
+                    "a session with measures recorded for it was attended",
+                    detail=f"session {row['number']} has {scored} measure(s)",
+                )
+        if kind.value != row["attendance"]:
+            conn.execute(
+                update(sessions).where(sessions.c.id == session_id).values(attendance=kind.value)
+            )
+            audit.record(conn, actor, "update", "session", session_id, now=now)
+    return kind
