@@ -16,13 +16,16 @@ from alliance.web.auth import Viewer, require_role
 from alliance.web.routes.common import form_data, page, redirect, tx
 from alliance.web.services import alerts as alert_service
 from alliance.web.services import charts, clinical, links, measures
-from alliance.web.services.caseload import caseload
+from alliance.web.services.caseload import caseload_audited
 from alliance.web.services.episodes import EpisodeDetail, chart_data, episode_detail
 from alliance.web.services.errors import FormError, NotVisibleError
 
 router = APIRouter(include_in_schema=False)
+RELAPSE_FIELDS = ("warning_signs", "triggers", "coping_steps", "who_to_call")
 Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
+# Whoever may read the episode clinically may report a suspected boundary violation.
+Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 
 
 def expected_band(
@@ -63,8 +66,7 @@ def chart_spec(request: Request, viewer: Viewer, detail: EpisodeDetail) -> dict[
 
 @router.get("/caseload", response_class=HTMLResponse)
 def caseload_page(request: Request, viewer: Therapist) -> HTMLResponse:
-    with tx(request) as conn:
-        rows = caseload(conn, viewer)
+    rows = caseload_audited(request.app.state.engine, request.app.state.writer, viewer)
     return page(request, "caseload.html", {"viewer": viewer, "rows": rows})
 
 
@@ -107,7 +109,35 @@ def episode_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLRe
     return _episode_page(request, viewer, episode_id)
 
 
-ACTIONS = ("stage", "consent", "goals", "tasks", "boundaries", "notes", "sessions")
+@router.post("/episodes/{episode_id}/incidents", response_model=None)
+async def report_incident(request: Request, viewer: Reporter, episode_id: int) -> Response:
+    """A suspected boundary violation goes to the supervisor; a supervisor may also report one."""
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            clinical.report_incident(
+                conn, viewer, episode_id, form.get("description", ""), form.get("occurred_on", "")
+            )
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _episode_page(request, viewer, episode_id, {"incidents": exc.errors}, form, 400)
+    return redirect(
+        request, f"/episodes/{episode_id}/details", "Incident reported to the supervisor."
+    )
+
+
+def _close(request: Request, viewer: Viewer, episode_id: int, form: dict[str, str]) -> Response:
+    """Close the episode; the store's warnings (e.g. no relapse-prevention plan) stay visible."""
+    with tx(request) as conn:
+        result = clinical.close_episode(
+            conn, viewer, episode_id, form.get("closed_on", ""), form.get("summary")
+        )
+    text = "Episode closed."
+    if result.warnings:
+        text += " Warning: " + " ".join(result.warnings)
+    request.session["flash"] = {"kind": "warn" if result.warnings else "ok", "text": text}
+    return redirect(request, f"/episodes/{episode_id}/details")
 
 
 @router.post("/episodes/{episode_id}/{action}", response_model=None)
@@ -125,11 +155,17 @@ async def episode_action(
         "notes": "Relational note added.",
         "sessions": "Session recorded.",
         "ack": "Alert acknowledged.",
+        "miracle_question": "Miracle Question saved; its answers are proposed goals.",
+        "relapse_prevention": "Relapse-prevention plan saved.",
+        "goal_status": "Goal updated.",
+        "close": "Episode closed.",
     }
     if action not in messages:
         raise HTTPException(404, "no such form")
     target = f"/episodes/{episode_id}/details"
     try:
+        if action == "close":
+            return _close(request, viewer, episode_id, form)
         with tx(request) as conn:
             if action == "stage":
                 clinical.move_stage(
@@ -179,6 +215,26 @@ async def episode_action(
                     conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
                 )
                 target = f"/episodes/{episode_id}/sessions/{session_id}"
+            elif action == "miracle_question":
+                clinical.add_worksheet(
+                    conn,
+                    viewer,
+                    episode_id,
+                    action,
+                    {"answers": clinical.lines(form.get("answers"))},
+                )
+            elif action == "relapse_prevention":
+                clinical.add_worksheet(
+                    conn,
+                    viewer,
+                    episode_id,
+                    action,
+                    {name: clinical.lines(form.get(name)) for name in RELAPSE_FIELDS},
+                )
+            elif action == "goal_status":
+                clinical.set_goal_status(
+                    conn, viewer, episode_id, form.get("goal_id", ""), form.get("status", "")
+                )
             elif action == "ack":
                 alert_service.acknowledge(
                     conn, viewer, episode_id, form.get("signal_key", ""), form.get("note")
@@ -245,6 +301,14 @@ async def session_action(
     form = await form_data(request)
     settings = request.app.state.settings
     try:
+        if action == "attendance":
+            with tx(request) as conn:
+                clinical.set_attendance(
+                    conn, viewer, episode_id, session_id, form.get("attendance", "")
+                )
+            return redirect(
+                request, f"/episodes/{episode_id}/sessions/{session_id}", "Attendance saved."
+            )
         if action == "paper":
             with tx(request) as conn:
                 measures.enter_paper_scores(

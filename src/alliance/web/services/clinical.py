@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
-from alliance.domain import DomainError
+from alliance.domain import DomainError, GoalStatus, WorksheetKind
 from alliance.domain.boundaries import BoundaryRationale
+from alliance.domain.goals import check_goal_move
+from alliance.store import audit
 from alliance.store import episodes as store_episodes
 from alliance.store import goals as store_goals
 from alliance.store import relational as store_relational
 from alliance.store import sessions as store_sessions
+from alliance.store import tables as t
+from alliance.store import worksheets as store_worksheets
 from alliance.store.base import Actor
 from alliance.web.auth import Viewer
 from alliance.web.services.access import episode_for, require_writer
-from alliance.web.services.errors import FormError
+from alliance.web.services.errors import FormError, NotVisibleError
 
 T = TypeVar("T")
 
@@ -108,10 +114,6 @@ def add_task(
         raise FormError({"description": "the task is empty"})
     episode = episode_for(conn, viewer, episode_id)
     require_writer(viewer, episode)
-    from sqlalchemy import select
-
-    from alliance.store import tables as t
-
     owner = conn.execute(select(t.goals.c.episode_id).where(t.goals.c.id == goal_id)).scalar()
     if owner != episode_id:
         raise FormError({"goal_id": f"goal {goal_id} is not a goal of this episode"})
@@ -170,3 +172,157 @@ def record_session(
             conn, actor(viewer), episode_id, day, attendance=attendance
         ),
     )
+
+
+def lines(text: str | None) -> list[str]:
+    """One entry per non-empty line of a textarea."""
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+_ENTRY_INDEX = re.compile(r"^(?P<name>[a-z_]+)\[(?P<index>\d+)\]$")
+
+
+def _worksheet_error(exc: DomainError, default: str) -> FormError:
+    """A worksheet refusal next to its textarea, naming the line ('warning_signs[2]' -> line 3)."""
+    last = exc.field.rsplit(".", 1)[-1]
+    where = ""
+    entry = _ENTRY_INDEX.match(last)
+    if entry:
+        last = entry["name"]
+        where = f"line {int(entry['index']) + 1}: "
+    name = last if last in WORKSHEET_FIELDS else default
+    return FormError({name: f"{where}{exc.detail}: {exc.rule}"})
+
+
+WORKSHEET_FIELDS = ("answers", "warning_signs", "triggers", "coping_steps", "who_to_call")
+
+
+def add_worksheet(
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    kind: str,
+    content: dict[str, list[str]],
+) -> int:
+    """A Miracle Question (its answers become proposed goals) or a relapse-prevention plan."""
+    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    try:
+        sheet_kind = WorksheetKind.parse(kind)
+    except DomainError as exc:
+        raise FormError({"kind": f"{exc.detail}: {exc.rule}"}) from None
+    default = "answers" if sheet_kind == WorksheetKind.MIRACLE_QUESTION else "warning_signs"
+    try:
+        return store_worksheets.add_worksheet(conn, actor(viewer), episode_id, sheet_kind, content)
+    except DomainError as exc:
+        raise _worksheet_error(exc, default) from None
+
+
+def set_goal_status(
+    conn: Connection, viewer: Viewer, episode_id: int, goal_id: str | int, status: str
+) -> str:
+    """Agree, achieve or drop one of this episode's goals."""
+    episode = episode_for(conn, viewer, episode_id)
+    require_writer(viewer, episode)
+    goal = int(goal_id) if isinstance(goal_id, int) or str(goal_id).isdigit() else None
+    owner = (
+        conn.execute(select(t.goals.c.episode_id).where(t.goals.c.id == goal)).scalar()
+        if goal is not None
+        else None
+    )
+    if goal is None or owner != episode_id:
+        raise FormError({"goal_id": f"{str(goal_id)[:12]!r} is not a goal of this episode"})
+    with refused_as_form_errors():
+        return store_goals.set_goal_status(conn, actor(viewer), goal, status).value
+
+
+def goal_moves(status: str) -> list[str]:
+    """The statuses a goal may move to from `status` (the rules live in alliance.domain.goals)."""
+    current = GoalStatus(status)
+    moves = []
+    for target in GoalStatus:
+        try:
+            check_goal_move(current, target)
+        except DomainError:
+            continue
+        moves.append(target.value)
+    return moves
+
+
+def close_episode(
+    conn: Connection, viewer: Viewer, episode_id: int, closed_on: str, summary: str | None
+) -> store_episodes.ClosingResult:
+    """Close the episode; the result carries the store's warnings (e.g. no relapse plan)."""
+    day = parse_date("closed_on", closed_on)
+    assert day is not None
+    return _write(
+        conn,
+        viewer,
+        episode_id,
+        lambda: store_episodes.close_episode(
+            conn, actor(viewer), episode_id, day, summary=summary or None
+        ),
+    )
+
+
+def report_incident(
+    conn: Connection, viewer: Viewer, episode_id: int, description: str, occurred_on: str
+) -> int:
+    """A suspected boundary violation, sent to the therapist's supervisor as an incident."""
+    if viewer.role not in ("therapist", "supervisor"):
+        raise NotVisibleError("episode")
+    episode_for(conn, viewer, episode_id)  # the treating therapist or their supervisor
+    day = parse_date("occurred_on", occurred_on)
+    assert day is not None
+    with refused_as_form_errors():
+        return store_relational.report_boundary_incident(
+            conn, actor(viewer), episode_id, description, occurred_on=day
+        )
+
+
+def set_attendance(
+    conn: Connection, viewer: Viewer, episode_id: int, session_id: int, attendance: str
+) -> str:
+    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    owner = conn.execute(
+        select(t.sessions.c.episode_id).where(t.sessions.c.id == session_id)
+    ).scalar()
+    if owner != episode_id:
+        raise NotVisibleError("session")
+    with refused_as_form_errors():
+        return store_sessions.set_attendance(conn, actor(viewer), session_id, attendance).value
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    episode_id: int
+    client_code: str
+    occurred_on: date
+    reported_on: datetime
+    reported_by: str
+    description: str
+
+
+def open_incidents(conn: Connection, viewer: Viewer) -> list[IncidentView]:
+    """Open boundary incidents addressed to this supervisor, oldest first; each read is audited."""
+    i, e, c, u = t.boundary_incidents, t.episodes, t.clients, t.users
+    rows = conn.execute(
+        select(
+            i.c.id,
+            i.c.episode_id,
+            c.c.code,
+            i.c.occurred_on,
+            i.c.created_at,
+            u.c.display_name,
+            i.c.description,
+        )
+        .join(e, e.c.id == i.c.episode_id)
+        .join(c, c.c.id == e.c.client_id)
+        .outerjoin(u, u.c.id == i.c.reported_by)
+        .where(i.c.supervisor_id == viewer.user_id, i.c.status == "open")
+        .order_by(i.c.created_at, i.c.id)
+    ).all()
+    out = [IncidentView(r[0], r[1], r[2], r[3], r[4], r[5] or "the system", r[6]) for r in rows]
+    for incident in out:
+        audit.record(conn, actor(viewer), "read", "boundary_incident", incident.id)
+    return out

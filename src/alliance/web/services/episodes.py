@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Table, select
 
-from alliance.domain import DomainError, Stage
+from alliance.domain import DomainError, Stage, WorksheetKind
 from alliance.domain.stages import StageReadiness, check_transition
 from alliance.instruments import load_instrument
 from alliance.store import audit
@@ -20,6 +20,7 @@ from alliance.web.auth import Viewer
 from alliance.web.services import charts
 from alliance.web.services.access import can_write, episode_for
 from alliance.web.services.alerts import AlertView, alerts_for
+from alliance.web.services.clinical import goal_moves
 from alliance.web.services.scores import score_frame
 
 STAGES = [s.value for s in Stage]
@@ -73,6 +74,7 @@ class EpisodeDetail:
     worksheets: list[dict[str, Any]]
     boundaries: list[dict[str, Any]]
     notes: list[dict[str, Any]]
+    incidents: list[dict[str, Any]]
     alerts: list[AlertView]
     ruptures: list[dict[str, Any]]
     frame: pl.DataFrame
@@ -80,6 +82,10 @@ class EpisodeDetail:
     @property
     def open_alerts(self) -> list[AlertView]:
         return [a for a in self.alerts if not a.acknowledged]
+
+    @property
+    def has_relapse_plan(self) -> bool:
+        return any(w["kind"] == WorksheetKind.RELAPSE_PREVENTION.value for w in self.worksheets)
 
     @property
     def risk(self) -> bool:
@@ -162,12 +168,16 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         can_write=can_write(viewer, row),
         transitions=_rows(conn, t.stage_transitions, episode_id, t.stage_transitions.c.id),
         steps=stage_steps(stage, readiness),
-        goals=_rows(conn, t.goals, episode_id, t.goals.c.id),
+        goals=[
+            g | {"moves": goal_moves(g["status"])}
+            for g in _rows(conn, t.goals, episode_id, t.goals.c.id)
+        ],
         tasks=_rows(conn, t.tasks, episode_id, t.tasks.c.id),
         sessions=sessions,
         worksheets=_rows(conn, t.worksheets, episode_id, t.worksheets.c.id),
         boundaries=_rows(conn, t.boundary_events, episode_id, t.boundary_events.c.id),
         notes=_rows(conn, t.relational_notes, episode_id, t.relational_notes.c.id),
+        incidents=_rows(conn, t.boundary_incidents, episode_id, t.boundary_incidents.c.id),
         alerts=alerts_for(conn, frame).get(episode_id, []),
         ruptures=_ruptures(frame),
         frame=frame,
