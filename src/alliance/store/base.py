@@ -96,19 +96,38 @@ def check_write(conn: Connection, actor: Actor, episode: Episode, episode_id: ob
         raise AccessDeniedError(actor, "episode", episode_id, "only the treating therapist writes")
 
 
-def can_read(conn: Connection, actor: Actor, therapist_id: int) -> bool:
-    """The treating therapist and their supervisor read an episode; admins manage accounts only."""
+def can_read(
+    conn: Connection, actor: Actor, therapist_id: int, *, episode_id: int | None = None
+) -> bool:
+    """The treating therapist and their supervisor read an episode; admins manage accounts only.
+
+    The one exception: an active admin holding a live break-glass grant for `episode_id` reads
+    that episode (alliance.store.break_glass); callers that write never pass `episode_id`.
+    """
     if actor.user_id is None or actor.user_id == therapist_id:
         return True
     user = _user(conn, actor.user_id)
-    if not user["active"] or Role(user["role"]) != Role.SUPERVISOR:
+    if not user["active"]:
+        return False
+    if Role(user["role"]) == Role.ADMIN and episode_id is not None:
+        from alliance.store.break_glass import has_live_grant
+
+        return has_live_grant(conn, actor.user_id, episode_id)
+    if Role(user["role"]) != Role.SUPERVISOR:
         return False
     therapist = _user(conn, therapist_id)
     return bool(therapist["supervisor_id"] == actor.user_id)
 
 
-def check_read(conn: Connection, actor: Actor, therapist_id: int, object_id: object) -> None:
-    if not can_read(conn, actor, therapist_id):
+def check_read(
+    conn: Connection,
+    actor: Actor,
+    therapist_id: int,
+    object_id: object,
+    *,
+    episode_id: int | None = None,
+) -> None:
+    if not can_read(conn, actor, therapist_id, episode_id=episode_id):
         raise AccessDeniedError(
             actor, "episode", object_id, "only the treating therapist or their supervisor reads"
         )

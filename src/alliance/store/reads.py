@@ -208,7 +208,7 @@ def episode_detail(
 ) -> EpisodeDetail:
     """Everything on one episode, for the chart and the episode page; the read is audited."""
     episode, row = load_episode(conn, episode_id)
-    check_read(conn, actor, episode.therapist_id, episode_id)
+    check_read(conn, actor, episode.therapist_id, episode_id, episode_id=episode_id)
     code = conn.execute(
         select(clients.c.code).where(clients.c.id == episode.client_id)
     ).scalar_one()

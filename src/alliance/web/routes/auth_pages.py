@@ -1,7 +1,12 @@
-"""Sign in, sign out, the first password change, and the start page for each role."""
+"""Sign in (password, then a TOTP code when on), sign out, the password, the second factor.
+
+A sign-in that still owes a code keeps only `totp_uid` (and when it started) in the session: no
+`uid`, so every page but the code form treats the browser as signed out.
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -10,9 +15,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from alliance.web.auth import Viewer, client_ip, require_role
 from alliance.web.routes.common import form_data, page, redirect, tx
 from alliance.web.services import users
+from alliance.web.services.errors import FormError
 
 router = APIRouter(include_in_schema=False)
 START = {"therapist": "/caseload", "supervisor": "/supervision", "admin": "/admin/users"}
+# How long a right password waits for its code before the sign-in starts over.
+CODE_WAIT_S = 300
 
 
 @router.get("/healthz")
@@ -20,14 +28,58 @@ def healthz() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+def _code_owed(request: Request) -> int | None:
+    """The user id whose password was right and whose code is still owed, if still fresh."""
+    uid, since = request.session.get("totp_uid"), request.session.get("totp_since")
+    if not isinstance(uid, int) or not isinstance(since, (int, float)):
+        return None
+    if time.time() - since > CODE_WAIT_S:
+        request.session.pop("totp_uid", None)
+        request.session.pop("totp_since", None)
+        return None
+    return uid
+
+
+def _signed_in(request: Request, result: users.SignIn) -> RedirectResponse:
+    assert result.viewer is not None
+    request.session.clear()
+    request.session["uid"] = result.viewer.user_id
+    if result.must_change_password:
+        return RedirectResponse("/account/password", status_code=303)
+    return RedirectResponse(START[result.viewer.role], status_code=303)
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return page(request, "login.html", {"viewer": None})
+    return page(request, "login.html", {"viewer": None, "code_step": _code_owed(request)})
+
+
+async def _login_code(request: Request, user_id: int, code: str) -> Response:
+    """The second step: the code posts to /login too, so the same throttle covers it."""
+    if not code.strip():
+        errors = {"code": "enter the 6-digit code from your authenticator app"}
+    else:
+        with tx(request) as conn:
+            result = users.verify_code(conn, user_id, code, client_ip(request))
+        if result.viewer is not None:
+            return _signed_in(request, result)
+        errors = {"code": result.error or "sign-in refused"}
+        if result.error == users.LOCKED:
+            request.session.clear()
+            return page(
+                request, "login.html", {"viewer": None, "errors": {"form": errors["code"]}}, 400
+            )
+    return page(
+        request, "login.html", {"viewer": None, "code_step": user_id, "errors": errors}, 400
+    )
 
 
 @router.post("/login", response_model=None)
 async def login(request: Request) -> Response:
     form = await form_data(request)
+    owed = _code_owed(request)
+    if owed is not None and "code" in form:
+        return await _login_code(request, owed, form["code"])
     username, password = form.get("username", ""), form.get("password", "")
     errors: dict[str, str] = {}
     if not username.strip():
@@ -38,11 +90,12 @@ async def login(request: Request) -> Response:
         with tx(request) as conn:
             result = users.authenticate(conn, username, password, client_ip(request))
         if result.viewer is not None:
+            return _signed_in(request, result)
+        if result.code_owed_by is not None:
             request.session.clear()
-            request.session["uid"] = result.viewer.user_id
-            if result.must_change_password:
-                return RedirectResponse("/account/password", status_code=303)
-            return RedirectResponse(START[result.viewer.role], status_code=303)
+            request.session["totp_uid"] = result.code_owed_by
+            request.session["totp_since"] = time.time()
+            return RedirectResponse("/login", status_code=303)
         errors["form"] = result.error or "sign-in refused"
     return page(
         request, "login.html", {"viewer": None, "errors": errors, "username": username}, 400
@@ -79,3 +132,47 @@ async def password_change(
     if errors:
         return page(request, "password.html", {"viewer": viewer, "errors": errors}, 400)
     return redirect(request, START[viewer.role], "Your password was changed.")
+
+
+def _totp_page(
+    request: Request, viewer: Viewer, errors: dict[str, str] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    with tx(request) as conn:
+        state = users.totp_state(conn, viewer)
+    return page(
+        request,
+        "account_totp.html",
+        {"viewer": viewer, "totp": state, "errors": errors or {}},
+        status_code,
+    )
+
+
+@router.get("/account/totp", response_class=HTMLResponse)
+def totp_page(request: Request, viewer: Annotated[Viewer, Depends(require_role())]) -> HTMLResponse:
+    return _totp_page(request, viewer)
+
+
+@router.post("/account/totp/start", response_model=None)
+def totp_start(request: Request, viewer: Annotated[Viewer, Depends(require_role())]) -> Response:
+    """A new secret to scan; nothing changes at sign-in until a code confirms it."""
+    try:
+        with tx(request) as conn:
+            users.start_totp(conn, viewer)
+    except FormError as exc:
+        return _totp_page(request, viewer, exc.errors, 400)
+    return redirect(request, "/account/totp")
+
+
+@router.post("/account/totp", response_model=None)
+async def totp_confirm(
+    request: Request, viewer: Annotated[Viewer, Depends(require_role())]
+) -> Response:
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            users.confirm_totp(conn, viewer, form.get("code", ""))
+    except FormError as exc:
+        return _totp_page(request, viewer, exc.errors, 400)
+    return redirect(
+        request, "/account/totp", "Two-step sign-in is on: you will be asked for a code."
+    )

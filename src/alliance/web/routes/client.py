@@ -96,24 +96,20 @@ def tablet_unlock_form(request: Request) -> HTMLResponse:
 
 @router.post("/tablet/unlock", response_model=None)
 async def tablet_unlock(request: Request) -> Response:
-    """The therapist takes the device back by typing their own password."""
+    """The therapist takes the device back by typing their own password (and code, if on)."""
     if not request.session.get("tablet") or not isinstance(request.session.get("uid"), int):
         raise LoginRequiredError
     form = await form_data(request)
-    viewer = users.load_viewer(request.app.state.engine, request.session["uid"], None)
     with tx(request) as conn:
-        result = (
-            users.authenticate(conn, viewer.username, form.get("password", ""), client_ip(request))
-            if viewer
-            else None
+        errors = users.check_unlock(
+            conn,
+            request.session["uid"],
+            form.get("password", ""),
+            form.get("code", ""),
+            client_ip(request),
         )
-    if result is None or result.viewer is None or result.viewer.user_id != request.session["uid"]:
-        return page(
-            request,
-            "client/unlock.html",
-            {"viewer": None, "errors": {"password": "that password is not right"}},
-            400,
-        )
+    if errors:
+        return page(request, "client/unlock.html", {"viewer": None, "errors": errors}, 400)
     request.session.pop("tablet", None)
     back = request.session.pop("tablet_back", "/caseload")
     return redirect(request, back, "Tablet unlocked.")

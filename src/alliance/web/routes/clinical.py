@@ -22,7 +22,9 @@ from alliance.web.services.errors import FormError, NotVisibleError
 
 router = APIRouter(include_in_schema=False)
 RELAPSE_FIELDS = ("warning_signs", "triggers", "coping_steps", "who_to_call")
-Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
+# Readers: an admin passes the role check but sees an episode only under a live break-glass
+# grant (services/access.visible_episodes); writes stay with the therapist.
+Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor", "admin"))]
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
 # Whoever may read the episode clinically may report a suspected boundary violation.
 Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]

@@ -1,13 +1,15 @@
 """Object-level authorisation: which episodes a user may see.
 
 A therapist sees their own episodes; a supervisor sees their supervisees' episodes; an admin
-sees no clinical content at all. Every clinical read and write goes through `episode_for`.
+sees no clinical content, except one episode at a time, read-only, under a live break-glass grant
+(alliance.store.break_glass). Every clinical read and write goes through `episode_for`.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Connection, Row, false, select
 
+from alliance.store import break_glass
 from alliance.store import tables as t
 from alliance.web.auth import Viewer
 from alliance.web.services.errors import NotVisibleError
@@ -20,6 +22,8 @@ def visible_episodes(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role == "supervisor":
         supervisees = select(t.users.c.id).where(t.users.c.supervisor_id == viewer.user_id)
         return t.episodes.c.therapist_id.in_(supervisees.scalar_subquery())
+    if viewer.role == "admin":
+        return break_glass.live_clause(viewer.user_id)
     return false()
 
 
@@ -36,7 +40,7 @@ def episode_for(conn: Connection, viewer: Viewer, episode_id: int) -> Row[tuple[
 
 
 def can_write(viewer: Viewer, episode: Row[tuple[object, ...]]) -> bool:
-    """Only the treating therapist writes to an episode; a supervisor reads."""
+    """Only the treating therapist writes to an episode; a supervisor (or break glass) reads."""
     return viewer.role == "therapist" and episode.therapist_id == viewer.user_id
 
 

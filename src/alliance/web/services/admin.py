@@ -1,4 +1,4 @@
-"""Admin work: accounts and roles, and which measures a clinic gives at which sessions."""
+"""Admin work: accounts and roles, password resets, second factors, break glass, schedules."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from sqlalchemy import Connection, insert, select, update
 
 from alliance.domain import DomainError
 from alliance.instruments import INSTRUMENT_IDS
-from alliance.store import audit
+from alliance.store import audit, break_glass
 from alliance.store import people as store_people
 from alliance.store import tables as t
-from alliance.store.base import Actor, utc_now
+from alliance.store.base import Actor, NotFoundError, utc_now
 from alliance.web.auth import Viewer, hash_password
-from alliance.web.services.errors import FormError
+from alliance.web.services.errors import FormError, NotVisibleError
 
 # A session rule: "every", "first", "last", "every:N" (every Nth session) or a list "1,4,8".
 _RULE = re.compile(r"^(every|first|last|every:[1-9][0-9]?|[1-9][0-9]{0,2}(,[1-9][0-9]{0,2})*)$")
@@ -63,6 +63,82 @@ def create_account(
     except DomainError as exc:
         raise FormError({exc.field.rsplit(".", 1)[-1]: f"{exc.detail}: {exc.rule}"}) from None
     return NewAccount(user_id, username.strip().lower(), password)
+
+
+def _member(conn: Connection, viewer: Viewer, user_id: int) -> str:
+    """The username of a user of the admin's own clinic, or NotVisibleError."""
+    username = conn.execute(
+        select(t.users.c.username).where(
+            t.users.c.id == user_id, t.users.c.organisation_id == viewer.organisation_id
+        )
+    ).scalar_one_or_none()
+    if username is None:
+        raise NotVisibleError("user")
+    return str(username)
+
+
+def reset_password(conn: Connection, viewer: Viewer, user_id: int) -> NewAccount:
+    """A new one-time password (shown once), to be changed at next sign-in; unlocks the account."""
+    if user_id == viewer.user_id:
+        raise FormError({"user": "change your own password on your account page"})
+    username = _member(conn, viewer, user_id)
+    password = secrets.token_urlsafe(12)
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == user_id)
+        .values(
+            password_hash=hash_password(password),
+            must_change_password=True,
+            failed_logins=0,
+            locked_until=None,
+        )
+    )
+    audit.record(conn, Actor(viewer.user_id, viewer.ip), "reset_password", "user", user_id)
+    return NewAccount(user_id, username, password)
+
+
+def remove_totp(conn: Connection, viewer: Viewer, user_id: int) -> str:
+    """Turn off a user's second factor (a lost phone); they may set up a new one after."""
+    username = _member(conn, viewer, user_id)
+    has = conn.execute(
+        select(t.users.c.totp_secret).where(t.users.c.id == user_id)
+    ).scalar_one_or_none()
+    if has is None:
+        raise FormError({"user": f"{username} has no second factor to remove"})
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == user_id)
+        .values(totp_secret=None, totp_enabled=False, totp_last_step=None)
+    )
+    audit.record(conn, Actor(viewer.user_id, viewer.ip), "remove_totp", "user", user_id)
+    return username
+
+
+def open_break_glass(
+    conn: Connection, viewer: Viewer, episode_id: str, reason: str
+) -> break_glass.Grant:
+    """Read-only access to one episode for GRANT_MINUTES, with the reason stated (audited)."""
+    errors: dict[str, str] = {}
+    text = episode_id.strip()
+    if not text.isdigit() or len(text) > 18:
+        errors["episode_id"] = f"{text[:20]!r} is not an episode number"
+    if len(reason.strip()) < break_glass.REASON_MIN:
+        errors["reason"] = (
+            f"the reason has {len(reason.strip())} characters; "
+            f"at least {break_glass.REASON_MIN} are required"
+        )
+    if errors:
+        raise FormError(errors)
+    try:
+        return break_glass.open_grant(conn, Actor(viewer.user_id, viewer.ip), int(text), reason)
+    except NotFoundError:
+        raise FormError({"episode_id": f"episode {text} does not exist in this clinic"}) from None
+    except DomainError as exc:
+        raise FormError({exc.field.rsplit(".", 1)[-1]: f"{exc.detail}: {exc.rule}"}) from None
+
+
+def break_glass_grants(conn: Connection, viewer: Viewer) -> list[break_glass.Grant]:
+    return break_glass.grants_by(conn, viewer.user_id)
 
 
 def schedules(conn: Connection, viewer: Viewer) -> list[dict[str, object]]:

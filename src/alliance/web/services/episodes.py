@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, select
 from alliance.domain import DomainError, Stage, WorksheetKind
 from alliance.domain.stages import StageReadiness, check_transition
 from alliance.instruments import load_instrument
-from alliance.store import audit
+from alliance.store import audit, break_glass
 from alliance.store import tables as t
 from alliance.store.base import Actor
 from alliance.store.episodes import agreed_goal_count
@@ -78,6 +78,8 @@ class EpisodeDetail:
     alerts: list[AlertView]
     ruptures: list[dict[str, Any]]
     frame: pl.DataFrame
+    # Every break-glass grant on the episode, shown to its therapist and supervisor.
+    break_glass: list[break_glass.Grant] = field(default_factory=list)
 
     @property
     def open_alerts(self) -> list[AlertView]:
@@ -181,6 +183,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         alerts=alerts_for(conn, frame).get(episode_id, []),
         ruptures=_ruptures(frame),
         frame=frame,
+        break_glass=break_glass.grants_on_episode(conn, episode_id),
     )
     audit.record(conn, Actor(viewer.user_id, viewer.ip), "read", "episode", episode_id)
     return detail

@@ -1,20 +1,32 @@
-"""Signing in, the signed-in user, and the admin's user list."""
+"""Signing in (password, then a TOTP code when the user turned one on), and the user list."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+import pyotp
+import segno
+from sqlalchemy import Connection, Engine, Row, select, update
 
+from alliance.store import audit
 from alliance.store import tables as t
+from alliance.store.base import Actor
 from alliance.web.auth import Role, Viewer, hash_password, verify_password
+from alliance.web.services.errors import FormError
 
 # A fixed dummy hash keeps the time of a failed sign-in the same whether or not the user exists.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
 LOCK_AFTER_FAILURES = 5
 LOCK_MINUTES = 15
 PASSWORD_MIN = 12
+LOCKED = "this account is locked for a few minutes after failed attempts"
+# RFC 6238: 30-second steps, 6 digits; one step either side absorbs clock drift (section 5.2).
+TOTP_STEP_S = 30
+TOTP_WINDOW = 1
+TOTP_ISSUER = "Alliance"
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,8 @@ class SignIn:
     viewer: Viewer | None
     must_change_password: bool
     error: str | None
+    # The password was right but a code is still owed: `viewer` is None and this is the user id.
+    code_owed_by: int | None = None
 
 
 def load_viewer(engine: Engine, user_id: int, ip: str | None) -> Viewer | None:
@@ -56,9 +70,35 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def authenticate(conn: Connection, username: str, password: str, ip: str | None) -> SignIn:
-    """Check a username and password; count failures and lock the account after repeated ones."""
-    now = datetime.now(UTC)
+def _viewer(row: Row[Any], ip: str | None) -> Viewer:
+    return Viewer(
+        user_id=row.id,
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        organisation_id=row.organisation_id,
+        ip=ip,
+        must_change_password=bool(row.must_change_password),
+    )
+
+
+def _count_failure(conn: Connection, user_id: int, failures: int, now: datetime) -> None:
+    """One more failed password or code; the account locks for LOCK_MINUTES after the fifth."""
+    values: dict[str, object] = {"failed_logins": failures}
+    if failures >= LOCK_AFTER_FAILURES:
+        values = {"failed_logins": 0, "locked_until": now + timedelta(minutes=LOCK_MINUTES)}
+    conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
+
+
+def authenticate(
+    conn: Connection, username: str, password: str, ip: str | None, now: datetime | None = None
+) -> SignIn:
+    """Check a username and password; count failures and lock the account after repeated ones.
+
+    With a second factor on, a right password yields `code_owed_by` and no viewer; the failure
+    count is kept until the code is right, so guessing codes also ends in the lockout.
+    """
+    now = now or datetime.now(UTC)
     row = conn.execute(
         select(t.users).where(t.users.c.username == username.strip().lower())
     ).first()
@@ -68,27 +108,154 @@ def authenticate(conn: Connection, username: str, password: str, ip: str | None)
         return refused
     locked_until = _utc(row.locked_until)
     if locked_until is not None and locked_until > now:
-        return SignIn(None, False, "this account is locked for a few minutes after failed attempts")
+        return SignIn(None, False, LOCKED)
     if not verify_password(row.password_hash, password):
-        failures = (row.failed_logins or 0) + 1
-        values: dict[str, object] = {"failed_logins": failures}
-        if failures >= LOCK_AFTER_FAILURES:
-            values = {"failed_logins": 0, "locked_until": now + timedelta(minutes=LOCK_MINUTES)}
-        conn.execute(update(t.users).where(t.users.c.id == row.id).values(**values))
+        _count_failure(conn, row.id, (row.failed_logins or 0) + 1, now)
         return refused
+    if row.totp_enabled and row.totp_secret:
+        return SignIn(None, False, None, code_owed_by=row.id)
     conn.execute(
         update(t.users).where(t.users.c.id == row.id).values(failed_logins=0, locked_until=None)
     )
-    viewer = Viewer(
-        user_id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        role=row.role,
-        organisation_id=row.organisation_id,
-        ip=ip,
-        must_change_password=bool(row.must_change_password),
-    )
+    viewer = _viewer(row, ip)
     return SignIn(viewer, viewer.must_change_password, None)
+
+
+def time_step(now: datetime) -> int:
+    """The RFC 6238 counter: whole TOTP_STEP_S intervals since the Unix epoch."""
+    return int(now.timestamp()) // TOTP_STEP_S
+
+
+def match_code(secret: str, code: str, last_step: int | None, now: datetime) -> int | None:
+    """The time step `code` belongs to (within ±TOTP_WINDOW), or None.
+
+    A step at or before `last_step` was already used (or precedes one that was), so a code
+    seen once cannot be replayed while it is still inside the window.
+    """
+    digits = code.strip().replace(" ", "")
+    if len(digits) != 6 or not digits.isdigit():
+        return None
+    totp = pyotp.TOTP(secret, interval=TOTP_STEP_S)
+    current = time_step(now)
+    for step in range(current - TOTP_WINDOW, current + TOTP_WINDOW + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if hmac.compare_digest(totp.at(step * TOTP_STEP_S), digits):
+            return step
+    return None
+
+
+def verify_code(
+    conn: Connection, user_id: int, code: str, ip: str | None, now: datetime | None = None
+) -> SignIn:
+    """The second sign-in step: a wrong code counts as a failed sign-in, like a wrong password."""
+    now = now or datetime.now(UTC)
+    row = conn.execute(select(t.users).where(t.users.c.id == user_id)).first()
+    refused = SignIn(None, False, "that code is not right; use the newest code from your app")
+    if row is None or not row.active or not row.totp_enabled or not row.totp_secret:
+        return SignIn(None, False, "sign in again")
+    locked_until = _utc(row.locked_until)
+    if locked_until is not None and locked_until > now:
+        return SignIn(None, False, LOCKED)
+    step = match_code(row.totp_secret, code, row.totp_last_step, now)
+    if step is None:
+        _count_failure(conn, row.id, (row.failed_logins or 0) + 1, now)
+        return refused
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == row.id)
+        .values(failed_logins=0, locked_until=None, totp_last_step=step)
+    )
+    viewer = _viewer(row, ip)
+    return SignIn(viewer, viewer.must_change_password, None)
+
+
+def check_unlock(
+    conn: Connection,
+    user_id: int,
+    password: str,
+    code: str,
+    ip: str | None,
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """A therapist takes back a locked tablet: their password, and their code when TOTP is on."""
+    row = conn.execute(select(t.users.c.username).where(t.users.c.id == user_id)).first()
+    if row is None:
+        return {"password": "that password is not right"}
+    result = authenticate(conn, row.username, password, ip, now)
+    if result.code_owed_by == user_id:
+        result = verify_code(conn, user_id, code, ip, now)
+        if result.viewer is None:
+            return {"code": result.error or "that code is not right"}
+    if result.viewer is None or result.viewer.user_id != user_id:
+        return {"password": "that password is not right"}
+    return {}
+
+
+@dataclass(frozen=True)
+class TotpState:
+    enabled: bool
+    # While setting up: the secret as text, its otpauth:// URI and that URI as an inline SVG QR.
+    secret: str | None = None
+    uri: str | None = None
+    qr_svg: str | None = None
+
+
+def totp_state(conn: Connection, viewer: Viewer) -> TotpState:
+    """Whether the second factor is on, or the secret being set up (shown only to its owner)."""
+    row = conn.execute(
+        select(t.users.c.totp_secret, t.users.c.totp_enabled).where(t.users.c.id == viewer.user_id)
+    ).one()
+    if row.totp_enabled:
+        return TotpState(True)
+    if not row.totp_secret:
+        return TotpState(False)
+    uri = pyotp.TOTP(row.totp_secret, interval=TOTP_STEP_S).provisioning_uri(
+        name=viewer.username, issuer_name=TOTP_ISSUER
+    )
+    svg = segno.make(uri, error="m").svg_inline(scale=4, title="Scan with your authenticator app")
+    return TotpState(False, row.totp_secret, uri, svg)
+
+
+def start_totp(conn: Connection, viewer: Viewer) -> str:
+    """A fresh secret for setting up; the factor stays off until a code confirms it."""
+    enabled = conn.execute(
+        select(t.users.c.totp_enabled).where(t.users.c.id == viewer.user_id)
+    ).scalar_one()
+    if enabled:
+        raise FormError({"code": "a second factor is already on; ask an admin to remove it first"})
+    secret = pyotp.random_base32()
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == viewer.user_id)
+        .values(totp_secret=secret, totp_enabled=False, totp_last_step=None)
+    )
+    return secret
+
+
+def confirm_totp(conn: Connection, viewer: Viewer, code: str, now: datetime | None = None) -> None:
+    """Switch the second factor on once the user shows a valid code from the new secret."""
+    now = now or datetime.now(UTC)
+    row = conn.execute(
+        select(t.users.c.totp_secret, t.users.c.totp_enabled, t.users.c.totp_last_step).where(
+            t.users.c.id == viewer.user_id
+        )
+    ).one()
+    if row.totp_enabled:
+        raise FormError({"code": "the second factor is already on"})
+    if not row.totp_secret:
+        raise FormError({"code": "start the set-up first"})
+    step = match_code(row.totp_secret, code, row.totp_last_step, now)
+    if step is None:
+        raise FormError(
+            {"code": f"{len(code.strip())} characters is not the current 6-digit code; try again"}
+        )
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == viewer.user_id)
+        .values(totp_enabled=True, totp_last_step=step)
+    )
+    audit.record(conn, Actor(viewer.user_id, viewer.ip), "enable_totp", "user", viewer.user_id)
 
 
 def change_password(
@@ -123,6 +290,7 @@ class UserRow:
     role: Role
     supervisor: str | None
     active: bool
+    totp: bool = False
 
 
 def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
@@ -135,6 +303,7 @@ def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
             t.users.c.display_name,
             t.users.c.role,
             t.users.c.active,
+            t.users.c.totp_enabled,
             supervisor.c.display_name.label("supervisor"),
         )
         .select_from(t.users.outerjoin(supervisor, supervisor.c.id == t.users.c.supervisor_id))
@@ -142,6 +311,14 @@ def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
         .order_by(t.users.c.role, t.users.c.username)
     ).all()
     return [
-        UserRow(r.id, r.username, r.display_name, r.role, r.supervisor, bool(r.active))
+        UserRow(
+            r.id,
+            r.username,
+            r.display_name,
+            r.role,
+            r.supervisor,
+            bool(r.active),
+            bool(r.totp_enabled),
+        )
         for r in rows
     ]
