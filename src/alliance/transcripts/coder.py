@@ -106,6 +106,9 @@ def fine_code(
             code, conf = "information", 1 - q
     else:
         code, conf = "other", 1.0
+    if code not in ("advice",) and behaviour != "question" and is_advice_text(text):
+        # A directive sentence is advice whatever the classifier's main class (MITI "Persuade").
+        return "advice", 0.6, "therapist_input"
     override = therapist_override(text, code)
     if override is not None:
         code, c = override

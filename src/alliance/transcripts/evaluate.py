@@ -288,3 +288,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+MARKER_SET = Path(__file__).resolve().parent / "data" / "markers.jsonl"
+
+
+def marker_report(path: Path = MARKER_SET, tier: str = "default") -> dict[str, Any]:
+    """Precision and recall of each marker on the hand-labelled set, per split."""
+    from alliance.transcripts.coder import code_utterances
+    from alliance.transcripts.model import MARKERS, Utterance
+
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        item = json.loads(line)
+        other = "client" if item["speaker"] == "therapist" else "therapist"
+        utts = [Utterance(1, other, item["prev"]), Utterance(2, item["speaker"], item["text"])]
+        coded = code_utterances(utts, tier=tier)
+        found = {m.name for m in coded[1].markers}
+        gold = set(item["markers"])
+        for name in MARKERS:
+            c = counts.setdefault(name, {}).setdefault(item["split"], {"tp": 0, "fp": 0, "fn": 0})
+            c["tp"] += int(name in found and name in gold)
+            c["fp"] += int(name in found and name not in gold)
+            c["fn"] += int(name not in found and name in gold)
+    out: dict[str, Any] = {}
+    for name, splits in counts.items():
+        for split, c in splits.items():
+            tp, fp, fn = c["tp"], c["fp"], c["fn"]
+            out.setdefault(name, {})[split] = {
+                **c,
+                "precision": tp / (tp + fp) if tp + fp else None,
+                "recall": tp / (tp + fn) if tp + fn else None,
+            }
+    return out

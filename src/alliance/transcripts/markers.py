@@ -99,12 +99,13 @@ AFFIRMATION = _rx(
     r"\byou(?:'ve| have) (?:clearly |really )?(?:put|given) (?:a lot of )?(?:thought|effort)",
 )
 
+# Directive openings at the start of a sentence; "you feel you have to…" mid-sentence is a reflection.
 ADVICE = _rx(
-    r"\byou (?:should|must|have to|need to|ought to|'ve got to|gotta)\b",
-    r"\bi(?:'d| would) (?:recommend|suggest|advise)\b",
+    r"(?:^|[.!;]\s+)(?:so,? |well,? |honestly,? )?you (?:really )?(?:should|must|have to|need to|ought to|'ve got to|gotta)\b",
+    r"\bi(?:'d| would) (?:strongly )?(?:recommend|suggest|advise)\b",
     r"\bmy (?:advice|recommendation|suggestion) (?:is|would be)",
-    r"\bwhy don't you\b",
-    r"\b(?:just )?(?:try|stop|quit|cut down|start) (?:to |doing |drinking |smoking |using )?\w+",
+    r"(?:^|[.!;]\s+)why don't you\b",
+    r"(?:^|[.!;]\s+)(?:just )?(?:try to|stop|quit|cut down|cut out|start) \w+",
     r"\bthe best thing (?:to do|you can do|would be)",
     r"\bif i were you\b",
 )
