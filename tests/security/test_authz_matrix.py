@@ -4,6 +4,10 @@ A route missing from RULES fails the suite, so a new route cannot ship without a
 "Denied" means 401, 403, 404 or a redirect to /login; "allowed" means the request reached the
 handler (2xx, a redirect elsewhere, or a 400/409/410/422 about the input). Whatever the status, a
 persona who may not read therapist A's episode never receives its client code or goal text.
+
+The admin reaches the episode read routes' handlers but sees nothing there without a live
+break-glass grant; `test_it_gives_break_glass_read_of_one_episode_only` replays the table for an
+admin holding a grant for episode E: E's pages read, nothing written, no other episode.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import Engine
 
+from alliance.store import break_glass
+from alliance.store.base import Actor
 from tests.security.conftest import PERSONAS, new_link
 from tests.security.routes import route_table
 from tests.web.clinic import Clinic
@@ -45,10 +51,15 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/"): STAFF,
     ("GET", "/account/password"): STAFF,
     ("POST", "/account/password"): STAFF,
+    ("GET", "/account/totp"): STAFF,
+    ("POST", "/account/totp"): STAFF,
+    ("POST", "/account/totp/start"): STAFF,
     ("GET", "/caseload"): THERAPISTS,
     ("GET", "/episodes/{episode_id}"): A_READERS,
     ("GET", "/episodes/{episode_id}/details"): A_READERS,
     ("POST", "/episodes/{episode_id}/{action}"): A_WRITER,
+    # A suspected boundary violation may be reported by whoever reads the episode clinically.
+    ("POST", "/episodes/{episode_id}/incidents"): A_READERS,
     ("GET", "/episodes/{episode_id}/sessions/{session_id}"): A_READERS,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/{action}"): A_WRITER,
     ("GET", "/episodes/{episode_id}/chart.{fmt}"): A_READERS,
@@ -67,6 +78,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/supervision/therapists/{therapist_id}"): frozenset({"supervisor_of_a"}),
     ("GET", "/admin/users"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
+    # The {user_id} in these paths is therapist B's (its loop has run before the admin's).
+    ("POST", "/admin/users/{user_id}/password"): ADMIN,
+    ("POST", "/admin/users/{user_id}/totp/remove"): ADMIN,
+    ("GET", "/admin/break-glass"): ADMIN,
+    ("POST", "/admin/break-glass"): ADMIN,
     ("GET", "/admin/schedules"): ADMIN,
     ("POST", "/admin/schedules"): ADMIN,
     ("GET", "/api/health"): ALL,
@@ -78,6 +94,12 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/episodes/{episode_id}/boundaries"): A_WRITER,
     ("POST", "/api/episodes/{episode_id}/acknowledgements"): A_WRITER,
     ("POST", "/api/episodes/{episode_id}/links"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/worksheets"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/goal-status"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/notes"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/incidents"): A_READERS,
+    ("POST", "/api/episodes/{episode_id}/close"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/sessions/{session_id}/attendance"): A_WRITER,
 }
 
 # A valid body for each JSON route, so a refusal is about who asks, not what they send.
@@ -87,17 +109,26 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "boundaries": {"kind": "rule", "description": "matrix", "occurred_on": "2025-01-01"},
     "acknowledgements": {"signal_key": "matrix"},
     "links": {"instrument": "srs"},
+    "worksheets": {"kind": "miracle_question", "answers": ["Matrix answer"]},
+    "goal-status": {"goal_id": 1, "status": "dropped"},
+    "notes": {"kind": "rupture", "text": "matrix", "tags": ["withdrawal"]},
+    "incidents": {"description": "matrix", "occurred_on": "2025-01-01"},
+    "close": {"closed_on": "2025-01-01"},  # before the opening: refused, the episode stays open
+    "attendance": {"attendance": "attended"},
 }
 SECRETS = ("RUPT-001", "Sleep through most nights")
 
 
-def concrete(path: str, clinic: Clinic, token: str, link_id: int) -> str:
+def concrete(
+    path: str, clinic: Clinic, token: str, link_id: int, episode_id: int | None = None
+) -> str:
     if path == "/static":
         return "/static/css/alliance.css"
     if path.startswith("/episodes/{episode_id}/sessions/{session_id}/"):
         path = path.replace("{action}", "link")
     return (
-        path.replace("{episode_id}", str(clinic.rupture_episode))
+        path.replace("{episode_id}", str(episode_id or clinic.rupture_episode))
+        .replace("{user_id}", str(clinic.other_therapist_id))
         .replace("{session_id}", str(clinic.rupture_sessions[-1]))
         .replace("{therapist_id}", str(clinic.therapist_id))
         .replace("{token}", token)
@@ -180,3 +211,56 @@ def test_it_never_shows_therapist_a_episode_to_therapist_b(
         response = other.get(url)
         assert response.status_code in {403, 404}, url
         assert "RUPT-001" not in response.text
+
+
+def test_it_gives_break_glass_read_of_one_episode_only(
+    app: FastAPI,
+    engine: Engine,
+    clinic: Clinic,
+    persona_client: Callable[[str], TestClient],
+) -> None:
+    admin = persona_client("admin")
+    # Without a grant the admin reads nothing of E, through any route.
+    for url in (
+        f"/episodes/{clinic.rupture_episode}",
+        f"/episodes/{clinic.rupture_episode}/details",
+        f"/episodes/{clinic.rupture_episode}/report",
+    ):
+        response = admin.get(url, follow_redirects=False)
+        assert response.status_code == 404, url
+        assert not any(s in response.text for s in SECRETS)
+    with engine.begin() as conn:
+        break_glass.open_grant(
+            conn,
+            Actor(clinic.admin_id),
+            clinic.rupture_episode,
+            "Therapist unreachable; client's GP asked for the risk history today.",
+        )
+    link = new_link(engine, clinic)
+    failures: list[str] = []
+    read_e = 0
+    for method, path in route_table(app):
+        if "{episode_id}" not in path:
+            continue
+        e_url = concrete(path, clinic, link.token, link.link_id)
+        e_response = send(admin, method, path, e_url)
+        where = f"admin under break glass {method} {path} -> {e_response.status_code}"
+        if e_response.status_code >= 500:
+            failures.append(f"{where}: server error")
+        # Read-only: every page read of E is open, every write and the JSON API stay shut.
+        should_read = method == "GET" and not path.startswith("/api/")
+        if should_read and denied(e_response, path):
+            failures.append(f"{where}: refused a read of E")
+        if not should_read and not denied(e_response, path):
+            failures.append(f"{where}: reached a write or the API")
+        read_e += should_read and not denied(e_response, path)
+        # Another episode of the same therapist: the grant is for E only.
+        other_url = concrete(path, clinic, link.token, link.link_id, clinic.risk_episode)
+        other = send(admin, method, path, other_url)
+        if not denied(other, path):
+            failures.append(f"admin {method} {path} on another episode -> {other.status_code}")
+        if "RISK-002" in other.text:
+            failures.append(f"admin {method} {path}: LEAK of another episode under E's grant")
+    assert not failures, "\n".join(failures)
+    assert read_e >= 5  # the chart, episode, session, chart file and report pages of E
+    assert "RUPT-001" in admin.get(f"/episodes/{clinic.rupture_episode}/details").text
