@@ -127,3 +127,20 @@ def test_it_does_not_call_a_tie_with_the_lowest_rating_a_new_lowest() -> None:
     lower = [(e, i, n, x - 1.0 if n == 3 else x, r) for e, i, n, x, r in rows]
     found = signals(frame(lower), models={}, rupture_config=PRESETS["openfit-low"])
     assert sum(s.evidence["rule"] == "lowest_so_far" for s in found) == 3000
+
+
+def test_it_gives_each_signal_the_therapist_of_its_own_row() -> None:
+    # The episode moves from therapist t1 to t2 at session 3; both risk items are reported
+    # with the therapist recorded on their own row.
+    data = frame(
+        [
+            ("e1", "phq9", 1, 18.0, True),
+            ("e1", "phq9", 2, 17.0, False),
+            ("e1", "phq9", 3, 16.0, True),
+        ]
+    ).with_columns(pl.Series("therapist_id", ["t1", "t1", "t2"]))
+    risks = [s for s in signals(data, models={}) if s.kind == "risk_item"]
+    assert [(s.session, s.therapist_id, s.episode_id) for s in risks] == [
+        (1, "t1", "e1"),
+        (3, "t2", "e1"),
+    ]

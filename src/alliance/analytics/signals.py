@@ -300,9 +300,10 @@ def _block(series: Series, parts: list[_Part]) -> pl.DataFrame:
     def constant(values: list[str], at: IntArray, dtype: Any = pl.Categorical) -> pl.Series:
         return pl.Series(values, dtype=dtype).gather(at)
 
-    ids = series.frame.select("episode_id", "client_id", "therapist_id")[pl.Series(rows)]
-    out = ids.select(
-        pl.col("episode_id", "client_id", "therapist_id").cast(pl.String),
+    out = pl.DataFrame(_identifiers(series, rows)).select(
+        "episode_id",
+        "client_id",
+        "therapist_id",
         constant([p.kind for p in parts], part_of).alias("kind"),
         constant([p.rule for p in parts], part_of).alias("rule"),
         constant([p.severity for p in parts], part_of).alias("severity"),
@@ -320,6 +321,33 @@ def _block(series: Series, parts: list[_Part]) -> pl.DataFrame:
     )
     key = pl.concat_str(["_head", "episode_id", "_mid", pl.col("session").cast(pl.String)])
     return out.with_columns(key.alias("key")).drop("_head", "_mid")
+
+
+def _identifiers(series: Series, rows: IntArray) -> list[pl.Series]:
+    """Episode, client and therapist ids of `rows`, as text.
+
+    An id that never changes within an episode is cast once per episode and looked up by the
+    episode's ordinal, which is much cheaper than casting it on every signal row.
+    """
+    frame = series.frame
+    episode = series.episode[rows]
+    columns = ("episode_id", "client_id", "therapist_id")
+    others = columns[1:]
+    changes = frame.select(
+        [(pl.col(c) != pl.col(c).shift(1)).fill_null(True).alias(c) for c in others]
+    )
+    inside = np.ones(frame.height, dtype=np.bool_)
+    inside[series.episode_starts] = False
+    out: list[pl.Series] = []
+    for column in columns:
+        # Episode ids are constant within an episode by construction.
+        constant = column == "episode_id" or not bool((changes[column].to_numpy() & inside).any())
+        if constant:
+            per_episode = frame[column].gather(series.episode_starts).cast(pl.String)
+            out.append(per_episode.gather(episode).alias(column))
+        else:
+            out.append(frame[column].gather(rows).cast(pl.String).alias(column))
+    return out
 
 
 _Keys = tuple[IntArray, IntArray, IntArray]
