@@ -110,7 +110,7 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "acknowledgements": {"signal_key": "matrix"},
     "links": {"instrument": "srs"},
     "worksheets": {"kind": "miracle_question", "answers": ["Matrix answer"]},
-    "goal-status": {"goal_id": 1, "status": "dropped"},
+    "goal-status": {"goal_id": 1, "status": "proposed"},  # not a move from agreed: refused
     "notes": {"kind": "rupture", "text": "matrix", "tags": ["withdrawal"]},
     "incidents": {"description": "matrix", "occurred_on": "2025-01-01"},
     "close": {"closed_on": "2025-01-01"},  # before the opening: refused, the episode stays open

@@ -102,3 +102,74 @@ def test_it_refuses_the_admin_and_other_therapists_by_api(
     app_client.post("/logout")
     sign_in(app_client, "admin")
     assert app_client.get("/api/caseload").status_code == 403
+
+
+def test_it_fills_worksheets_agrees_a_goal_and_closes_by_api(
+    app_client: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    sign_in(app_client, "tess")
+    base = f"/api/episodes/{clinic.risk_episode}"
+    empty = app_client.post(f"{base}/worksheets", json={"kind": "miracle_question"})
+    assert empty.status_code == 422
+    assert empty.json()["detail"][0]["field"] == "answers"
+    made = app_client.post(
+        f"{base}/worksheets", json={"kind": "miracle_question", "answers": ["Sing again"]}
+    )
+    assert made.status_code == 201
+    with engine.connect() as conn:
+        goal_id, status = conn.execute(
+            select(t.goals.c.id, t.goals.c.status).where(t.goals.c.text == "Sing again")
+        ).one()
+    assert status == "proposed"
+    agreed = app_client.post(f"{base}/goal-status", json={"goal_id": goal_id, "status": "agreed"})
+    assert agreed.json() == {"goal_id": goal_id, "status": "agreed"}
+    closed = app_client.post(f"{base}/close", json={"closed_on": str(date.today())})
+    assert closed.status_code == 200
+    assert closed.json()["warnings"][0].startswith("no relapse-prevention plan was recorded")
+    late = app_client.post(
+        f"{base}/worksheets",
+        json={
+            "kind": "relapse_prevention",
+            "warning_signs": ["a"],
+            "triggers": ["b"],
+            "coping_steps": ["c"],
+            "who_to_call": ["d"],
+        },
+    )
+    assert late.status_code == 422  # the episode is closed
+
+
+def test_it_sets_attendance_adds_a_note_and_reports_an_incident_by_api(
+    app_client: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    sign_in(app_client, "tess")
+    base = f"/api/episodes/{clinic.rupture_episode}"
+    scored = clinic.rupture_sessions[0]
+    refused = app_client.post(
+        f"{base}/sessions/{scored}/attendance", json={"attendance": "no_show"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["field"] == "attendance"
+    elsewhere = app_client.post(
+        f"/api/episodes/{clinic.risk_episode}/sessions/{scored}/attendance",
+        json={"attendance": "attended"},
+    )
+    assert elsewhere.status_code == 404
+    note = app_client.post(
+        f"{base}/notes", json={"kind": "repair", "text": "Named the rupture", "tags": ["repair"]}
+    )
+    assert note.status_code == 201
+    incident = app_client.post(
+        f"{base}/incidents", json={"description": "Gift accepted", "occurred_on": str(date.today())}
+    )
+    assert incident.status_code == 201
+    app_client.post("/logout")
+    sign_in(app_client, "sam")
+    by_supervisor = app_client.post(
+        f"{base}/incidents", json={"description": "Follow-up", "occurred_on": str(date.today())}
+    )
+    assert by_supervisor.status_code == 201
+    assert app_client.post(f"{base}/notes", json={"kind": "repair", "text": "x"}).status_code == 403
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(t.boundary_incidents)).scalar() == 2
+        assert conn.execute(select(func.count()).select_from(t.relational_notes)).scalar() == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -110,3 +111,71 @@ class CreatedPublic(BaseModel):
 class FieldError(BaseModel):
     field: str
     message: str
+
+
+class WorksheetCreate(BaseModel):
+    """A Miracle Question (answers) or a relapse-prevention plan (the four lists)."""
+
+    kind: str = Field(max_length=30, description="miracle_question or relapse_prevention")
+    answers: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list,
+        max_length=30,
+        description="Miracle Question: each answer becomes a proposed goal.",
+    )
+    warning_signs: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=30
+    )
+    triggers: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=30
+    )
+    coping_steps: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=30
+    )
+    who_to_call: list[Annotated[str, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=30
+    )
+
+
+class GoalStatusUpdate(BaseModel):
+    goal_id: int = Field(ge=1, le=2**31 - 1)
+    status: str = Field(max_length=20, description="proposed, agreed, achieved or dropped")
+
+
+class GoalStatusPublic(BaseModel):
+    goal_id: int
+    status: str
+
+
+class NoteCreate(BaseModel):
+    kind: str = Field(
+        max_length=30, description="transference, countertransference, rupture or repair"
+    )
+    text: str = Field(max_length=5000)
+    tags: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=12)
+
+
+class IncidentCreate(BaseModel):
+    """A suspected boundary violation, for the therapist's supervisor."""
+
+    description: str = Field(max_length=5000)
+    occurred_on: date
+
+
+class ClosingCreate(BaseModel):
+    closed_on: date
+    summary: str | None = Field(default=None, max_length=5000)
+
+
+class ClosingPublic(BaseModel):
+    episode_id: int
+    closed_on: date
+    warnings: list[str]
+
+
+class AttendanceUpdate(BaseModel):
+    attendance: str = Field(max_length=20, description="attended, cancelled or no_show")
+
+
+class AttendancePublic(BaseModel):
+    session_id: int
+    attendance: str

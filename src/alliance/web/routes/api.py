@@ -14,14 +14,23 @@ from alliance.web.routes.clinical import chart_spec, load_detail
 from alliance.web.routes.common import tx
 from alliance.web.schemas import (
     AcknowledgeCreate,
+    AttendancePublic,
+    AttendanceUpdate,
     BoundaryCreate,
     CaseloadRowPublic,
+    ClosingCreate,
+    ClosingPublic,
     CreatedPublic,
     EpisodePublic,
     GoalCreate,
+    GoalStatusPublic,
+    GoalStatusUpdate,
+    IncidentCreate,
     LinkCreate,
     LinkPublic,
+    NoteCreate,
     StageMoveCreate,
+    WorksheetCreate,
 )
 from alliance.web.services import alerts, clinical, links
 from alliance.web.services.caseload import caseload
@@ -30,6 +39,7 @@ from alliance.web.services.errors import FormError, NotVisibleError
 router = APIRouter(prefix="/api", tags=["api"])
 Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
+Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 T = TypeVar("T")
 
 
@@ -132,3 +142,90 @@ def api_create_link(
     )
     url = str(request.base_url).rstrip("/") + f"/f/{new.token}"
     return LinkPublic(url=url, expires_at=new.expires_at, instrument=new.instrument_id)
+
+
+@router.post("/episodes/{episode_id}/worksheets", response_model=CreatedPublic, status_code=201)
+def api_add_worksheet(
+    request: Request, viewer: Therapist, episode_id: int, body: WorksheetCreate
+) -> CreatedPublic:
+    """A Miracle Question (its answers become proposed goals) or a relapse-prevention plan."""
+    content = (
+        {"answers": body.answers}
+        if body.kind == "miracle_question"
+        else {
+            "warning_signs": body.warning_signs,
+            "triggers": body.triggers,
+            "coping_steps": body.coping_steps,
+            "who_to_call": body.who_to_call,
+        }
+    )
+    sheet_id = _run(
+        request, lambda c: clinical.add_worksheet(c, viewer, episode_id, body.kind, content)
+    )
+    return CreatedPublic(id=sheet_id)
+
+
+@router.post("/episodes/{episode_id}/goal-status", response_model=GoalStatusPublic)
+def api_set_goal_status(
+    request: Request, viewer: Therapist, episode_id: int, body: GoalStatusUpdate
+) -> GoalStatusPublic:
+    """Agree, achieve or drop one of the episode's goals (e.g. agree a proposed one)."""
+    status = _run(
+        request,
+        lambda c: clinical.set_goal_status(c, viewer, episode_id, body.goal_id, body.status),
+    )
+    return GoalStatusPublic(goal_id=body.goal_id, status=status)
+
+
+@router.post("/episodes/{episode_id}/notes", response_model=CreatedPublic, status_code=201)
+def api_add_note(
+    request: Request, viewer: Therapist, episode_id: int, body: NoteCreate
+) -> CreatedPublic:
+    note_id = _run(
+        request,
+        lambda c: clinical.add_note(c, viewer, episode_id, body.kind, body.text, body.tags),
+    )
+    return CreatedPublic(id=note_id)
+
+
+@router.post("/episodes/{episode_id}/incidents", response_model=CreatedPublic, status_code=201)
+def api_report_incident(
+    request: Request, viewer: Reporter, episode_id: int, body: IncidentCreate
+) -> CreatedPublic:
+    """A suspected boundary violation, addressed to the therapist's supervisor."""
+    incident_id = _run(
+        request,
+        lambda c: clinical.report_incident(
+            c, viewer, episode_id, body.description, body.occurred_on.isoformat()
+        ),
+    )
+    return CreatedPublic(id=incident_id)
+
+
+@router.post("/episodes/{episode_id}/close", response_model=ClosingPublic)
+def api_close_episode(
+    request: Request, viewer: Therapist, episode_id: int, body: ClosingCreate
+) -> ClosingPublic:
+    """Close the episode; `warnings` says, e.g., that no relapse-prevention plan was written."""
+    result = _run(
+        request,
+        lambda c: clinical.close_episode(
+            c, viewer, episode_id, body.closed_on.isoformat(), body.summary
+        ),
+    )
+    return ClosingPublic(
+        episode_id=result.episode_id, closed_on=result.closed_on, warnings=result.warnings
+    )
+
+
+@router.post(
+    "/episodes/{episode_id}/sessions/{session_id}/attendance", response_model=AttendancePublic
+)
+def api_set_attendance(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int, body: AttendanceUpdate
+) -> AttendancePublic:
+    attendance = _run(
+        request,
+        lambda c: clinical.set_attendance(c, viewer, episode_id, session_id, body.attendance),
+    )
+    return AttendancePublic(session_id=session_id, attendance=attendance)

@@ -12,6 +12,7 @@ from alliance.web.auth import Viewer, require_role
 from alliance.web.routes.common import page, tx
 from alliance.web.services.access import therapists_for
 from alliance.web.services.caseload import caseload
+from alliance.web.services.clinical import open_incidents
 from alliance.web.services.supervision import clinic_table, supervisees
 
 router = APIRouter(include_in_schema=False)
@@ -23,8 +24,11 @@ def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
     with tx(request) as conn:
         people = supervisees(conn, viewer)
         figures = clinic_table(conn, viewer)
+        incidents = open_incidents(conn, viewer)
     return page(
-        request, "supervision.html", {"viewer": viewer, "people": people, "figures": figures}
+        request,
+        "supervision.html",
+        {"viewer": viewer, "people": people, "figures": figures, "incidents": incidents},
     )
 
 

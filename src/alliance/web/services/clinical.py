@@ -147,7 +147,7 @@ def record_boundary(
 
 
 def add_note(
-    conn: Connection, viewer: Viewer, episode_id: int, kind: str, text: str, tags: str
+    conn: Connection, viewer: Viewer, episode_id: int, kind: str, text: str, tags: str | list[str]
 ) -> int:
     return _write(
         conn,

@@ -1,12 +1,43 @@
 // Small progressive enhancements; every page works without them.
 (function () {
   "use strict";
-  // Show a slider's value next to it as the client moves it.
-  document.querySelectorAll("input[type=range][data-output]").forEach(function (slider) {
-    var out = document.getElementById(slider.dataset.output);
-    var sync = function () { if (out) { out.value = Number(slider.value).toFixed(1); } };
-    slider.addEventListener("input", sync);
-    sync();
+  // Visual-analogue lines: swap the number field for a slider that starts unanswered. The
+  // slider writes into the number field (the one that is sent) only once the client touches,
+  // drags or arrow-keys it, so an untouched line is sent empty and the server asks for it.
+  document.querySelectorAll("[data-vas]").forEach(function (box) {
+    var typed = document.getElementById(box.dataset.vas);
+    var typedBox = document.querySelector("[data-vas-typed='" + box.dataset.vas + "']");
+    var slider = box.querySelector("input[type=range]");
+    var out = box.querySelector("output");
+    var state = document.getElementById(slider.getAttribute("aria-describedby"));
+    if (!typed || !typedBox || !state) { return; }
+    var show = function (answered) {
+      box.classList.toggle("unanswered", !answered);
+      state.classList.toggle("unanswered", !answered);
+      if (answered) {
+        var shown = Number(slider.value).toFixed(1);
+        out.value = shown;
+        state.textContent = "Your answer: " + shown;
+        slider.removeAttribute("aria-valuetext");
+      } else {
+        out.value = "\u2013";
+        state.textContent = "Not answered yet: touch or drag the line, or use the arrow keys.";
+        slider.setAttribute("aria-valuetext", "not answered yet");
+      }
+    };
+    var answer = function () {
+      typed.value = slider.value;
+      show(true);
+    };
+    if (typed.value !== "") { slider.value = typed.value; }
+    show(typed.value !== "");
+    typedBox.hidden = true;
+    box.hidden = false;
+    state.hidden = false;
+    slider.addEventListener("input", answer);
+    slider.addEventListener("change", answer);
+    // A tap exactly on the hidden middle changes nothing, so no input event: count it anyway.
+    slider.addEventListener("pointerup", answer);
   });
   // Draw each chart from its inline Vega-Lite spec with the vendored bundle.
   document.querySelectorAll("script[type='application/vnd.vegalite+json']").forEach(function (node) {
