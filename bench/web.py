@@ -4,7 +4,11 @@ The server runs as `alliance serve` in a subprocess over a SQLite demo database 
 therapist's caseload is grown to 200 open episodes; this process drives it with httpx from
 threads. Baseline: the trivial /healthz endpoint, measured in the same run.
 
-Run: python bench/web.py [--submissions 3000] [--caseload 200] [--threads 8]
+Client-form submissions are also run against a server with --write-batch 1 (each submission
+its own commit, as before group commit) for the ratio. "caseload page after a new score" loads
+the page right after a submission, so the cached analysis is recomputed each time.
+
+Run: python bench/web.py [--submissions 3000] [--caseload 200] [--threads 8] [--compare-batch 1]
 """
 
 from __future__ import annotations
@@ -152,19 +156,8 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=3000)
-    parser.add_argument("--caseload", type=int, default=200)
-    parser.add_argument("--page-loads", type=int, default=200)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--port", type=int, default=8765)
-    args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="alliance-bench-"))
-    db = folder / "bench.db"
-    console.print(f"Building the database in {folder} ...")
-    username, tokens = build(db, args.caseload, args.submissions)
-    base = f"http://127.0.0.1:{args.port}"
+def start_server(db: Path, port: int, write_batch: int) -> subprocess.Popen[bytes]:
+    """`alliance serve` over `db`, answering /healthz before this returns."""
     server = subprocess.Popen(
         [
             sys.executable,
@@ -174,64 +167,157 @@ def main() -> None:
             "--db",
             f"sqlite:///{db}",
             "--port",
-            str(args.port),
+            str(port),
+            "--write-batch",
+            str(write_batch),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "ALLIANCE_LOG_LEVEL": "WARNING"},
     )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def sign_in(base: str, username: str) -> dict[str, str]:
+    with httpx.Client(base_url=base) as browser:
+        browser.get("/login")
+        login = browser.post(
+            "/login",
+            data={"username": username, "password": PASSWORD},
+            headers={"X-CSRF-Token": (browser.cookies.get("alliance_csrf") or "")},
+            follow_redirects=False,
+        )
+        assert login.status_code == 303, login.text
+        return {"alliance_session": browser.cookies["alliance_session"]}
+
+
+def show(name: str, rate: float, lat: list[float]) -> None:
+    console.print(
+        f"{name:<34} {rate:8.1f}/s  p50 {pct(lat, 50):6.1f} ms  "
+        f"p95 {pct(lat, 95):6.1f} ms  p99 {pct(lat, 99):6.1f} ms"
+    )
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=3000)
+    parser.add_argument("--caseload", type=int, default=200)
+    parser.add_argument("--page-loads", type=int, default=200)
+    parser.add_argument("--fresh-page-loads", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--write-batch", type=int, default=64)
+    parser.add_argument(
+        "--compare-batch",
+        type=int,
+        default=1,
+        help="also run the submissions against a server with this write batch (0: skip)",
+    )
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="alliance-bench-"))
+    db = folder / "bench.db"
+    console.print(f"Building the database in {folder} ...")
+    n_compare = args.submissions if args.compare_batch else 0
+    username, tokens = build(
+        db, args.caseload, args.submissions + n_compare + args.fresh_page_loads
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    console.print(f"load average at start: {load_average()}")
+    n_health = max(args.submissions, 1000)
+    offset = 0
+
+    def health(client: httpx.Client, i: int) -> None:
+        assert client.get("/healthz").status_code == 200
+
+    def submit(client: httpx.Client, i: int) -> None:
+        response = client.post(
+            f"/f/{tokens[offset + i]}", data={f"item_{k}": "9.5" for k in range(1, 5)}
+        )
+        assert response.status_code == 303, response.status_code
+
+    def caseload(client: httpx.Client, i: int) -> None:
+        response = client.get("/caseload")
+        assert response.status_code == 200
+        assert response.text.count("data-episode=") >= 200
+
+    results: list[tuple[str, float, list[float]]] = []
+    compare: tuple[float, list[float]] | None = None
+    if args.compare_batch:
+        server = start_server(db, args.port, args.compare_batch)
+        try:
+            run_load("warm-up", 50, 2, health, base)
+            compare = run_load("submit", args.submissions, args.threads, submit, base)
+            offset += args.submissions
+        finally:
+            stop_server(server)
+    server = start_server(db, args.port, args.write_batch)
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        with httpx.Client(base_url=base) as browser:
-            browser.get("/login")
-            login = browser.post(
-                "/login",
-                data={"username": username, "password": PASSWORD},
-                headers={"X-CSRF-Token": (browser.cookies.get("alliance_csrf") or "")},
-                follow_redirects=False,
-            )
-            assert login.status_code == 303, login.text
-            cookies = {"alliance_session": browser.cookies["alliance_session"]}
-        n_health = max(args.submissions, 1000)
-
-        def health(client: httpx.Client, i: int) -> None:
-            assert client.get("/healthz").status_code == 200
-
-        def submit(client: httpx.Client, i: int) -> None:
-            response = client.post(
-                f"/f/{tokens[i]}", data={f"item_{k}": "9.5" for k in range(1, 5)}
-            )
-            assert response.status_code == 303, response.status_code
-
-        def caseload(client: httpx.Client, i: int) -> None:
-            response = client.get("/caseload")
-            assert response.status_code == 200
-            assert response.text.count("data-episode=") >= 200
-
+        cookies = sign_in(base, username)
         run_load("warm-up", 50, 2, health, base)
-        rate_h, lat_h = run_load("health", n_health, args.threads, health, base)
-        rate_s, lat_s = run_load("submit", args.submissions, args.threads, submit, base)
-        rate_c, lat_c = run_load("caseload", args.page_loads, 2, caseload, base, cookies)
-        console.print(f"threads: {args.threads}; open episodes on the caseload: {args.caseload}")
-        for name, rate, lat in (
-            ("healthz (baseline)", rate_h, lat_h),
-            ("client-form submission", rate_s, lat_s),
-            ("caseload page", rate_c, lat_c),
-        ):
-            console.print(
-                f"{name:<24} {rate:8.1f}/s  p50 {pct(lat, 50):6.1f} ms  "
-                f"p95 {pct(lat, 95):6.1f} ms  p99 {pct(lat, 99):6.1f} ms"
+        results.append(
+            ("healthz (baseline)", *run_load("health", n_health, args.threads, health, base))
+        )
+        results.append(
+            (
+                f"client-form submission (batch {args.write_batch})",
+                *run_load("submit", args.submissions, args.threads, submit, base),
             )
-        console.print(f"submissions / healthz throughput ratio: {rate_s / rate_h:.2f}")
-        console.print(f"caseload p95 / healthz p95 ratio: {pct(lat_c, 95) / pct(lat_h, 95):.1f}")
+        )
+        offset += args.submissions
+        results.append(
+            ("caseload page", *run_load("caseload", args.page_loads, 2, caseload, base, cookies))
+        )
+        # Each load right after a new score on the caseload: the analysis is computed afresh.
+        fresh: list[float] = []
+        with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+            for i in range(args.fresh_page_loads):
+                response = client.post(
+                    f"/f/{tokens[offset + i]}", data={f"item_{k}": "9.5" for k in range(1, 5)}
+                )
+                assert response.status_code == 303, response.status_code
+                started = time.perf_counter()
+                caseload(client, i)
+                fresh.append((time.perf_counter() - started) * 1000)
+        if fresh:
+            results.append(
+                ("caseload page after a new score", 1000 / statistics.mean(fresh), fresh)
+            )
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop_server(server)
+    console.print(f"threads: {args.threads}; open episodes on the caseload: {args.caseload}")
+    if compare is not None:
+        show(f"client-form submission (batch {args.compare_batch})", *compare)
+    for name, rate, lat in results:
+        show(name, rate, lat)
+    rate_h, lat_h = results[0][1], results[0][2]
+    rate_s = results[1][1]
+    console.print(f"submissions / healthz throughput ratio: {rate_s / rate_h:.2f}")
+    if compare is not None:
+        console.print(
+            f"submissions, batch {args.write_batch} / batch {args.compare_batch}: "
+            f"{rate_s / compare[0]:.2f}x throughput"
+        )
+    console.print(
+        f"caseload p95 / healthz p95 ratio: {pct(results[2][2], 95) / pct(lat_h, 95):.1f}"
+    )
+    console.print(f"load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -34,12 +34,20 @@ COMMANDS: list[click.Command] = []
 @click.option(
     "--demo", is_flag=True, help="Serve a fresh SQLite file filled with the synthetic demo clinic."
 )
-def serve(database_url: str | None, host: str, port: int, demo: bool) -> None:
+@click.option(
+    "--write-batch",
+    default=64,  # alliance.store.writer.DEFAULT_MAX_BATCH, not imported so --help stays quick
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Most client-form submissions committed together (group commit); 1 commits each alone.",
+)
+def serve(database_url: str | None, host: str, port: int, demo: bool, write_batch: int) -> None:
     """Serve the web app (pages and the /api JSON routes)."""
     import uvicorn
 
     from alliance.store.engine import make_engine
     from alliance.store.migrate import upgrade
+    from alliance.store.writer import GroupCommitWriter
     from alliance.web import create_app
 
     if demo and database_url:
@@ -71,6 +79,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool) -> None:
     else:
         upgrade(engine)
     app = create_app(settings, engine=engine)
+    app.state.writer = GroupCommitWriter(engine, max_batch=write_batch)
     click.echo(f"Alliance at http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
 

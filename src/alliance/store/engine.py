@@ -13,6 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# Execution option for a connection that only reads (`conn.execution_options(**{READ_ONLY: True})`).
+READ_ONLY = "alliance_read_only"
+
 
 def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
     """Build an engine for `database_url`, creating the SQLite file's folder when needed."""
@@ -42,6 +45,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            # A reader needs no write lock: in WAL mode it reads one snapshot and never waits.
+            conn.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
         # instead of failing with "database is locked" on upgrade from a read lock.
         conn.exec_driver_sql("BEGIN IMMEDIATE")

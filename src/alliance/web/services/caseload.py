@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from alliance.instruments import load_instrument
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.base import Actor
+from alliance.store.engine import READ_ONLY
+from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import Viewer
 from alliance.web.services.access import visible_episodes
 from alliance.web.services.alerts import AlertView, alerts_for
@@ -75,25 +82,85 @@ def last_scores(frame: pl.DataFrame) -> dict[int, dict[str, LastScore]]:
     return out
 
 
-def caseload(
+@dataclass(frozen=True)
+class _Analysis:
+    lasts: dict[int, dict[str, LastScore]]
+    alerts: dict[int, list[AlertView]]
+    risky: frozenset[int]
+
+
+_CACHE_SIZE = 64
+_cache: OrderedDict[tuple[object, ...], _Analysis] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _analysis_key(conn: Connection, episodes: Sequence[Any]) -> tuple[object, ...]:
+    """What the analysis depends on: the episodes, and how far their scores and acks reach.
+
+    Administrations and acknowledgements are only ever added (a correction is a new row), so
+    the count and the highest id of each, over these episodes, change whenever the analysis
+    would; sessions change only their attendance, which the analysis does not read.
+    """
+    ids = [r.id for r in episodes]
+    a, k = t.administrations, t.signal_acknowledgements
+    scores = conn.execute(
+        select(func.count(), func.max(a.c.id)).where(a.c.episode_id.in_(ids))
+    ).one()
+    acks = conn.execute(select(func.count(), func.max(k.c.id)).where(k.c.episode_id.in_(ids))).one()
+    shape = tuple((r.id, r.client_id, r.therapist_id) for r in episodes)
+    return (shape, tuple(scores), tuple(acks))
+
+
+def _analyse(conn: Connection, ids: list[int]) -> _Analysis:
+    """The score frame read once, columnar, and every figure the caseload shows from it."""
+    frame = score_frame(conn, ids)
+    risky: set[int] = set()
+    if frame.height:
+        latest = frame.group_by(["episode_id", "instrument"]).last()
+        risky = set(latest.filter(pl.col("risk"))["episode_id"].to_list())
+    return _Analysis(last_scores(frame), alerts_for(conn, frame), frozenset(risky))
+
+
+def _analysis(conn: Connection, episodes: Sequence[Any]) -> _Analysis:
+    """The analysis of these episodes, reused while no score or acknowledgement was added."""
+    if not episodes:
+        return _Analysis({}, {}, frozenset())
+    key = _analysis_key(conn, episodes)
+    with _cache_lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    made = _analyse(conn, [r.id for r in episodes])
+    with _cache_lock:
+        _cache[key] = made
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return made
+
+
+def read_caseload(
     conn: Connection, viewer: Viewer, therapist_id: int | None = None
 ) -> list[CaseloadRow]:
-    """Open episodes visible to `viewer` (optionally one therapist's), most in need first."""
+    """The rows of `caseload`, without the audit event (the caller records it)."""
     e, c, u, s = t.episodes, t.clients, t.users, t.sessions
     query = (
         select(
             e.c.id,
             e.c.stage,
+            e.c.client_id,
+            e.c.therapist_id,
             c.c.code,
             u.c.display_name,
         )
         .join(c, c.c.id == e.c.client_id)
         .join(u, u.c.id == e.c.therapist_id)
         .where(e.c.closed_on.is_(None), visible_episodes(viewer))
+        .order_by(e.c.id)
     )
     if therapist_id is not None:
         query = query.where(e.c.therapist_id == therapist_id)
-    episodes = conn.execute(query).all()
+    episodes = list(conn.execute(query).all())
     ids = [r.id for r in episodes]
     counts: dict[int, tuple[int, date | None]] = {}
     if ids:
@@ -103,28 +170,54 @@ def caseload(
             .group_by(s.c.episode_id)
         ).all():
             counts[r[0]] = (int(r[1]), r[2])
-    frame = score_frame(conn, ids)
-    lasts = last_scores(frame)
-    alerts = alerts_for(conn, frame)
-    risky: set[int] = set()
-    if frame.height:
-        latest = frame.group_by(["episode_id", "instrument"]).last()
-        risky = set(latest.filter(pl.col("risk"))["episode_id"].to_list())
-    rows = [
-        CaseloadRow(
-            episode_id=r.id,
-            client_code=r.code,
-            therapist=r.display_name,
-            stage=r.stage,
-            sessions=counts.get(r.id, (0, None))[0],
-            last_session_on=counts.get(r.id, (0, None))[1],
-            last_alliance=lasts.get(r.id, {}).get("alliance"),
-            last_outcome=lasts.get(r.id, {}).get("outcome"),
-            risk=r.id in risky or any(a.kind == "risk" for a in alerts.get(r.id, [])),
-            alerts=alerts.get(r.id, []),
+    analysis = _analysis(conn, episodes)
+    none: dict[str, LastScore] = {}
+    rows = []
+    for r in episodes:
+        alerts = analysis.alerts.get(r.id, [])
+        lasts = analysis.lasts.get(r.id, none)
+        sessions, last_on = counts.get(r.id, (0, None))
+        rows.append(
+            CaseloadRow(
+                episode_id=r.id,
+                client_code=r.code,
+                therapist=r.display_name,
+                stage=r.stage,
+                sessions=sessions,
+                last_session_on=last_on,
+                last_alliance=lasts.get("alliance"),
+                last_outcome=lasts.get("outcome"),
+                risk=r.id in analysis.risky or any(a.kind == "risk" for a in alerts),
+                alerts=list(alerts),
+            )
         )
-        for r in episodes
-    ]
     rows.sort(key=lambda row: row.need)
+    return rows
+
+
+def caseload(
+    conn: Connection, viewer: Viewer, therapist_id: int | None = None
+) -> list[CaseloadRow]:
+    """Open episodes visible to `viewer` (optionally one therapist's), most in need first."""
+    rows = read_caseload(conn, viewer, therapist_id)
     audit.record(conn, Actor(viewer.user_id, viewer.ip), "read", "caseload", therapist_id)
     return rows
+
+
+def caseload_audited(
+    engine: Engine, writer: GroupCommitWriter, viewer: Viewer, therapist_id: int | None = None
+) -> list[CaseloadRow]:
+    """As `caseload`, read without the write lock; the audit event goes through the writer.
+
+    The page is built from one read snapshot (SQLite readers in WAL mode never wait for the
+    writer, nor hold it up), and is returned only once its audit event has been committed.
+    """
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
+        rows = read_caseload(conn, viewer, therapist_id)
+    actor = Actor(viewer.user_id, viewer.ip)
+    writer.run(partial(_record_read, actor=actor, therapist_id=therapist_id))
+    return rows
+
+
+def _record_read(conn: Connection, *, actor: Actor, therapist_id: int | None) -> None:
+    audit.record(conn, actor, "read", "caseload", therapist_id)
