@@ -28,7 +28,9 @@ REASON = "Therapist on sick leave; client's GP requested the risk history urgent
 
 def grants(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(t.break_glass_grants)).scalar())
+        return int(
+            conn.execute(select(func.count()).select_from(t.break_glass_grants)).scalar_one()
+        )
 
 
 def actions(engine: Engine) -> list[tuple[str, int | None, str, str | None]]:
