@@ -212,17 +212,46 @@ def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: 
     client = phone.new_page()
     client.goto(link_url)
     expect(client.locator("legend").first).to_be_visible()
+    # Every line starts unanswered: no thumb, no value, a visible note.
+    expect(client.locator(".vas.unanswered")).to_have_count(4)
+    for i in range(1, 5):
+        expect(client.locator(f"#state{i}")).to_contain_text("Not answered yet")
+        expect(client.locator(f"#out{i}")).to_have_text("\u2013")
     shot(client, "06-client-form-phone")
     sliders = client.locator("input[type=range]")
     assert sliders.count() == 4
     client.keyboard.press("Tab")  # skip link
-    for _ in range(4):
+    for _ in range(3):
         client.keyboard.press("Tab")
         focused = client.evaluate("document.activeElement.type")
         assert focused == "range"
-        for _ in range(20):  # 20 steps of 0.1 from the middle: 5.0 -> 7.0
+        for _ in range(20):  # 20 steps of 0.1 from the hidden middle: 5.0 -> 7.0
             client.keyboard.press("ArrowRight")
+    expect(client.locator("#state1")).to_have_text("Your answer: 7.0")
+    # The fourth line is passed over with Tab: focus alone does not answer it.
+    client.keyboard.press("Tab")
+    assert client.evaluate("document.activeElement.type") == "range"
+    expect(client.locator("#state4")).to_contain_text("Not answered yet")
+    shot(client, "06a-client-form-three-answered")
+    stored = count(server, t.administrations)
+    client.keyboard.press("Tab")
+    assert client.evaluate("document.activeElement.tagName") == "BUTTON"
+    client.keyboard.press("Enter")
+    expect(client.locator("#q4 #err-4")).to_contain_text("needs an answer")
+    expect(client.locator(".field-error")).to_have_count(1)
+    assert count(server, t.administrations) == stored
+    assert [sliders.nth(i).input_value() for i in range(3)] == ["7", "7", "7"]
+    expect(client.locator(".vas.unanswered")).to_have_count(1)
+    shot(client, "06b-client-form-unanswered-error")
+    client.keyboard.press("Tab")  # skip link
+    for _ in range(4):
+        client.keyboard.press("Tab")
+        assert client.evaluate("document.activeElement.type") == "range"
+    assert client.evaluate("document.activeElement.id") == "slide4"
+    for _ in range(20):
+        client.keyboard.press("ArrowRight")
     assert [sliders.nth(i).input_value() for i in range(4)] == ["7", "7", "7", "7"]
+    expect(client.locator(".vas.unanswered")).to_have_count(0)
     client.keyboard.press("Tab")
     assert client.evaluate("document.activeElement.tagName") == "BUTTON"
     client.keyboard.press("Enter")
@@ -240,7 +269,80 @@ def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: 
     expect(client.locator(".flash.error")).to_contain_text("already used")
     shot(client, "09-link-used")
     phone.close()
+
+    worksheets_and_closing(server, page, episode_id, username)
     context.close()
+
+
+def worksheets_and_closing(server: LiveServer, page: Page, episode_id: int, username: str) -> None:
+    """Miracle Question -> proposed goals -> one agreed; a plan with a gap, then whole; closing."""
+    page.goto(f"{server.url}/episodes/{episode_id}/details")
+    miracle = page.locator("#miracle-form")
+    miracle.get_by_role("button", name="Save the Miracle Question").click()
+    expect(page.locator("#miracle_question-answers-error")).to_contain_text("at least one entry")
+    shot(page, "10-miracle-question-error")
+    page.locator("#miracle-form").get_by_label("What would be different").fill(
+        "I would have breakfast with my kids\nI would answer the phone"
+    )
+    page.locator("#miracle-form").get_by_role("button", name="Save the Miracle Question").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Miracle Question saved")
+    goal = page.locator("#goals > li", has_text="I would answer the phone")
+    expect(goal.locator("[data-goal-status]")).to_have_text("proposed")
+    goal.get_by_role("button", name="Mark agreed").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Goal updated")
+    goal = page.locator("#goals > li", has_text="I would answer the phone")
+    expect(goal.locator("[data-goal-status]")).to_have_text("agreed")
+    shot(page, "11-goals-from-the-miracle-question")
+
+    sheets = count(server, t.worksheets, t.worksheets.c.episode_id == episode_id)
+    plan = page.locator("#relapse-form")
+    plan.get_by_label("Warning signs").fill("Staying in bed\nNot answering messages")
+    plan.get_by_label("Coping steps").fill("Morning walk\nBreathing exercise")
+    plan.get_by_label("Who to call").fill("My sister")
+    plan.get_by_role("button", name="Save the plan").click()
+    expect(page.locator("#relapse_prevention-triggers-error")).to_contain_text("at least one")
+    expect(page.locator("#relapse_prevention-warning_signs")).to_have_value(
+        "Staying in bed\nNot answering messages"
+    )
+    assert count(server, t.worksheets, t.worksheets.c.episode_id == episode_id) == sheets
+    page.locator("#relapse_prevention-triggers").scroll_into_view_if_needed()
+    shot(page, "12-relapse-plan-error")
+    page.locator("#relapse-form").get_by_label("Triggers").fill("Anniversaries")
+    page.locator("#relapse-form").get_by_role("button", name="Save the plan").click()
+    expect(page.locator(".flash.ok")).to_contain_text("Relapse-prevention plan saved")
+    expect(page.locator("#worksheets")).to_contain_text("Morning walk; Breathing exercise")
+
+    # Another open episode of this therapist, with no plan: closing warns, and says why.
+    with server.engine.connect() as conn:
+        other = conn.execute(
+            select(t.episodes.c.id)
+            .join(t.users, t.users.c.id == t.episodes.c.therapist_id)
+            .where(
+                t.users.c.username == username,
+                t.episodes.c.closed_on.is_(None),
+                t.episodes.c.id != episode_id,
+                ~t.episodes.c.id.in_(
+                    select(t.worksheets.c.episode_id).where(
+                        t.worksheets.c.kind == "relapse_prevention"
+                    )
+                ),
+            )
+            .limit(1)
+        ).scalar_one()
+    page.goto(f"{server.url}/episodes/{other}/details")
+    expect(page.locator("#closing-warning")).to_contain_text("No relapse-prevention plan yet")
+    close = page.locator("#close-form")
+    close.get_by_label("Closing date").fill(date.today().isoformat())
+    close.get_by_label("Closing summary").fill("Ended early: moved away")
+    close.get_by_role("button", name="Close the episode").click()
+    expect(page.locator("div.flash.warn[role=status]")).to_contain_text(
+        "no relapse-prevention plan was recorded"
+    )
+    expect(page.locator("#closing-warning")).to_have_text(
+        "Closed without a relapse-prevention plan."
+    )
+    expect(page.locator("#close-form")).to_have_count(0)
+    shot(page, "13-closed-with-warning")
 
 
 def test_it_completes_a_phq9_form_with_the_keyboard(server: LiveServer, browser: Browser) -> None:
