@@ -204,11 +204,22 @@ def sign_in(base: str, username: str) -> dict[str, str]:
         return {"alliance_session": browser.cookies["alliance_session"]}
 
 
-def show(name: str, rate: float, lat: list[float]) -> None:
+def show(name: str, rate: float, lat: list[float], cpu_ms: float | None = None) -> None:
+    cpu = f"  server CPU {cpu_ms:5.2f} ms/req" if cpu_ms is not None else ""
     console.print(
-        f"{name:<34} {rate:8.1f}/s  p50 {pct(lat, 50):6.1f} ms  "
-        f"p95 {pct(lat, 95):6.1f} ms  p99 {pct(lat, 99):6.1f} ms"
+        f"{name:<34} {rate:7.1f}/s  p50 {pct(lat, 50):6.1f} ms  "
+        f"p95 {pct(lat, 95):6.1f} ms  p99 {pct(lat, 99):6.1f} ms{cpu}",
+        soft_wrap=True,
     )
+
+
+def cpu_seconds(process: subprocess.Popen[bytes]) -> float:
+    """User + system CPU time the server process has used so far (Linux /proc; else 0)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> str:
@@ -259,11 +270,30 @@ def main() -> None:
 
     results: list[tuple[str, float, list[float]]] = []
     compare: tuple[float, list[float]] | None = None
+    # Server CPU per request: a figure the other jobs on a shared machine disturb much less.
+    cpu_ms: dict[str, float] = {}
+
+    def measured(
+        server: subprocess.Popen[bytes],
+        key: str,
+        n: int,
+        load: Callable[[], tuple[float, list[float]]],
+    ) -> tuple[float, list[float]]:
+        before = cpu_seconds(server)
+        out = load()
+        cpu_ms[key] = (cpu_seconds(server) - before) * 1000 / n
+        return out
+
     if args.compare_batch:
         server = start_server(db, args.port, args.compare_batch)
         try:
             run_load("warm-up", 50, 2, health, base)
-            compare = run_load("submit", args.submissions, args.threads, submit, base)
+            compare = measured(
+                server,
+                f"client-form submission (batch {args.compare_batch})",
+                args.submissions,
+                lambda: run_load("submit", args.submissions, args.threads, submit, base),
+            )
             offset += args.submissions
         finally:
             stop_server(server)
@@ -271,22 +301,31 @@ def main() -> None:
     try:
         cookies = sign_in(base, username)
         run_load("warm-up", 50, 2, health, base)
-        results.append(
-            ("healthz (baseline)", *run_load("health", n_health, args.threads, health, base))
-        )
-        results.append(
+        for name, n, load in (
+            (
+                "healthz (baseline)",
+                n_health,
+                lambda: run_load("health", n_health, args.threads, health, base),
+            ),
             (
                 f"client-form submission (batch {args.write_batch})",
-                *run_load("submit", args.submissions, args.threads, submit, base),
-            )
-        )
-        offset += args.submissions
-        results.append(
-            ("caseload page", *run_load("caseload", args.page_loads, 2, caseload, base, cookies))
-        )
+                args.submissions,
+                lambda: run_load("submit", args.submissions, args.threads, submit, base),
+            ),
+            (
+                "caseload page",
+                args.page_loads,
+                lambda: run_load("caseload", args.page_loads, 2, caseload, base, cookies),
+            ),
+        ):
+            results.append((name, *measured(server, name, n, load)))
+            if name.startswith("client-form"):
+                offset += args.submissions
         # Each load right after a new score on the caseload: the analysis is computed afresh.
         fresh: list[float] = []
         with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
+            client.get("/login")
+            client.headers["X-CSRF-Token"] = client.cookies.get("alliance_csrf") or ""
             for i in range(args.fresh_page_loads):
                 response = client.post(
                     f"/f/{tokens[offset + i]}", data={f"item_{k}": "9.5" for k in range(1, 5)}
@@ -303,9 +342,10 @@ def main() -> None:
         stop_server(server)
     console.print(f"threads: {args.threads}; open episodes on the caseload: {args.caseload}")
     if compare is not None:
-        show(f"client-form submission (batch {args.compare_batch})", *compare)
+        name = f"client-form submission (batch {args.compare_batch})"
+        show(name, *compare, cpu_ms.get(name))
     for name, rate, lat in results:
-        show(name, rate, lat)
+        show(name, rate, lat, cpu_ms.get(name))
     rate_h, lat_h = results[0][1], results[0][2]
     rate_s = results[1][1]
     console.print(f"submissions / healthz throughput ratio: {rate_s / rate_h:.2f}")
