@@ -89,54 +89,95 @@ class _Analysis:
     risky: frozenset[int]
 
 
-_CACHE_SIZE = 64
-_cache: OrderedDict[tuple[object, ...], _Analysis] = OrderedDict()
+@dataclass(frozen=True)
+class _EpisodeAnalysis:
+    lasts: dict[str, LastScore]
+    alerts: list[AlertView]
+    risky: bool
+
+
+# Enough for every open episode of a large clinic; the least recently shown go first.
+_CACHE_SIZE = 20_000
+_cache: OrderedDict[tuple[object, ...], _EpisodeAnalysis] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _analysis_key(conn: Connection, episodes: Sequence[Any]) -> tuple[object, ...]:
-    """What the analysis depends on: the episodes, and how far their scores and acks reach.
+def _analysis_keys(conn: Connection, episodes: Sequence[Any]) -> dict[int, tuple[object, ...]]:
+    """Per episode, what its analysis depends on: how far its scores and acknowledgements reach.
 
     Administrations and acknowledgements are only ever added (a correction is a new row), so
-    the count and the highest id of each, over these episodes, change whenever the analysis
-    would; sessions change only their attendance, which the analysis does not read.
+    the count and the highest id of each change whenever the analysis would; sessions change
+    only their attendance, which the analysis does not read. The signals of one episode never
+    depend on another's, so each episode's analysis is kept and recomputed on its own.
     """
     ids = [r.id for r in episodes]
     a, k = t.administrations, t.signal_acknowledgements
-    scores = conn.execute(
-        select(func.count(), func.max(a.c.id)).where(a.c.episode_id.in_(ids))
-    ).one()
-    acks = conn.execute(select(func.count(), func.max(k.c.id)).where(k.c.episode_id.in_(ids))).one()
-    shape = tuple((r.id, r.client_id, r.therapist_id) for r in episodes)
-    return (shape, tuple(scores), tuple(acks))
+    scores = {
+        r[0]: (int(r[1]), r[2])
+        for r in conn.execute(
+            select(a.c.episode_id, func.count(), func.max(a.c.id))
+            .where(a.c.episode_id.in_(ids))
+            .group_by(a.c.episode_id)
+        ).all()
+    }
+    acks = {
+        r[0]: (int(r[1]), r[2])
+        for r in conn.execute(
+            select(k.c.episode_id, func.count(), func.max(k.c.id))
+            .where(k.c.episode_id.in_(ids))
+            .group_by(k.c.episode_id)
+        ).all()
+    }
+    return {
+        r.id: (
+            r.id,
+            r.client_id,
+            r.therapist_id,
+            scores.get(r.id, (0, None)),
+            acks.get(r.id, (0, None)),
+        )
+        for r in episodes
+    }
 
 
-def _analyse(conn: Connection, ids: list[int]) -> _Analysis:
-    """The score frame read once, columnar, and every figure the caseload shows from it."""
+def _analyse(conn: Connection, ids: list[int]) -> dict[int, _EpisodeAnalysis]:
+    """The score frame of these episodes read once, columnar, and every figure shown from it."""
     frame = score_frame(conn, ids)
     risky: set[int] = set()
     if frame.height:
         latest = frame.group_by(["episode_id", "instrument"]).last()
         risky = set(latest.filter(pl.col("risk"))["episode_id"].to_list())
-    return _Analysis(last_scores(frame), alerts_for(conn, frame), frozenset(risky))
+    lasts = last_scores(frame)
+    alerts = alerts_for(conn, frame)
+    return {i: _EpisodeAnalysis(lasts.get(i, {}), alerts.get(i, []), i in risky) for i in ids}
 
 
 def _analysis(conn: Connection, episodes: Sequence[Any]) -> _Analysis:
-    """The analysis of these episodes, reused while no score or acknowledgement was added."""
+    """The analysis of these episodes, each reused while none of its inputs was added to."""
     if not episodes:
         return _Analysis({}, {}, frozenset())
-    key = _analysis_key(conn, episodes)
+    keys = _analysis_keys(conn, episodes)
+    found: dict[int, _EpisodeAnalysis] = {}
     with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
-    made = _analyse(conn, [r.id for r in episodes])
-    with _cache_lock:
-        _cache[key] = made
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return made
+        for episode_id, key in keys.items():
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                found[episode_id] = hit
+    missing = [episode_id for episode_id in keys if episode_id not in found]
+    if missing:
+        made = _analyse(conn, missing)
+        found.update(made)
+        with _cache_lock:
+            for episode_id, analysis in made.items():
+                _cache[keys[episode_id]] = analysis
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    return _Analysis(
+        {i: a.lasts for i, a in found.items() if a.lasts},
+        {i: a.alerts for i, a in found.items() if a.alerts},
+        frozenset(i for i, a in found.items() if a.risky),
+    )
 
 
 def read_caseload(
