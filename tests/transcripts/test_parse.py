@@ -22,12 +22,14 @@ def test_it_maps_names_to_roles_with_an_option() -> None:
     text = "Anna: How are you?\nBen: Tired.\nAnna: Tired, and still here."
     t = parse_text(text, speakers={"Anna": "therapist", "ben": "client"})
     assert [(u.line, u.speaker, u.name) for u in t.utterances] == [
-        (1, "therapist", "Anna"), (2, "client", "Ben"), (3, "therapist", "Anna")]
+        (1, "therapist", "Anna"),
+        (2, "client", "Ben"),
+        (3, "therapist", "Anna"),
+    ]
 
 
 def test_it_reads_webvtt_voices_and_keeps_timestamps(fixtures: Path) -> None:
-    t = read_transcript(fixtures / "session.vtt", speakers={"Dr Lee": "therapist",
-                                                            "Sam": "client"})
+    t = read_transcript(fixtures / "session.vtt", speakers={"Dr Lee": "therapist", "Sam": "client"})
     assert [u.speaker for u in t.utterances] == ["therapist", "client", "therapist"]
     assert t.utterances[1].start == 4.5
     assert t.utterances[1].end == 9.0
@@ -38,8 +40,11 @@ def test_it_reads_webvtt_voices_and_keeps_timestamps(fixtures: Path) -> None:
 
 def test_it_warns_with_the_line_on_a_broken_cue_timing(tmp_path: Path) -> None:
     f = tmp_path / "broken.vtt"
-    f.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v T>Hello there?\n\n"
-                 "00:00:03 --> 00:00:x\n<v C>Hi.\n", encoding="utf-8")
+    f.write_text(
+        "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v T>Hello there?\n\n"
+        "00:00:03 --> 00:00:x\n<v C>Hi.\n",
+        encoding="utf-8",
+    )
     t = read_transcript(f)
     assert [u.text for u in t.utterances] == ["Hello there?", "Hi."]
     assert t.utterances[1].start is None
@@ -57,7 +62,10 @@ def test_it_reads_srt_with_name_prefixes(fixtures: Path) -> None:
 def test_it_reads_json_lines_with_optional_start(fixtures: Path) -> None:
     t = read_transcript(fixtures / "session.jsonl")
     assert [(u.speaker, u.start) for u in t.utterances] == [
-        ("therapist", 0.0), ("client", 5.0), ("therapist", None)]
+        ("therapist", 0.0),
+        ("client", 5.0),
+        ("therapist", None),
+    ]
 
 
 def test_it_names_file_and_line_for_a_bad_json_line(tmp_path: Path) -> None:

@@ -40,20 +40,48 @@ def _speakers(values: tuple[str, ...]) -> dict[str, Role]:
 
 
 def _common(f: click.decorators.FC) -> click.decorators.FC:
-    f = click.option("--tier", type=click.Choice(TIERS), default="default", show_default=True,
-                     help="default: fast, no torch; embeddings: needs the embeddings extra")(f)
-    f = click.option("--speaker", "speaker", multiple=True, metavar="NAME=ROLE",
-                     help="map a name used in the file to therapist or client (repeatable)")(f)
-    f = click.option("--topic", default="", help="the target behaviour, e.g. 'reducing drinking'")(f)
-    f = click.option("--corrections", "corrections_path", type=click.Path(path_type=Path),
-                     default=None, help="apply corrections from this JSONL file")(f)
-    f = click.option("--max-mb", type=float, default=20.0, show_default=True,
-                     help="refuse files larger than this")(f)
+    f = click.option(
+        "--tier",
+        type=click.Choice(TIERS),
+        default="default",
+        show_default=True,
+        help="default: fast, no torch; embeddings: needs the embeddings extra",
+    )(f)
+    f = click.option(
+        "--speaker",
+        "speaker",
+        multiple=True,
+        metavar="NAME=ROLE",
+        help="map a name used in the file to therapist or client (repeatable)",
+    )(f)
+    f = click.option("--topic", default="", help="the target behaviour, e.g. 'reducing drinking'")(
+        f
+    )
+    f = click.option(
+        "--corrections",
+        "corrections_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        help="apply corrections from this JSONL file",
+    )(f)
+    f = click.option(
+        "--max-mb",
+        type=float,
+        default=20.0,
+        show_default=True,
+        help="refuse files larger than this",
+    )(f)
     return f
 
 
-def _code(path: str, tier: str, speaker: tuple[str, ...], topic: str,
-          corrections_path: Path | None, max_mb: float) -> list[CodedUtterance]:
+def _code(
+    path: str,
+    tier: str,
+    speaker: tuple[str, ...],
+    topic: str,
+    corrections_path: Path | None,
+    max_mb: float,
+) -> list[CodedUtterance]:
     fixes = None
     if corrections_path is not None and corrections_path.is_file():
         try:
@@ -61,8 +89,14 @@ def _code(path: str, tier: str, speaker: tuple[str, ...], topic: str,
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
     try:
-        transcript, coded = code_file(path, tier=tier, speakers=_speakers(speaker), topic=topic,
-                                      corrections=fixes, max_bytes=int(max_mb * 1048576))
+        transcript, coded = code_file(
+            path,
+            tier=tier,
+            speakers=_speakers(speaker),
+            topic=topic,
+            corrections=fixes,
+            max_bytes=int(max_mb * 1048576),
+        )
     except TranscriptError as exc:
         raise click.ClickException(str(exc)) from None
     except (ImportError, FileNotFoundError, ValueError) as exc:
@@ -82,9 +116,16 @@ def transcript() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of coded utterances")
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV rows")
 @_common
-def code_cmd(files: tuple[str, ...], as_json: bool, as_csv: bool, tier: str,
-             speaker: tuple[str, ...], topic: str, corrections_path: Path | None,
-             max_mb: float) -> None:
+def code_cmd(
+    files: tuple[str, ...],
+    as_json: bool,
+    as_csv: bool,
+    tier: str,
+    speaker: tuple[str, ...],
+    topic: str,
+    corrections_path: Path | None,
+    max_mb: float,
+) -> None:
     """Code each utterance of one or more transcripts (text, .vtt, .srt, .jsonl)."""
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -107,25 +148,42 @@ def code_cmd(files: tuple[str, ...], as_json: bool, as_csv: bool, tier: str,
         w.writerow(["file", "line", "speaker", "code", "confidence", "markers", "text"])
         for f, coded in results:
             for c in coded:
-                w.writerow([f, c.line, c.speaker, c.code, f"{c.confidence:.3f}",
-                            ";".join(m.name for m in c.markers), c.text])
+                w.writerow(
+                    [
+                        f,
+                        c.line,
+                        c.speaker,
+                        c.code,
+                        f"{c.confidence:.3f}",
+                        ";".join(m.name for m in c.markers),
+                        c.text,
+                    ]
+                )
         click.echo(buf.getvalue(), nl=False)
         return
     for f, coded in results:
         click.echo(f"# {f}")
         for c in coded:
             marks = f"  [{', '.join(m.name for m in c.markers)}]" if c.markers else ""
-            click.echo(f"{c.line:>5} {c.speaker:<9} {c.code:<19} {c.confidence:.2f}{marks}  "
-                       f"{c.text}")
+            click.echo(
+                f"{c.line:>5} {c.speaker:<9} {c.code:<19} {c.confidence:.2f}{marks}  {c.text}"
+            )
 
 
 @transcript.command("profile", epilog="Example: alliance transcript profile session.vtt --json")
 @click.argument("file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @_common
-def profile_cmd(file: str, as_json: bool, tier: str, speaker: tuple[str, ...], topic: str,
-                corrections_path: Path | None, max_mb: float) -> None:
-    """Session profile: talk share, R:Q, complex reflections, open questions, change talk, markers."""
+def profile_cmd(
+    file: str,
+    as_json: bool,
+    tier: str,
+    speaker: tuple[str, ...],
+    topic: str,
+    corrections_path: Path | None,
+    max_mb: float,
+) -> None:
+    """Session profile: talk share, R:Q, complex reflections, open questions, change talk."""
     prof = session_profile(_code(file, tier, speaker, topic, corrections_path, max_mb))
     if as_json:
         click.echo(json.dumps(prof.as_dict(), ensure_ascii=False, indent=1))
@@ -137,20 +195,28 @@ def profile_cmd(file: str, as_json: bool, tier: str, speaker: tuple[str, ...], t
     for m in prof.markers:
         click.echo(f"line {m.line:>4}  {m.name:<26} {m.confidence:.2f}  {m.text}")
     click.echo("")
-    click.echo(prof.as_dict()["summary"])  # type: ignore[arg-type]
+    click.echo(str(prof.as_dict()["summary"]))
 
 
-@transcript.command("correct", epilog="Example: alliance transcript correct s1.txt --line 12 "
-                    "--code reflection_complex")
+@transcript.command(
+    "correct",
+    epilog="Example: alliance transcript correct s1.txt --line 12 --code reflection_complex",
+)
 @click.argument("file", type=click.Path())
 @click.option("--line", "line", type=int, required=True, help="line where the utterance starts")
 @click.option("--code", "code", required=True, help="the right code")
-@click.option("--corrections", "corrections_path", type=click.Path(path_type=Path),
-              default=Path(CORRECTIONS_DEFAULT), show_default=True)
+@click.option(
+    "--corrections",
+    "corrections_path",
+    type=click.Path(path_type=Path),
+    default=Path(CORRECTIONS_DEFAULT),
+    show_default=True,
+)
 @click.option("--tier", type=click.Choice(TIERS), default="default")
 @click.option("--speaker", "speaker", multiple=True, metavar="NAME=ROLE")
-def correct_cmd(file: str, line: int, code: str, corrections_path: Path, tier: str,
-                speaker: tuple[str, ...]) -> None:
+def correct_cmd(
+    file: str, line: int, code: str, corrections_path: Path, tier: str, speaker: tuple[str, ...]
+) -> None:
     """Record a human correction of one code; `train --corrections` learns from the file."""
     coded = _code(file, tier, speaker, "", None, 20.0)
     try:
@@ -163,48 +229,80 @@ def correct_cmd(file: str, line: int, code: str, corrections_path: Path, tier: s
 
 @transcript.command("train", epilog="Example: alliance transcript train --tier default")
 @click.option("--tier", type=click.Choice(TIERS), default="default", show_default=True)
-@click.option("--data", type=click.Path(path_type=Path), default=None,
-              help="folder with annomi/ (default: shared/data near the repo or "
-              "ALLIANCE_TRANSCRIPT_DATA)")
-@click.option("--corrections", "corrections_path", type=click.Path(path_type=Path),
-              default=None, help="add these human corrections to the training data")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="weights file (default: the package's models folder)")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="folder with annomi/ (default: shared/data near the repo or ALLIANCE_TRANSCRIPT_DATA)",
+)
+@click.option(
+    "--corrections",
+    "corrections_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="add these human corrections to the training data",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="weights file (default: the package's models folder)",
+)
 @click.option("--device", default=None, help="embeddings tier: cpu or cuda (default: auto)")
-def train_cmd(tier: str, data: Path | None, corrections_path: Path | None, out: Path | None,
-              device: str | None) -> None:
+def train_cmd(
+    tier: str,
+    data: Path | None,
+    corrections_path: Path | None,
+    out: Path | None,
+    device: str | None,
+) -> None:
     """Retrain a tier from the labelled data (fixed seed; writes weights and attribution)."""
-    from alliance.transcripts import train as T
+    from alliance.transcripts import train as tr
+    from alliance.transcripts.linear import MODELS_DIR
 
     corrections = read_corrections(corrections_path) if corrections_path else []
     try:
         with Progress(console=err) as progress:
             if tier == "default":
                 task = progress.add_task("training heads", total=5)
-                target = out or T.MODELS_DIR / "default.npz"
-                T.train_default(data, target, corrections,
-                                step=lambda _h: progress.advance(task))
+                target = out or MODELS_DIR / "default.npz"
+                tr.train_default(data, target, corrections, step=lambda _h: progress.advance(task))
             else:
                 task = progress.add_task("fine-tuning", total=None)
-                target = out or T.MODELS_DIR / "embeddings.npz"
-                T.train_embeddings_tier(
-                    data, target, device, corrections,
+                target = out or MODELS_DIR / "embeddings.npz"
+                tr.train_embeddings_tier(
+                    data,
+                    target,
+                    device,
+                    corrections,
                     progress=lambda s, n: progress.update(task, completed=s, total=n),
                 )
-    except (FileNotFoundError, ImportError) as exc:
+    except (FileNotFoundError, ImportError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(T.describe(target))
+    click.echo(tr.describe(target))
 
 
 @transcript.command("attach", epilog="Example: alliance transcript attach s1.txt --session 3")
 @click.argument("file", type=click.Path())
 @click.option("--session", "session_id", type=int, required=True, help="session id in the store")
-@click.option("--db", "database_url", metavar="URL", default=None,
-              help="database URL (default: ALLIANCE_DATABASE_URL or the data folder)")
+@click.option(
+    "--db",
+    "database_url",
+    metavar="URL",
+    default=None,
+    help="database URL (default: ALLIANCE_DATABASE_URL or the data folder)",
+)
 @_common
-def attach_cmd(file: str, session_id: int, database_url: str | None, tier: str,
-               speaker: tuple[str, ...], topic: str, corrections_path: Path | None,
-               max_mb: float) -> None:
+def attach_cmd(
+    file: str,
+    session_id: int,
+    database_url: str | None,
+    tier: str,
+    speaker: tuple[str, ...],
+    topic: str,
+    corrections_path: Path | None,
+    max_mb: float,
+) -> None:
     """Code a transcript and attach its profile (and corrections) to a session in the store."""
     from alliance.cli.core_cmds import engine_from
     from alliance.store.transcripts import attach_profile
@@ -213,15 +311,21 @@ def attach_cmd(file: str, session_id: int, database_url: str | None, tier: str,
     prof = session_profile(coded)
     corrections = []
     if corrections_path is not None and corrections_path.is_file():
-        corrections = [c for c in read_corrections(corrections_path)
-                       if c.source == Path(file).name]
+        corrections = [c for c in read_corrections(corrections_path) if c.source == Path(file).name]
     # The stored profile keeps counts, bands and marker line numbers, not the utterance text.
     stored = prof.as_dict()
-    stored["markers"] = [{"name": m.name, "line": m.line, "speaker": m.speaker,
-                          "confidence": m.confidence} for m in prof.markers]
+    stored["markers"] = [
+        {"name": m.name, "line": m.line, "speaker": m.speaker, "confidence": m.confidence}
+        for m in prof.markers
+    ]
     try:
-        pid = attach_profile(engine_from(database_url), session_id, stored,
-                             model_version=f"transcripts-{tier}", corrections=corrections)
+        pid = attach_profile(
+            engine_from(database_url),
+            session_id,
+            stored,
+            model_version=f"transcripts-{tier}",
+            corrections=corrections,
+        )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"profile {pid} attached to session {session_id}")

@@ -31,8 +31,11 @@ def attach_profile(
         now = utc_now()
         pid = conn.execute(
             insert(transcript_profiles).values(
-                session_id=session_id, profile=profile, model_version=model_version[:60],
-                created_by=who.user_id, created_at=now,
+                session_id=session_id,
+                profile=profile,
+                model_version=model_version[:60],
+                created_by=who.user_id,
+                created_at=now,
             )
         ).inserted_primary_key
         assert pid is not None
@@ -40,9 +43,14 @@ def attach_profile(
         for c in corrections:
             conn.execute(
                 insert(code_corrections).values(
-                    transcript_profile_id=profile_id, session_id=session_id,
-                    utterance_index=c.line, speaker=c.speaker, original_code=c.was or "",
-                    corrected_code=c.code, corrected_by=who.user_id, at=now,
+                    transcript_profile_id=profile_id,
+                    session_id=session_id,
+                    utterance_index=c.line,
+                    speaker=c.speaker,
+                    original_code=c.was or "",
+                    corrected_code=c.code,
+                    corrected_by=who.user_id,
+                    at=now,
                 )
             )
         record(conn, who, "transcript_profile.attach", "session", session_id)

@@ -26,6 +26,7 @@ from alliance.transcripts.model import (
     Utterance,
 )
 from alliance.transcripts.parse import (
+    MAX_BYTES_DEFAULT,
     ParseWarning,
     Transcript,
     TranscriptError,
@@ -45,8 +46,9 @@ def code_file(
     max_bytes: int | None = None,
 ) -> tuple[Transcript, list[CodedUtterance]]:
     """Read and code one transcript file."""
-    kwargs = {} if max_bytes is None else {"max_bytes": max_bytes}
-    transcript = read_transcript(path, speakers=speakers, **kwargs)
+    transcript = read_transcript(
+        path, speakers=speakers, max_bytes=MAX_BYTES_DEFAULT if max_bytes is None else max_bytes
+    )
     coded = code_utterances(transcript.utterances, tier=tier, topic=topic, corrections=corrections)
     return transcript, coded
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from alliance.transcripts import features as F
+from alliance.transcripts import features as fx
 from alliance.transcripts.linear import LinearModel, load_default
 from alliance.transcripts.markers import (
     Context,
@@ -18,9 +18,9 @@ from alliance.transcripts.markers import (
 )
 from alliance.transcripts.model import (
     BEHAVIOURS,
-    THERAPIST_CODES,
-    TALK_TYPES,
     CLIENT_CODES,
+    TALK_TYPES,
+    THERAPIST_CODES,
     CodedUtterance,
     Role,
     Utterance,
@@ -41,31 +41,35 @@ class Probabilities:
     advice: NDArray[np.float64]  # (n,) P(advice | therapist input)
 
 
-def _ordered(proba: NDArray[np.float64], classes: Sequence[str], order: Sequence[str]) -> NDArray[np.float64]:
+def _ordered(
+    proba: NDArray[np.float64], classes: Sequence[str], order: Sequence[str]
+) -> NDArray[np.float64]:
     index = [list(classes).index(c) for c in order]
     return proba[:, index]
 
 
-def _positive(model: LinearModel, head: str, positive: str, x: object) -> NDArray[np.float64]:
-    h = model.heads[head]
-    p = h.proba(x)  # type: ignore[arg-type]
-    return p[:, list(h.classes).index(positive)]
+def _positive(
+    model: LinearModel, p: dict[str, NDArray[np.float64]], head: str, positive: str
+) -> NDArray[np.float64]:
+    return p[head][:, list(model.heads[head].classes).index(positive)]
 
 
-def linear_probabilities(turns: Sequence[F.Turn], model: LinearModel | None = None) -> Probabilities:
+def linear_probabilities(
+    turns: Sequence[fx.Turn], model: LinearModel | None = None
+) -> Probabilities:
     """Default tier: every head of the linear model on the hashed features."""
     m = model or load_default()
-    x = m.features(turns)
+    p = m.all_proba(m.features(turns))
     return Probabilities(
-        behaviour=_ordered(m.heads["behaviour"].proba(x), m.heads["behaviour"].classes, BEHAVIOURS),
-        talk=_ordered(m.heads["talk"].proba(x), m.heads["talk"].classes, TALK_TYPES),
-        complex_reflection=_positive(m, "reflection", "complex", x),
-        open_question=_positive(m, "question", "open", x),
-        advice=_positive(m, "input", "advice", x),
+        behaviour=_ordered(p["behaviour"], m.heads["behaviour"].classes, BEHAVIOURS),
+        talk=_ordered(p["talk"], m.heads["talk"].classes, TALK_TYPES),
+        complex_reflection=_positive(m, p, "reflection", "complex"),
+        open_question=_positive(m, p, "question", "open"),
+        advice=_positive(m, p, "input", "advice"),
     )
 
 
-def tier_probabilities(tier: str) -> Callable[[Sequence[F.Turn]], Probabilities]:
+def tier_probabilities(tier: str) -> Callable[[Sequence[fx.Turn]], Probabilities]:
     """The probability function for a tier name; the embeddings tier is imported only on demand."""
     if tier == "default":
         return linear_probabilities
@@ -76,14 +80,12 @@ def tier_probabilities(tier: str) -> Callable[[Sequence[F.Turn]], Probabilities]
     raise ValueError(f"unknown tier {tier!r}; allowed: {', '.join(TIERS)}")
 
 
-def turns_for(utterances: Sequence[Utterance], topic: str = "") -> list[F.Turn]:
+def turns_for(utterances: Sequence[Utterance], topic: str = "") -> list[fx.Turn]:
     """Context for each utterance (its neighbours in the same transcript)."""
-    return F.turns_from([u.speaker for u in utterances], [u.text for u in utterances], topic)
+    return fx.turns_from([u.speaker for u in utterances], [u.text for u in utterances], topic)
 
 
-def fine_code(
-    speaker: Role, text: str, probs: Probabilities, i: int
-) -> tuple[str, float, str]:
+def fine_code(speaker: Role, text: str, probs: Probabilities, i: int) -> tuple[str, float, str]:
     """Fine code, its confidence and the main behaviour for utterance i."""
     if speaker == "client":
         k = int(np.argmax(probs.talk[i]))
@@ -124,11 +126,35 @@ def code_utterances(
     corrections: Mapping[int, str] | None = None,
 ) -> list[CodedUtterance]:
     """Code every utterance of one transcript, in order, using its neighbours as context."""
-    if not utterances:
-        return []
-    turns = turns_for(utterances, topic)
+    return code_sessions([utterances], tier=tier, topic=topic, corrections=[corrections or {}])[0]
+
+
+def code_sessions(
+    sessions: Sequence[Sequence[Utterance]],
+    *,
+    tier: str = "default",
+    topic: str = "",
+    corrections: Sequence[Mapping[int, str]] | None = None,
+) -> list[list[CodedUtterance]]:
+    """Code several transcripts in one model pass (context never crosses a transcript)."""
+    turns: list[fx.Turn] = []
+    for s in sessions:
+        turns += turns_for(s, topic)
+    if not turns:
+        return [[] for _ in sessions]
     probs = tier_probabilities(tier)(turns)
-    fixes = corrections or {}
+    out: list[list[CodedUtterance]] = []
+    offset = 0
+    for k, s in enumerate(sessions):
+        fixes = corrections[k] if corrections else {}
+        out.append(_code_one(s, probs, offset, fixes))
+        offset += len(s)
+    return out
+
+
+def _code_one(
+    utterances: Sequence[Utterance], probs: Probabilities, offset: int, fixes: Mapping[int, str]
+) -> list[CodedUtterance]:
     out: list[CodedUtterance] = []
     history: list[tuple[Role, str]] = []
     for i, u in enumerate(utterances):
@@ -143,7 +169,7 @@ def code_utterances(
                 )
             confidence, behaviour = 1.0, behaviour_of(code)
         else:
-            code, confidence, behaviour = fine_code(u.speaker, u.text, probs, i)
+            code, confidence, behaviour = fine_code(u.speaker, u.text, probs, offset + i)
         markers = find_markers(Context(u.speaker, u.text, code, history))
         out.append(
             CodedUtterance(u, code, confidence, behaviour, tuple(markers), corrected=corrected)

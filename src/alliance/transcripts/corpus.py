@@ -30,7 +30,7 @@ class LabelledUtterance:
 
 
 def find_data_dir(explicit: str | Path | None = None) -> Path | None:
-    """Where the labelled data lives: an explicit path, $ALLIANCE_TRANSCRIPT_DATA, or shared/data."""
+    """Where labelled data lives: a given path, $ALLIANCE_TRANSCRIPT_DATA, or shared/data."""
     if explicit is not None:
         return Path(explicit)
     env = os.environ.get(DATA_ENV)

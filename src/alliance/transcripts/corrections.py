@@ -28,9 +28,7 @@ class Correction:
 def validate_code(speaker: str, code: str) -> None:
     allowed = THERAPIST_CODES if speaker == "therapist" else CLIENT_CODES
     if code not in allowed:
-        raise ValueError(
-            f"code {code!r} is not a {speaker} code; allowed: {', '.join(allowed)}"
-        )
+        raise ValueError(f"code {code!r} is not a {speaker} code; allowed: {', '.join(allowed)}")
 
 
 def make_correction(
@@ -73,9 +71,14 @@ def read_corrections(path: Path) -> list[Correction]:
         try:
             obj = json.loads(line)
             corr = Correction(
-                source=str(obj["source"]), line=int(obj["line"]), speaker=obj["speaker"],
-                code=str(obj["code"]), text=str(obj["text"]), prev=str(obj.get("prev", "")),
-                next=str(obj.get("next", "")), was=str(obj.get("was", "")),
+                source=str(obj["source"]),
+                line=int(obj["line"]),
+                speaker=obj["speaker"],
+                code=str(obj["code"]),
+                text=str(obj["text"]),
+                prev=str(obj.get("prev", "")),
+                next=str(obj.get("next", "")),
+                was=str(obj.get("was", "")),
             )
             if corr.speaker not in ("therapist", "client"):
                 raise ValueError("speaker must be therapist or client")

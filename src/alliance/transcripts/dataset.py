@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from alliance.transcripts import features as F
+from alliance.transcripts import features as fx
 from alliance.transcripts.corpus import LabelledUtterance
 
 SEED = 0
@@ -19,7 +19,7 @@ class Prepared:
     """Rows in conversation order with their context turns and a fold per conversation."""
 
     rows: list[LabelledUtterance]
-    turns: list[F.Turn]
+    turns: list[fx.Turn]
     fold: NDArray[np.int64]
 
     def labels(self, task: str) -> list[str]:
@@ -32,9 +32,9 @@ def prepare(rows: list[LabelledUtterance], n_folds: int = N_FOLDS, seed: int = S
     for r in rows:
         by_conv.setdefault(r.conversation, []).append(r)
     ordered: list[LabelledUtterance] = []
-    turns: list[F.Turn] = []
+    turns: list[fx.Turn] = []
     for us in by_conv.values():
-        turns += F.turns_from([u.speaker for u in us], [u.text for u in us], us[0].topic)
+        turns += fx.turns_from([u.speaker for u in us], [u.text for u in us], us[0].topic)
         ordered += us
     ids = sorted(by_conv)
     rng = np.random.default_rng(seed)

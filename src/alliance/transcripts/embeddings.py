@@ -19,7 +19,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from alliance.transcripts import features as F
+from alliance.transcripts import features as fx
 from alliance.transcripts.linear import MODELS_DIR
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
@@ -28,8 +28,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 EMBEDDINGS_WEIGHTS = MODELS_DIR / "embeddings.npz"
 BASE_ENV = "ALLIANCE_MINILM_PATH"
-LORA_TARGETS = ("query", "key", "value", "attention.output.dense", "intermediate.dense",
-                "output.dense")
+LORA_TARGETS = (
+    "query",
+    "key",
+    "value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
 MAX_TOKENS = 64
 HIDDEN = 384
 
@@ -75,8 +81,10 @@ class LoRALinear(nn.Module):
 def _modules_to_wrap(encoder: nn.Module) -> list[str]:
     names = []
     for name, mod in encoder.named_modules():
-        if isinstance(mod, nn.Linear) and ".layer." in f".{name}" and any(
-            name.endswith(t) for t in LORA_TARGETS
+        if (
+            isinstance(mod, nn.Linear)
+            and ".layer." in f".{name}"
+            and any(name.endswith(t) for t in LORA_TARGETS)
         ):
             names.append(name)
     return names
@@ -103,22 +111,29 @@ class ContextCoder(nn.Module):
             _set(encoder, name, LoRALinear(base, rank, alpha))
         width = HIDDEN * 5
         self.behaviour = nn.Sequential(
-            nn.Dropout(0.1), nn.Linear(width, 256), nn.GELU(), nn.Dropout(0.1),
+            nn.Dropout(0.1),
+            nn.Linear(width, 256),
+            nn.GELU(),
+            nn.Dropout(0.1),
             nn.Linear(256, len(BEHAVIOURS)),
         )
         self.talk = nn.Sequential(
-            nn.Dropout(0.1), nn.Linear(width, 256), nn.GELU(), nn.Dropout(0.1),
+            nn.Dropout(0.1),
+            nn.Linear(width, 256),
+            nn.GELU(),
+            nn.Dropout(0.1),
             nn.Linear(256, len(TALK_TYPES)),
         )
 
     def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         m = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+        pooled: torch.Tensor = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         return pooled
 
-    def heads(self, cur: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor,
-              topic: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def heads(
+        self, cur: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor, topic: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         h = torch.cat([cur, prev, nxt, topic, cur * prev], dim=-1)
         return self.behaviour(h), self.talk(h)
 
@@ -142,8 +157,11 @@ class ContextCoder(nn.Module):
                 mod.lora_a.copy_(torch.from_numpy(arrays[f"lora::{name}::a"]))
                 mod.lora_b.copy_(torch.from_numpy(arrays[f"lora::{name}::b"]))
             for prefix, head in (("behaviour", self.behaviour), ("talk", self.talk)):
-                state = {k.split("::", 2)[2]: torch.from_numpy(v) for k, v in arrays.items()
-                         if k.startswith(f"head::{prefix}::")}
+                state = {
+                    k.split("::", 2)[2]: torch.from_numpy(v)
+                    for k, v in arrays.items()
+                    if k.startswith(f"head::{prefix}::")
+                }
                 head.load_state_dict(state)
 
     def merge(self) -> None:
@@ -166,8 +184,7 @@ def load_base() -> tuple[Any, nn.Module]:
 
 def tokenize(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     """Token ids per text, truncated to MAX_TOKENS (long turns keep their opening)."""
-    enc = tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS,
-                    add_special_tokens=True)
+    enc = tokenizer(list(texts), truncation=True, max_length=MAX_TOKENS, add_special_tokens=True)
     return [list(ids) for ids in enc["input_ids"]]
 
 
@@ -181,8 +198,9 @@ def pad(batch: Sequence[Sequence[int]], device: str) -> tuple[torch.Tensor, torc
     return ids.to(device), mask.to(device)
 
 
-def encode_unique(model: ContextCoder, tokenizer: Any, texts: Sequence[str], device: str,
-                  batch_size: int = 64) -> dict[str, torch.Tensor]:
+def encode_unique(
+    model: ContextCoder, tokenizer: Any, texts: Sequence[str], device: str, batch_size: int = 64
+) -> dict[str, torch.Tensor]:
     """Pooled vector per distinct text; length-sorted batches keep padding small."""
     uniq = sorted(set(texts))
     ids = tokenize(tokenizer, uniq)
@@ -221,19 +239,27 @@ class EmbeddingTier:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.model.encoder = torch.ao.quantization.quantize_dynamic(
+                self.model.encoder = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
                     self.model.encoder, {nn.Linear}, dtype=torch.qint8
                 )
 
-    def probabilities(self, turns: Sequence[F.Turn]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def probabilities(
+        self, turns: Sequence[fx.Turn]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
         texts += [t.topic for t in turns]
         with torch.inference_mode():
             vec = encode_unique(self.model, self.tokenizer, texts, "cpu")
+
             def stack(xs: list[str]) -> torch.Tensor:
                 return torch.stack([vec[x] for x in xs])
-            b, t = self.model.heads(stack([x.text for x in turns]), stack([x.prev for x in turns]),
-                                    stack([x.next for x in turns]), stack([x.topic for x in turns]))
+
+            b, t = self.model.heads(
+                stack([x.text for x in turns]),
+                stack([x.prev for x in turns]),
+                stack([x.next for x in turns]),
+                stack([x.topic for x in turns]),
+            )
             pb = torch.softmax(b.float(), -1).numpy().astype(np.float64)
             pt = torch.softmax(t.float(), -1).numpy().astype(np.float64)
         return pb, pt
@@ -242,7 +268,7 @@ class EmbeddingTier:
 _tier: EmbeddingTier | None = None
 
 
-def embedding_probabilities(turns: Sequence[F.Turn]) -> Any:
+def embedding_probabilities(turns: Sequence[fx.Turn]) -> Any:
     """Probabilities for the coder: main classes from this tier, subtypes from the linear heads."""
     from alliance.transcripts.coder import Probabilities, linear_probabilities
 

@@ -65,10 +65,13 @@ def default_oof(
     p: Prepared, progress: Progress | None = None
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, tuple[list[str], list[str]]]]:
     """Default tier out-of-fold probabilities, and subtype (gold, predicted) pairs."""
-    out = {task: np.zeros((len(_task_index(p, task)), len(classes)))
-           for task, (_, classes) in TASKS.items()}
-    subs: dict[str, tuple[list[str], list[str]]] = {h: ([], []) for h in
-                                                     ("reflection", "question", "input")}
+    out = {
+        task: np.zeros((len(_task_index(p, task)), len(classes)))
+        for task, (_, classes) in TASKS.items()
+    }
+    subs: dict[str, tuple[list[str], list[str]]] = {
+        h: ([], []) for h in ("reflection", "question", "input")
+    }
     for k in range(N_FOLDS):
         tr = np.where(p.fold != k)[0]
         te = np.where(p.fold == k)[0]
@@ -95,20 +98,29 @@ def default_oof(
     return out, subs
 
 
-def embeddings_oof(p: Prepared, device: str, progress: Progress | None = None,
-                   max_steps: int | None = None) -> dict[str, NDArray[np.float64]]:
+def embeddings_oof(
+    p: Prepared, device: str, progress: Progress | None = None, max_steps: int | None = None
+) -> dict[str, NDArray[np.float64]]:
     """Embeddings tier (LoRA fine-tune per fold); needs torch, meant for a GPU."""
-    from alliance.transcripts import train_embeddings as TE
+    from alliance.transcripts import train_embeddings as tembed
 
-    out = {task: np.zeros((len(_task_index(p, task)), len(classes)))
-           for task, (_, classes) in TASKS.items()}
+    out = {
+        task: np.zeros((len(_task_index(p, task)), len(classes)))
+        for task, (_, classes) in TASKS.items()
+    }
     beh, talk = p.labels("behaviour"), p.labels("talk")
     for k in range(N_FOLDS):
         tr = np.where(p.fold != k)[0]
         te = np.where(p.fold == k)[0]
-        tok, model = TE.fit([p.turns[i] for i in tr], [beh[i] for i in tr],
-                            [talk[i] for i in tr], device=device, seed=0, max_steps=max_steps)
-        pb, pt = TE.predict(tok, model, [p.turns[i] for i in te], device)
+        tok, model = tembed.fit(
+            [p.turns[i] for i in tr],
+            [beh[i] for i in tr],
+            [talk[i] for i in tr],
+            device=device,
+            seed=0,
+            max_steps=max_steps,
+        )
+        pb, pt = tembed.predict(tok, model, [p.turns[i] for i in te], device)
         pos = {int(i): j for j, i in enumerate(te)}
         for task, pr in (("behaviour", pb), ("talk", pt)):
             idx = _task_index(p, task)
@@ -125,8 +137,17 @@ def scores(p: Prepared, task: str, proba: NDArray[np.float64]) -> dict[str, Any]
     idx = _task_index(p, task)
     gold = np.array([p.labels(task)[i] for i in idx])
     pred = np.array(classes)[proba.argmax(1)]
-    per_fold = [float(f1_score(gold[p.fold[idx] == k], pred[p.fold[idx] == k],
-                               labels=list(classes), average="macro")) for k in range(N_FOLDS)]
+    per_fold = [
+        float(
+            f1_score(
+                gold[p.fold[idx] == k],
+                pred[p.fold[idx] == k],
+                labels=list(classes),
+                average="macro",
+            )
+        )
+        for k in range(N_FOLDS)
+    ]
     return {
         "macro_f1_mean": float(np.mean(per_fold)),
         "macro_f1_sd": float(np.std(per_fold, ddof=1)),
@@ -145,19 +166,30 @@ def load_oof(path: Path) -> dict[str, NDArray[np.float64]]:
         return {k: z[k].astype(np.float64) for k in z.files}
 
 
-def run(data: str | None, tiers: Sequence[str], device: str = "cpu",
-        embeddings_oof_path: Path | None = None, save_embeddings_oof: Path | None = None,
-        progress: Progress | None = None, limit: int | None = None,
-        max_steps: int | None = None) -> dict[str, Any]:
+def run(
+    data: str | None,
+    tiers: Sequence[str],
+    device: str = "cpu",
+    embeddings_oof_path: Path | None = None,
+    save_embeddings_oof: Path | None = None,
+    progress: Progress | None = None,
+    limit: int | None = None,
+    max_steps: int | None = None,
+) -> dict[str, Any]:
     """The whole AnnoMI evaluation as one JSON-ready dict."""
     rows = load_annomi(require_data_dir(data))
     if limit is not None:
         keep = {r.conversation for r in rows[:limit]}
         rows = [r for r in rows if r.conversation in keep]
     p = prepare(rows)
-    report: dict[str, Any] = {"folds": N_FOLDS, "conversations": len({r.conversation for r in rows}),
-                              "utterances": len(rows), "published_text_only": PUBLISHED,
-                              "human_fleiss_kappa": HUMAN_KAPPA, "tiers": {}}
+    report: dict[str, Any] = {
+        "folds": N_FOLDS,
+        "conversations": len({r.conversation for r in rows}),
+        "utterances": len(rows),
+        "published_text_only": PUBLISHED,
+        "human_fleiss_kappa": HUMAN_KAPPA,
+        "tiers": {},
+    }
     lin: dict[str, NDArray[np.float64]] | None = None
     if "baseline" in tiers:
         b = baseline_oof(p, progress)
@@ -166,9 +198,12 @@ def run(data: str | None, tiers: Sequence[str], device: str = "cpu",
         lin, subs = default_oof(p, progress)
         report["tiers"]["default"] = {t: scores(p, t, lin[t]) for t in TASKS}
         report["subtypes_default"] = {
-            h: {"macro_f1": float(f1_score(g, pr, average="macro")), "n": len(g),
+            h: {
+                "macro_f1": float(f1_score(g, pr, average="macro")),
+                "n": len(g),
                 "labels": sorted(set(g)),
-                "confusion": confusion_matrix(g, pr, labels=sorted(set(g))).tolist()}
+                "confusion": confusion_matrix(g, pr, labels=sorted(set(g))).tolist(),
+            }
             for h, (g, pr) in subs.items()
         }
     if "embeddings" in tiers:
@@ -209,8 +244,7 @@ def mibot_report(data: str | None, tier: str = "default") -> dict[str, Any]:
         for c, lab in zip(coded, labels, strict=True):
             if c.speaker == "therapist":
                 gold_t.append({"R": "reflection", "Q": "question"}.get(lab, "other"))
-                pred_t.append(c.behaviour if c.behaviour in ("reflection", "question")
-                              else "other")
+                pred_t.append(c.behaviour if c.behaviour in ("reflection", "question") else "other")
             else:
                 gold_c.append({"C": "change", "S": "sustain", "N": "neutral"}.get(lab, "neutral"))
                 pred_c.append(c.code)
@@ -243,14 +277,20 @@ def mibot_report(data: str | None, tier: str = "default") -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """Plain-text table of the AnnoMI report."""
-    lines = [f"AnnoMI, {report['folds']}-fold CV grouped by conversation "
-             f"({report['conversations']} conversations, {report['utterances']} utterances)",
-             f"{'tier':<18}{'therapist (4)':>20}{'client (3)':>20}"]
+    lines = [
+        f"AnnoMI, {report['folds']}-fold CV grouped by conversation "
+        f"({report['conversations']} conversations, {report['utterances']} utterances)",
+        f"{'tier':<18}{'therapist (4)':>20}{'client (3)':>20}",
+    ]
     for tier, res in report["tiers"].items():
         cells = [f"{res[t]['macro_f1_mean']:.3f} ± {res[t]['macro_f1_sd']:.3f}" for t in TASKS]
         lines.append(f"{tier:<18}{cells[0]:>20}{cells[1]:>20}")
-    lines.append(f"{'published (text)':<18}{PUBLISHED['behaviour']:>20.2f}{PUBLISHED['talk']:>20.2f}")
-    lines.append(f"{'human kappa':<18}{HUMAN_KAPPA['behaviour']:>20.2f}{HUMAN_KAPPA['talk']:>20.2f}")
+    lines.append(
+        f"{'published (text)':<18}{PUBLISHED['behaviour']:>20.2f}{PUBLISHED['talk']:>20.2f}"
+    )
+    lines.append(
+        f"{'human kappa':<18}{HUMAN_KAPPA['behaviour']:>20.2f}{HUMAN_KAPPA['talk']:>20.2f}"
+    )
     for h, s in report.get("subtypes_default", {}).items():
         lines.append(f"subtype {h}: macro-F1 {s['macro_f1']:.3f} (n={s['n']}, {s['labels']})")
     for tier, res in report["tiers"].items():
@@ -262,7 +302,11 @@ def render(report: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--data", help="folder with annomi/ and mibot/ (default: shared/data near the repo or $ALLIANCE_TRANSCRIPT_DATA)")
+    ap.add_argument(
+        "--data",
+        help="folder with annomi/ and mibot/ "
+        "(default: shared/data near the repo or $ALLIANCE_TRANSCRIPT_DATA)",
+    )
     ap.add_argument("--tiers", default="baseline,default")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--embeddings-oof", type=Path, help="read embeddings out-of-fold probabilities")
@@ -273,9 +317,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="use only the conversations of the first N rows")
     ap.add_argument("--max-steps", type=int, help="cap training steps (smoke tests)")
     args = ap.parse_args(argv)
-    report = run(args.data, args.tiers.split(","), args.device, args.embeddings_oof,
-                 args.save_embeddings_oof, progress=lambda s: print(s, file=sys.stderr, flush=True),
-                 limit=args.limit, max_steps=args.max_steps)
+    report = run(
+        args.data,
+        args.tiers.split(","),
+        args.device,
+        args.embeddings_oof,
+        args.save_embeddings_oof,
+        progress=lambda s: print(s, file=sys.stderr, flush=True),
+        limit=args.limit,
+        max_steps=args.max_steps,
+    )
     if args.mibot:
         report["mibot"] = mibot_report(args.data, args.mibot_tier)
     print(render(report))
@@ -296,13 +347,14 @@ MARKER_SET = Path(__file__).resolve().parent / "data" / "markers.jsonl"
 def marker_report(path: Path = MARKER_SET, tier: str = "default") -> dict[str, Any]:
     """Precision and recall of each marker on the hand-labelled set, per split."""
     from alliance.transcripts.coder import code_utterances
-    from alliance.transcripts.model import MARKERS, Utterance
+    from alliance.transcripts.model import MARKERS, Role, Utterance
 
     counts: dict[str, dict[str, dict[str, int]]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         item = json.loads(line)
-        other = "client" if item["speaker"] == "therapist" else "therapist"
-        utts = [Utterance(1, other, item["prev"]), Utterance(2, item["speaker"], item["text"])]
+        speaker: Role = "therapist" if item["speaker"] == "therapist" else "client"
+        other: Role = "client" if speaker == "therapist" else "therapist"
+        utts = [Utterance(1, other, item["prev"]), Utterance(2, speaker, item["text"])]
         coded = code_utterances(utts, tier=tier)
         found = {m.name for m in coded[1].markers}
         gold = set(item["markers"])

@@ -1,19 +1,20 @@
 """Hashed word and character n-grams of an utterance and its neighbours (default tier).
 
-Stateless hashing (sklearn's HashingVectorizer, MurmurHash3) means no vocabulary to ship: the
-weights file holds only IDF values and linear coefficients.
+Stateless hashing means no vocabulary to ship: the weights file holds only IDF values and linear
+coefficients. The n-grams of a whole batch are hashed at once with numpy (the hashing trick of
+Weinberger et al. 2009), which is what makes thousands of utterances a second possible.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import HashingVectorizer
 
 N_WORD = 2**17
 N_CHAR = 2**17
@@ -33,9 +34,7 @@ class Turn:
     topic: str = ""
 
 
-def turns_from(
-    speakers: Sequence[str], texts: Sequence[str], topic: str = ""
-) -> list[Turn]:
+def turns_from(speakers: Sequence[str], texts: Sequence[str], topic: str = "") -> list[Turn]:
     """Build each utterance's context from its conversation (previous two turns, next turn)."""
     out: list[Turn] = []
     n = len(texts)
@@ -54,17 +53,104 @@ def turns_from(
     return out
 
 
-_word = HashingVectorizer(
-    n_features=N_WORD, ngram_range=(1, 3), alternate_sign=False, norm=None,
-    token_pattern=r"(?u)\b\w+\b|[?!]",
-)
-_char = HashingVectorizer(
-    n_features=N_CHAR, analyzer="char_wb", ngram_range=(2, 5), alternate_sign=False, norm=None
-)
-_ctx = HashingVectorizer(
-    n_features=N_CTX, ngram_range=(1, 2), alternate_sign=False, norm=None,
-    token_pattern=r"(?u)\b\w+\b|[?!]",
-)
+_TOKEN = re.compile(r"\w+|[?!]")
+_MUL = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, as a simple polynomial step
+_M1 = np.uint64(0xFF51AFD7ED558CCD)  # MurmurHash3 fmix64 constants
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_S33 = np.uint64(33)
+_token_ids: dict[str, int] = {}
+
+
+def _fmix(h: NDArray[np.uint64]) -> NDArray[np.uint64]:
+    """MurmurHash3's 64-bit finaliser: spreads the bits before taking the low ones."""
+    h = h ^ (h >> _S33)
+    h = h * _M1
+    h = h ^ (h >> _S33)
+    h = h * _M2
+    out: NDArray[np.uint64] = h ^ (h >> _S33)
+    return out
+
+
+def _token_id(token: str) -> int:
+    """A stable 64-bit id per token (crc32 of two salts), cached."""
+    tid = _token_ids.get(token)
+    if tid is None:
+        raw = token.encode("utf-8")
+        tid = (zlib.crc32(raw, 0x5BD1E995) << 32) | zlib.crc32(raw) | 1
+        if len(_token_ids) > 2_000_000:
+            _token_ids.clear()
+        _token_ids[token] = tid
+    return tid
+
+
+def _ngram_matrix(
+    seq: NDArray[np.uint64],
+    doc: NDArray[np.int64],
+    n_docs: int,
+    n_min: int,
+    n_max: int,
+    n_features: int,
+    salt: int,
+) -> sp.csr_matrix:
+    """Counts of hashed n-grams of a 0-separated symbol sequence; n-grams never cross a 0."""
+    rows: list[NDArray[np.int64]] = []
+    cols: list[NDArray[np.int64]] = []
+    with np.errstate(over="ignore"):
+        for n in range(n_min, n_max + 1):
+            length = len(seq) - n + 1
+            if length <= 0:
+                continue
+            h = np.full(length, np.uint64(salt * 1_000_003 + n), dtype=np.uint64)
+            valid = np.ones(length, dtype=bool)
+            for j in range(n):
+                c = seq[j : j + length]
+                h = (h ^ c) * _MUL
+                valid &= c != 0
+            cols.append((_fmix(h[valid]) % np.uint64(n_features)).astype(np.int64))
+            rows.append(doc[:length][valid])
+    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    # Count duplicates with one sort of (row, column) keys: cheaper than scipy's COO route.
+    keys = np.sort(r * n_features + c)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(keys))).astype(np.float32)
+    uniq = keys[starts]
+    indptr = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(uniq // n_features, minlength=n_docs), out=indptr[1:])
+    return sp.csr_matrix(
+        (counts, (uniq % n_features).astype(np.int32), indptr), shape=(n_docs, n_features)
+    )
+
+
+def char_ngrams(
+    texts: Sequence[str], n_min: int = 2, n_max: int = 5, n_features: int = N_CHAR
+) -> sp.csr_matrix:
+    """Character n-grams of each text padded with one space each side (vectorised)."""
+    joined = "\x00".join(f" {' '.join(t.replace(chr(0), ' ').split())} " for t in texts) + "\x00"
+    seq = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    doc = np.cumsum(seq == 0) - (seq == 0)
+    return _ngram_matrix(seq, doc.astype(np.int64), len(texts), n_min, n_max, n_features, 1)
+
+
+def word_ngrams(
+    texts: Sequence[str], n_min: int, n_max: int, n_features: int, salt: int
+) -> sp.csr_matrix:
+    """Word (and ?/!) n-grams of each text, hashed (vectorised over the batch)."""
+    ids: list[int] = []
+    doc: list[int] = []
+    for i, t in enumerate(texts):
+        toks = _TOKEN.findall(t)
+        ids.extend(_token_id(x) for x in toks)
+        ids.append(0)
+        doc.extend([i] * (len(toks) + 1))
+    seq = np.array(ids, dtype=np.uint64)
+    return _ngram_matrix(
+        seq, np.array(doc, dtype=np.int64), len(texts), n_min, n_max, n_features, salt
+    )
+
+
 _QMARK = re.compile(r"\?\s*$")
 N_DENSE = 8
 
@@ -85,19 +171,29 @@ def _dense(turns: Sequence[Turn]) -> NDArray[np.float64]:
 
 
 def raw_blocks(turns: Sequence[Turn]) -> list[sp.csr_matrix]:
-    """Count matrices, one per block, before IDF weighting."""
+    """Count matrices, one per block, before IDF weighting.
+
+    Neighbour texts repeat (each turn is the next one's "previous"), so the context blocks hash
+    each distinct text once and pick rows.
+    """
     cur = [t.text.lower() for t in turns]
-    prev = [t.prev.lower() for t in turns]
-    prev2 = [t.prev2.lower() for t in turns]
-    nxt = [t.next.lower() for t in turns]
-    topic = [t.topic.lower() for t in turns]
+    index: dict[str, int] = {}
+    for t in turns:
+        for text in (t.text, t.prev, t.prev2, t.next, t.topic):
+            index.setdefault(text.lower(), len(index))
+    ctx = word_ngrams(list(index), 1, 2, N_CTX, 3)
+
+    def rows(texts: list[str]) -> sp.csr_matrix:
+        picked: sp.csr_matrix = ctx[[index[x.lower()] for x in texts]]
+        return picked
+
     return [
-        _word.transform(cur),
-        _char.transform(cur),
-        _ctx.transform(prev),
-        _ctx.transform(prev2),
-        _ctx.transform(nxt),
-        _ctx.transform(topic),
+        word_ngrams(cur, 1, 3, N_WORD, 2),
+        char_ngrams(cur),
+        rows([t.prev for t in turns]),
+        rows([t.prev2 for t in turns]),
+        rows([t.next for t in turns]),
+        rows([t.topic for t in turns]),
     ]
 
 
@@ -121,11 +217,13 @@ def weigh(
     parts: list[sp.csr_matrix] = []
     for m, w, block_weight in zip(blocks, idf, BLOCK_WEIGHTS, strict=True):
         m = m.astype(np.float32)
-        m.data = 1.0 + np.log(m.data)
-        m = m.multiply(w).tocsr()
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        m.data = (1.0 + np.log(m.data)) * w[m.indices]
+        sq = m.copy()
+        sq.data = sq.data**2
+        norms = np.sqrt(np.asarray(sq.sum(axis=1)).ravel())
         norms[norms == 0] = 1.0
-        m = sp.diags((block_weight / norms).astype(np.float32)) @ m
+        scale = (block_weight / norms).astype(np.float32)
+        m.data *= np.repeat(scale, np.diff(m.indptr))
         parts.append(m)
     parts.append(sp.csr_matrix(_dense(turns).astype(np.float32)))
     return sp.hstack(parts, format="csr")

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from alliance.transcripts import features as F
+from alliance.transcripts import features as fx
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
@@ -28,7 +28,11 @@ class LinearHead:
     intercept: NDArray[np.float32]
 
     def proba(self, x: sp.csr_matrix) -> NDArray[np.float64]:
-        z = np.asarray(x @ self.coef.T, dtype=np.float64) + self.intercept
+        return self.proba_from(np.asarray(x @ self.coef.T, dtype=np.float64))
+
+    def proba_from(self, scores: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Probabilities from raw scores x @ coef.T (so several heads can share one product)."""
+        z = scores + self.intercept
         if len(self.classes) == 2 and self.coef.shape[0] == 1:
             p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
             return np.column_stack([1.0 - p1, p1])
@@ -46,8 +50,27 @@ class LinearModel:
     heads: dict[str, LinearHead]
     meta: dict[str, str]
 
-    def features(self, turns: Sequence[F.Turn]) -> sp.csr_matrix:
-        return F.weigh(F.raw_blocks(turns), self.idf, turns)
+    def features(self, turns: Sequence[fx.Turn]) -> sp.csr_matrix:
+        return fx.weigh(fx.raw_blocks(turns), self.idf, turns)
+
+    def all_proba(self, x: sp.csr_matrix) -> dict[str, NDArray[np.float64]]:
+        """Every head's probabilities from one sparse-dense product (heads stacked column-wise)."""
+        key = id(self)
+        if key not in _stacked:
+            names = list(self.heads)
+            coef_t = np.ascontiguousarray(
+                np.vstack([self.heads[n].coef for n in names]).T, dtype=np.float32
+            )
+            _stacked[key] = (names, coef_t)
+        names, coef_t = _stacked[key]
+        scores = np.asarray(x @ coef_t, dtype=np.float64)
+        out: dict[str, NDArray[np.float64]] = {}
+        start = 0
+        for n in names:
+            k = self.heads[n].coef.shape[0]
+            out[n] = self.heads[n].proba_from(scores[:, start : start + k])
+            start += k
+        return out
 
     def save(self, path: Path) -> None:
         arrays: dict[str, NDArray[np.generic]] = {}
@@ -83,12 +106,18 @@ class LinearModel:
                     coef=z[f"{name}_coef"].astype(np.float32),
                     intercept=z[f"{name}_intercept"].astype(np.float32),
                 )
-            meta = dict(zip((str(k) for k in z["meta_keys"]), (str(v) for v in z["meta_values"]),
-                            strict=True))
+            meta = dict(
+                zip(
+                    (str(k) for k in z["meta_keys"]),
+                    (str(v) for v in z["meta_values"]),
+                    strict=True,
+                )
+            )
         return cls(idf=idf, heads=heads, meta=meta)
 
 
 _cache: dict[Path, LinearModel] = {}
+_stacked: dict[int, tuple[list[str], NDArray[np.float32]]] = {}
 
 
 def load_default(path: Path = DEFAULT_WEIGHTS) -> LinearModel:

@@ -6,7 +6,8 @@ transcripts/data/markers.jsonl (precision and recall on its held-out part: docs/
 - Confrontation and withdrawal: the rupture markers of the Rupture Resolution Rating System
   (3RS; Eubanks, Muran & Safran 2015).
 - Transference: the client casting the therapist as a figure from their past.
-- Advice without permission: MITI 4.2.1 "Persuade" vs "Persuade with permission" (Moyers et al. 2016).
+- Advice without permission: MITI 4.2.1 "Persuade" vs "Persuade with permission"
+  (Moyers et al. 2016).
 - Self-disclosure and affirmation: MISC 2.5 / MITI 4.2.1 behaviour definitions.
 """
 
@@ -20,7 +21,8 @@ from alliance.transcripts.model import Marker, Role
 
 
 def _rx(*patterns: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    # Callers search lower-cased text: IGNORECASE makes long alternations several times slower.
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
 
 
 _FAMILY = (
@@ -33,16 +35,16 @@ TRANSFERENCE = _rx(
     rf"\byou(?:'re| are)? (?:just |exactly )?(?:like|sound(?:ing)? like|talk like|act like|"
     rf"remind me of|look like|are like|the same as) (?:my|his|her) {_FAMILY}",
     rf"\byou sound (?:just |exactly )?like (?:my|his|her) {_FAMILY}",
-    rf"\b(?:that's|this is|that is) (?:exactly )?what my {_FAMILY} (?:always |used to )?(?:say|said|says|do|did)",
+    rf"\b(?:that's|this is|that is) (?:exactly )?what my {_FAMILY} (?:always |used to )?(?:say|said|says|do|did)",  # noqa: E501
     rf"\bjust like my {_FAMILY}\b.*\byou\b",
     r"\byou(?:'re| are) going to (?:leave|abandon|give up on) me like",
     rf"\bwhen you (?:say|said|do|look at me like) that,? (?:i|it) .*\bmy {_FAMILY}",
 )
 
 CONFRONTATION = _rx(
-    r"\byou(?:'re| are)? (?:never|not|don't|do not|didn't) (?:even )?(?:listen|listening|hear|hearing|get it|understand|care|helping|help)",
+    r"\byou(?:'re| are)? (?:never|not|don't|do not|didn't) (?:even )?(?:listen|listening|hear|hearing|get it|understand|care|helping|help)",  # noqa: E501
     r"\byou don't (?:even )?(?:know|get) (?:me|what|anything)",
-    r"\b(?:this|these sessions?|therapy|talking) (?:is|are|isn't|aren't) (?:not )?(?:helping|working|pointless|useless|a waste)",
+    r"\b(?:this|these sessions?|therapy|talking) (?:is|are|isn't|aren't) (?:not )?(?:helping|working|pointless|useless|a waste)",  # noqa: E501
     r"\bwhat(?:'s| is) the point (?:of|in) (?:this|these|coming|talking)",
     r"\bwaste of (?:my )?time\b",
     r"\byou always\b",
@@ -79,7 +81,7 @@ SELF_DISCLOSURE = _rx(
     r"\bi(?:'ve| have) been there (?:myself|too)",
     r"\bi remember when i\b",
     r"\bmy own (?:kids?|son|daughter|wife|husband|mother|father|family|experience|divorce)",
-    r"\bi(?:'ve| have) (?:had|struggled with|gone through|dealt with) (?:that|this|something similar|the same|similar) (?:myself|too)",
+    r"\bi(?:'ve| have) (?:had|struggled with|gone through|dealt with) (?:that|this|something similar|the same|similar) (?:myself|too)",  # noqa: E501
     r"\bi used to (?:smoke|drink|use|struggle|have)",
     r"\bspeaking (?:personally|for myself),? i\b",
     r"\b(?:me too|same here)\b.*\bi\b",
@@ -87,21 +89,21 @@ SELF_DISCLOSURE = _rx(
 )
 
 AFFIRMATION = _rx(
-    r"\byou(?:'ve| have) (?:really |already )?(?:done|made|achieved|worked|shown|come) (?:so |a )?(?:a lot|well|great|good|real|amazing|huge|much|far|progress|hard)",
-    r"\b(?:that's|that is|that was) (?:really |so )?(?:great|wonderful|impressive|brave|courageous|a big step|a real achievement|an accomplishment)",
+    r"\byou(?:'ve| have) (?:really |already )?(?:done|made|achieved|worked|shown|come) (?:so |a )?(?:a lot|well|great|good|real|amazing|huge|much|far|progress|hard)",  # noqa: E501
+    r"\b(?:that's|that is|that was) (?:really |so )?(?:great|wonderful|impressive|brave|courageous|a big step|a real achievement|an accomplishment)",  # noqa: E501
     r"\bwell done\b",
     r"\bgood for you\b",
     r"\byou should be (?:really |very )?proud",
     r"\b(?:that|it) (?:took|takes) (?:a lot of )?(?:courage|guts|strength)",
-    r"\byou(?:'re| are) (?:clearly |really |obviously )?(?:a )?(?:very )?(?:strong|determined|committed|resourceful|resilient|brave|caring|thoughtful)",
+    r"\byou(?:'re| are) (?:clearly |really |obviously )?(?:a )?(?:very )?(?:strong|determined|committed|resourceful|resilient|brave|caring|thoughtful)",  # noqa: E501
     r"\bi (?:really )?(?:appreciate|admire) (?:you|your|that you|how you)",
     r"\bthank you for (?:sharing|being so|being honest|telling me|your honesty)",
     r"\byou(?:'ve| have) (?:clearly |really )?(?:put|given) (?:a lot of )?(?:thought|effort)",
 )
 
-# Directive openings at the start of a sentence; "you feel you have to…" mid-sentence is a reflection.
+# Directive openings at the start of a sentence ("you feel you have to…" mid-sentence reflects).
 ADVICE = _rx(
-    r"(?:^|[.!;]\s+)(?:so,? |well,? |honestly,? )?you (?:really )?(?:should|must|have to|need to|ought to|'ve got to|gotta)\b",
+    r"(?:^|[.!;]\s+)(?:so,? |well,? |honestly,? )?you (?:really )?(?:should|must|have to|need to|ought to|'ve got to|gotta)\b",  # noqa: E501
     r"\bi(?:'d| would) (?:strongly )?(?:recommend|suggest|advise)\b",
     r"\bmy (?:advice|recommendation|suggestion) (?:is|would be)",
     r"(?:^|[.!;]\s+)why don't you\b",
@@ -150,12 +152,15 @@ def _hit(pattern: re.Pattern[str], text: str) -> str:
 def permission_or_request_before(history: Sequence[tuple[Role, str]], window: int = 4) -> bool:
     """True when the therapist asked permission, or the client asked for advice, just before."""
     recent = list(history)[-window:]
-    for i, (speaker, text) in enumerate(recent):
+    for i, (speaker, raw) in enumerate(recent):
+        text = raw.lower()
         if speaker == "therapist" and PERMISSION.search(text):
             # Permission counts once the client did not refuse it.
-            rest = [t for s, t in recent[i + 1 :] if s == "client"]
-            if not rest or _PERMISSION_GRANTED.search(rest[0]) or not re.search(
-                r"^\W*(?:no|not really|nope)\b", rest[0], re.IGNORECASE
+            rest = [t.lower() for s, t in recent[i + 1 :] if s == "client"]
+            if (
+                not rest
+                or _PERMISSION_GRANTED.search(rest[0])
+                or not re.search(r"^\W*(?:no|not really|nope)\b", rest[0], re.IGNORECASE)
             ):
                 return True
         if speaker == "client" and REQUEST.search(text):
@@ -165,13 +170,13 @@ def permission_or_request_before(history: Sequence[tuple[Role, str]], window: in
 
 def is_advice_text(text: str) -> bool:
     """Lexical advice cue used to back up the classifier's advice subtype."""
-    return ADVICE.search(text) is not None and "?" not in text.rstrip()[-1:]
+    return ADVICE.search(text.lower()) is not None and "?" not in text.rstrip()[-1:]
 
 
 def find_markers(ctx: Context) -> list[Marker]:
     """All markers on one utterance; confidences reflect how specific each pattern is."""
     out: list[Marker] = []
-    text = ctx.text
+    text = ctx.text.lower()
     if ctx.speaker == "client":
         hit = _hit(TRANSFERENCE, text)
         if hit:
@@ -195,7 +200,7 @@ def find_markers(ctx: Context) -> list[Marker]:
 
 def _minimal_after_open(ctx: Context) -> bool:
     words = re.findall(r"\w+", ctx.text)
-    if len(words) > 2 or BACKCHANNEL.search(ctx.text) or not ctx.history:
+    if len(words) > 2 or BACKCHANNEL.search(ctx.text.lower()) or not ctx.history:
         return False
     speaker, prev = ctx.history[-1]
     return speaker == "therapist" and bool(
@@ -205,6 +210,7 @@ def _minimal_after_open(ctx: Context) -> bool:
 
 def therapist_override(text: str, code: str) -> tuple[str, float] | None:
     """Codes AnnoMI has no label for: self-disclosure and affirmation replace a weak base code."""
+    text = text.lower()
     if SELF_DISCLOSURE.search(text):
         return "self_disclosure", 0.75
     if code in ("other", "information", "reflection_complex", "reflection_simple") and (

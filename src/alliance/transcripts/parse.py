@@ -82,7 +82,7 @@ def _role(label: str, speakers: Mapping[str, Role]) -> Role | None:
 
 
 def _decode(raw: bytes, path: str, warnings: list[ParseWarning]) -> list[str]:
-    """Decode UTF-8 line by line; a line that is not UTF-8 is read as Windows-1252 with a warning."""
+    """Decode UTF-8 per line; a line that is not UTF-8 is read as Windows-1252, with a warning."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -150,8 +150,9 @@ def read_transcript(
         raise TranscriptError(name, None, "file looks binary; expected a text transcript")
     warnings: list[ParseWarning] = []
     lines = _decode(raw, name, warnings)
-    return parse_lines(lines, name, speakers=speakers, fmt=fmt or detect_format(p, lines[:20]),
-                       warnings=warnings)
+    return parse_lines(
+        lines, name, speakers=speakers, fmt=fmt or detect_format(p, lines[:20]), warnings=warnings
+    )
 
 
 def parse_text(
@@ -219,8 +220,12 @@ def _parse_plain(
         elif m and current is None and unknown < 1:
             unknown += 1
             warnings.append(
-                ParseWarning(name, number, "speaker label not mapped to a role "
-                             "(use --speaker NAME=therapist or NAME=client); line skipped")
+                ParseWarning(
+                    name,
+                    number,
+                    "speaker label not mapped to a role "
+                    "(use --speaker NAME=therapist or NAME=client); line skipped",
+                )
             )
         elif current is not None:
             current[3].append(line.strip())
@@ -323,14 +328,15 @@ def _parse_cues(
         if role is None:
             if label:
                 warnings.append(
-                    ParseWarning(name, text_line_no, "speaker not mapped to a role "
-                                 "(use --speaker NAME=therapist); cue skipped")
+                    ParseWarning(
+                        name,
+                        text_line_no,
+                        "speaker not mapped to a role (use --speaker NAME=therapist); cue skipped",
+                    )
                 )
                 continue
             if last_role is None:
-                warnings.append(
-                    ParseWarning(name, text_line_no, "cue without a speaker; skipped")
-                )
+                warnings.append(ParseWarning(name, text_line_no, "cue without a speaker; skipped"))
                 continue
             # A cue with no voice continues the last speaker, as captioners split long turns.
             role, label = last_role, last_label
@@ -362,7 +368,8 @@ def _parse_jsonl(
         role = _role(speaker, speakers)
         if role is None:
             raise TranscriptError(
-                name, number,
+                name,
+                number,
                 "field 'speaker' is not a known role; allowed: therapist, client (or their "
                 "aliases), or map names with --speaker NAME=therapist",
             )

@@ -79,9 +79,7 @@ class SessionProfile:
         """MITI 4.2.1 band for each metric that has thresholds."""
         return {
             "reflection_to_question": band(self.reflection_to_question, RQ_FAIR, RQ_GOOD),
-            "percent_complex_reflections": band(
-                self.percent_complex_reflections, CR_FAIR, CR_GOOD
-            ),
+            "percent_complex_reflections": band(self.percent_complex_reflections, CR_FAIR, CR_GOOD),
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -92,10 +90,16 @@ class SessionProfile:
             "metrics": self.metrics(),
             "bands": self.bands(),
             "thresholds": {
-                "reflection_to_question": {"fair": RQ_FAIR, "good": RQ_GOOD,
-                                           "source": "MITI 4.2.1"},
-                "percent_complex_reflections": {"fair": CR_FAIR, "good": CR_GOOD,
-                                                "source": "MITI 4.2.1"},
+                "reflection_to_question": {
+                    "fair": RQ_FAIR,
+                    "good": RQ_GOOD,
+                    "source": "MITI 4.2.1",
+                },
+                "percent_complex_reflections": {
+                    "fair": CR_FAIR,
+                    "good": CR_GOOD,
+                    "source": "MITI 4.2.1",
+                },
             },
             "counts": {
                 "reflections": self.reflections,
@@ -132,9 +136,7 @@ def session_profile(coded: Sequence[CodedUtterance]) -> SessionProfile:
     for c in coded:
         codes[c.code] = codes.get(c.code, 0) + 1
     markers = [
-        MarkerHit(m.name, c.line, c.speaker, c.text, m.confidence)
-        for c in coded
-        for m in c.markers
+        MarkerHit(m.name, c.line, c.speaker, c.text, m.confidence) for c in coded for m in c.markers
     ]
     return SessionProfile(
         utterances=len(coded),
@@ -147,9 +149,7 @@ def session_profile(coded: Sequence[CodedUtterance]) -> SessionProfile:
         open_questions=codes.get("question_open", 0),
         change_talk=codes.get("change", 0),
         sustain_talk=codes.get("sustain", 0),
-        advice_without_permission=sum(
-            1 for m in markers if m.name == "advice_without_permission"
-        ),
+        advice_without_permission=sum(1 for m in markers if m.name == "advice_without_permission"),
         mean_confidence=sum(c.confidence for c in coded) / len(coded) if coded else None,
         markers=markers,
         codes=codes,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from alliance.transcripts import features as F
+from alliance.transcripts import features as fx
 from alliance.transcripts.corpus import LabelledUtterance, load_annomi, require_data_dir
 from alliance.transcripts.corrections import Correction, apply_corrections
 from alliance.transcripts.dataset import SEED, prepare
@@ -67,14 +67,14 @@ def subtype_label(head: str, row: LabelledUtterance) -> str:
 
 def fit_linear(
     rows: Sequence[LabelledUtterance],
-    turns: Sequence[F.Turn],
+    turns: Sequence[fx.Turn],
     heads: Sequence[str] = ("behaviour", "talk", "reflection", "question", "input"),
     step: Callable[[str], None] | None = None,
 ) -> LinearModel:
     """Fit IDF and every head on the given rows (all rows share one feature space)."""
-    blocks = F.raw_blocks(turns)
-    idf = F.fit_idf(blocks)
-    x = F.weigh(blocks, idf, turns)
+    blocks = fx.raw_blocks(turns)
+    idf = fx.fit_idf(blocks)
+    x = fx.weigh(blocks, idf, turns)
     fitted: dict[str, LinearHead] = {}
     for head in heads:
         if head == "behaviour":
@@ -84,6 +84,11 @@ def fit_linear(
         else:
             labels = [subtype_label(head, r) for r in rows]
         idx = np.array([i for i, lab in enumerate(labels) if lab])
+        if len({labels[i] for i in idx}) < 2:
+            raise ValueError(
+                f"head {head!r} needs labelled rows of at least two classes; "
+                "the training data has fewer"
+            )
         fitted[head] = _fit_head(x[idx], [labels[i] for i in idx], C_BY_HEAD[head])
         if step is not None:
             step(head)
@@ -122,16 +127,28 @@ def train_embeddings_tier(
     """Fine-tune the embeddings tier on all of AnnoMI and save only adapter and heads."""
     import torch
 
-    from alliance.transcripts import train_embeddings as TE
+    from alliance.transcripts import train_embeddings as tembed
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows = apply_corrections(load_annomi(require_data_dir(data_dir)), corrections)
     prepared = prepare(rows)
-    _, model = TE.fit(prepared.turns, prepared.labels("behaviour"), prepared.labels("talk"),
-                      device=dev, seed=SEED, progress=progress)
-    meta = {"trained": date.today().isoformat(), "rows": str(len(rows)), "seed": str(SEED),
-            "epochs": str(TE.EPOCHS), "rank": str(TE.RANK), "base": "all-MiniLM-L6-v2"}
-    TE.save(model, out, meta)
+    _, model = tembed.fit(
+        prepared.turns,
+        prepared.labels("behaviour"),
+        prepared.labels("talk"),
+        device=dev,
+        seed=SEED,
+        progress=progress,
+    )
+    meta = {
+        "trained": date.today().isoformat(),
+        "rows": str(len(rows)),
+        "seed": str(SEED),
+        "epochs": str(tembed.EPOCHS),
+        "rank": str(tembed.RANK),
+        "base": "all-MiniLM-L6-v2",
+    }
+    tembed.save(model, out, meta)
     write_notes(out.parent)
     return out
 
@@ -139,6 +156,7 @@ def train_embeddings_tier(
 def describe(path: Path) -> str:
     """One-line JSON description of a weights file (size and meta)."""
     with np.load(path, allow_pickle=False) as z:
-        meta = dict(zip((str(k) for k in z["meta_keys"]), (str(v) for v in z["meta_values"]),
-                        strict=True))
+        meta = dict(
+            zip((str(k) for k in z["meta_keys"]), (str(v) for v in z["meta_values"]), strict=True)
+        )
     return json.dumps({"file": path.name, "bytes": path.stat().st_size, **meta})

@@ -11,7 +11,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from alliance.transcripts import features as F
+from alliance.transcripts import features as fx
 from alliance.transcripts.embeddings import ContextCoder, encode_unique, load_base, pad, tokenize
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
@@ -39,7 +39,7 @@ def _weights(labels: Sequence[str], classes: Sequence[str]) -> torch.Tensor:
 
 
 def fit(
-    turns: Sequence[F.Turn],
+    turns: Sequence[fx.Turn],
     behaviour: Sequence[str],
     talk: Sequence[str],
     *,
@@ -56,23 +56,31 @@ def fit(
     rows = [i for i in range(len(turns)) if behaviour[i] or talk[i]]
     yb = torch.tensor([BEHAVIOURS.index(b) if b else -100 for b in behaviour])
     yt = torch.tensor([TALK_TYPES.index(t) if t else -100 for t in talk])
-    loss_b = nn.CrossEntropyLoss(weight=_weights([b for b in behaviour if b], BEHAVIOURS).to(device),
-                                 ignore_index=-100)
-    loss_t = nn.CrossEntropyLoss(weight=_weights([t for t in talk if t], TALK_TYPES).to(device),
-                                 ignore_index=-100)
+    loss_b = nn.CrossEntropyLoss(
+        weight=_weights([b for b in behaviour if b], BEHAVIOURS).to(device), ignore_index=-100
+    )
+    loss_t = nn.CrossEntropyLoss(
+        weight=_weights([t for t in talk if t], TALK_TYPES).to(device), ignore_index=-100
+    )
     lora = [p for n, p in model.named_parameters() if "lora_" in n]
     heads = [p for n, p in model.named_parameters() if n.startswith(("behaviour", "talk"))]
-    opt = torch.optim.AdamW([{"params": lora, "lr": LR_LORA}, {"params": heads, "lr": LR_HEAD}],
-                            weight_decay=0.01)
+    opt = torch.optim.AdamW(
+        [{"params": lora, "lr": LR_LORA}, {"params": heads, "lr": LR_HEAD}], weight_decay=0.01
+    )
     steps_per_epoch = (len(rows) + BATCH - 1) // BATCH
-    total = steps_per_epoch * epochs if max_steps is None else min(max_steps,
-                                                                   steps_per_epoch * epochs)
+    total = (
+        steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
+    )
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total)
     )
     # Token ids per distinct text, computed once.
-    texts = sorted({t.text for t in turns} | {t.prev for t in turns} | {t.next for t in turns}
-                   | {t.topic for t in turns})
+    texts = sorted(
+        {t.text for t in turns}
+        | {t.prev for t in turns}
+        | {t.next for t in turns}
+        | {t.topic for t in turns}
+    )
     ids = dict(zip(texts, tokenize(tokenizer, texts), strict=True))
     rng = random.Random(seed)
     use_amp = device.startswith("cuda")
@@ -86,8 +94,12 @@ def fit(
                 break
             batch = order[s : s + BATCH]
             topics = [turns[i].topic if rng.random() >= TOPIC_DROPOUT else "" for i in batch]
-            seqs = ([ids[turns[i].text] for i in batch] + [ids[turns[i].prev] for i in batch]
-                    + [ids[turns[i].next] for i in batch] + [ids[t] for t in topics])
+            seqs = (
+                [ids[turns[i].text] for i in batch]
+                + [ids[turns[i].prev] for i in batch]
+                + [ids[turns[i].next] for i in batch]
+                + [ids[t] for t in topics]
+            )
             x, m = pad(seqs, device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 vec = model.encode(x, m).float()
@@ -112,7 +124,7 @@ def fit(
 
 
 def predict(
-    tokenizer: object, model: ContextCoder, turns: Sequence[F.Turn], device: str = "cpu"
+    tokenizer: object, model: ContextCoder, turns: Sequence[fx.Turn], device: str = "cpu"
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Class probabilities (behaviour, talk) from an unmerged model, e.g. inside CV."""
     texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
@@ -120,25 +132,36 @@ def predict(
     model.eval()
     out_b: list[torch.Tensor] = []
     out_t: list[torch.Tensor] = []
-    with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
-                                                enabled=device.startswith("cuda")):
+    with (
+        torch.inference_mode(),
+        torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")),
+    ):
         vec = encode_unique(model, tokenizer, texts, device, batch_size=256)
         for s in range(0, len(turns), 512):
             chunk = turns[s : s + 512]
+
             def stack(xs: list[str]) -> torch.Tensor:
                 return torch.stack([vec[x] for x in xs]).float()
-            b, t = model.heads(stack([x.text for x in chunk]), stack([x.prev for x in chunk]),
-                               stack([x.next for x in chunk]), stack([x.topic for x in chunk]))
+
+            b, t = model.heads(
+                stack([x.text for x in chunk]),
+                stack([x.prev for x in chunk]),
+                stack([x.next for x in chunk]),
+                stack([x.topic for x in chunk]),
+            )
             out_b.append(torch.softmax(b.float(), -1).cpu())
             out_t.append(torch.softmax(t.float(), -1).cpu())
-    return (torch.cat(out_b).numpy().astype(np.float64),
-            torch.cat(out_t).numpy().astype(np.float64))
+    return (
+        torch.cat(out_b).numpy().astype(np.float64),
+        torch.cat(out_t).numpy().astype(np.float64),
+    )
 
 
 def save(model: ContextCoder, path: Path, meta: dict[str, str]) -> None:
     """Adapter and heads only, float16, with rank/alpha and provenance."""
-    arrays: dict[str, NDArray[np.generic]] = {k: v.astype(np.float16)
-                                             for k, v in model.adapter_state().items()}
+    arrays: dict[str, NDArray[np.generic]] = {
+        k: v.astype(np.float16) for k, v in model.adapter_state().items()
+    }
     arrays["rank"] = np.array(RANK)
     arrays["alpha"] = np.array(ALPHA)
     arrays["meta_keys"] = np.array(list(meta.keys()))

