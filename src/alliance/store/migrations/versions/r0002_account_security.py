@@ -40,9 +40,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_break_glass_grants")),
     )
-    op.create_index(
-        op.f("ix_break_glass_grants_episode_id"), "break_glass_grants", ["episode_id"]
-    )
+    op.create_index(op.f("ix_break_glass_grants_episode_id"), "break_glass_grants", ["episode_id"])
     op.create_index(op.f("ix_break_glass_grants_user_id"), "break_glass_grants", ["user_id"])
 
 
