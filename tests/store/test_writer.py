@@ -169,6 +169,13 @@ def test_it_limits_the_batch_size(engine: Engine) -> None:
         GroupCommitWriter(engine, max_batch=0)
 
 
+def test_it_closes_as_a_context_manager(engine: Engine) -> None:
+    with GroupCommitWriter(engine) as writer:
+        pending = writer.submit(note(0))
+    assert writer.closed
+    assert pending.result(0) == 1
+
+
 def test_it_finishes_queued_writes_on_close_and_then_refuses(engine: Engine) -> None:
     writer = GroupCommitWriter(engine)
     gate = Gate()

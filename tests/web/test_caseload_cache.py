@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from alliance.store import sessions
 from alliance.store import tables as t
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
+from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import Viewer
 from alliance.web.services import alerts, caseload, users
-from tests.web.clinic import Clinic, phq9_answers
+from tests.web.clinic import Clinic, build_clinic, phq9_answers
 
 
 @pytest.fixture
@@ -34,8 +36,7 @@ def tess(engine: Engine, clinic: Clinic) -> Viewer:
 
 def uncached(engine: Engine, viewer: Viewer) -> list[caseload.CaseloadRow]:
     """The caseload computed from scratch, as a reference."""
-    with caseload._cache_lock:
-        caseload._cache.clear()
+    caseload.clear_cache()
     with engine.connect() as conn:
         return caseload.read_caseload(conn, viewer)
 
@@ -84,6 +85,32 @@ def test_it_drops_an_acknowledged_alert_on_the_next_load(
     assert chosen.key not in {a.key for a in after.open_alerts}
     assert len(after.open_alerts) == len(before.open_alerts) - 1
     assert caseload.caseload_audited(engine, writer, tess) == uncached(engine, tess)
+
+
+def test_it_keeps_two_databases_apart(
+    engine: Engine, clinic: Clinic, writer: GroupCommitWriter, tess: Viewer, tmp_path: Path
+) -> None:
+    """A second database with the same ids and counts never gets the first one's analysis."""
+    first = caseload.caseload_audited(engine, writer, tess)
+    twin = make_engine(f"sqlite:///{tmp_path / 'twin.db'}")
+    try:
+        twin_clinic = build_clinic(twin)
+        with twin.begin() as conn:
+            # Same ids and counts as the first clinic, but this measure says something else.
+            conn.execute(
+                update(t.administrations)
+                .where(t.administrations.c.episode_id == twin_clinic.rupture_episode)
+                .values(total=27.0)
+            )
+        viewer = users.load_viewer(twin, twin_clinic.therapist_id, "127.0.0.1")
+        assert viewer is not None
+        with GroupCommitWriter(twin) as twin_writer:
+            second = caseload.caseload_audited(twin, twin_writer, viewer)
+    finally:
+        twin.dispose()
+    assert row_of(first, clinic.rupture_episode).last_outcome != (
+        row_of(second, twin_clinic.rupture_episode).last_outcome
+    )
 
 
 def test_it_audits_every_load_even_from_the_cache(

@@ -72,6 +72,12 @@ class GroupCommitWriter:
     def closed(self) -> bool:
         return self._closed
 
+    def __enter__(self) -> GroupCommitWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def submit(self, work: Callable[[Connection], T]) -> Future[T]:
         """Queue one write; the future resolves after the commit that holds it returned."""
         future: Future[T] = Future()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,10 +97,19 @@ class _EpisodeAnalysis:
     risky: bool
 
 
-# Enough for every open episode of a large clinic; the least recently shown go first.
+# Enough for every open episode of a large clinic; the least recently shown go first. One cache
+# per engine, so two databases served from one process never share an entry.
 _CACHE_SIZE = 20_000
-_cache: OrderedDict[tuple[object, ...], _EpisodeAnalysis] = OrderedDict()
+_caches: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple[object, ...], _EpisodeAnalysis]] = (
+    weakref.WeakKeyDictionary()
+)
 _cache_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every kept analysis (after a database was restored in place, say)."""
+    with _cache_lock:
+        _caches.clear()
 
 
 def _analysis_keys(conn: Connection, episodes: Sequence[Any]) -> dict[int, tuple[object, ...]]:
@@ -159,10 +169,11 @@ def _analysis(conn: Connection, episodes: Sequence[Any]) -> _Analysis:
     keys = _analysis_keys(conn, episodes)
     found: dict[int, _EpisodeAnalysis] = {}
     with _cache_lock:
+        cache = _caches.setdefault(conn.engine, OrderedDict())
         for episode_id, key in keys.items():
-            hit = _cache.get(key)
+            hit = cache.get(key)
             if hit is not None:
-                _cache.move_to_end(key)
+                cache.move_to_end(key)
                 found[episode_id] = hit
     missing = [episode_id for episode_id in keys if episode_id not in found]
     if missing:
@@ -170,9 +181,9 @@ def _analysis(conn: Connection, episodes: Sequence[Any]) -> _Analysis:
         found.update(made)
         with _cache_lock:
             for episode_id, analysis in made.items():
-                _cache[keys[episode_id]] = analysis
-            while len(_cache) > _CACHE_SIZE:
-                _cache.popitem(last=False)
+                cache[keys[episode_id]] = analysis
+            while len(cache) > _CACHE_SIZE:
+                cache.popitem(last=False)
     return _Analysis(
         {i: a.lasts for i, a in found.items() if a.lasts},
         {i: a.alerts for i, a in found.items() if a.alerts},
