@@ -169,6 +169,14 @@ def test_it_limits_the_batch_size(engine: Engine) -> None:
         GroupCommitWriter(engine, max_batch=0)
 
 
+def test_it_refuses_a_write_that_queues_another(writer: GroupCommitWriter) -> None:
+    def nested(conn: Connection) -> int:
+        return writer.run(note(1))
+
+    with pytest.raises(RuntimeError, match="cannot queue another write"):
+        writer.run(nested, timeout=10)
+
+
 def test_it_closes_as_a_context_manager(engine: Engine) -> None:
     with GroupCommitWriter(engine) as writer:
         pending = writer.submit(note(0))

@@ -81,6 +81,9 @@ class GroupCommitWriter:
     def submit(self, work: Callable[[Connection], T]) -> Future[T]:
         """Queue one write; the future resolves after the commit that holds it returned."""
         future: Future[T] = Future()
+        if self._thread is not None and self._thread is threading.current_thread():
+            # The writer would wait for itself: a write must not queue another write.
+            raise RuntimeError("a write cannot queue another write; do it on the same connection")
         with self._lock:
             if self._closed:
                 raise WriterClosedError("the writer is closed; no new writes are taken")
