@@ -47,6 +47,7 @@ def test_it_pseudonymises_shifts_dates_and_drops_free_text(
         assert identifying not in everything
     keys = Pseudonymiser(KEY)
     episode = keys.pseudonym("episode", clinic.rupture_episode)
+    assert episode is not None
     episodes = {r["id"]: r for r in rows(out, "episodes")}
     assert set(episodes) == {
         keys.pseudonym("episode", e)
