@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from alliance.domain import BoundaryRationale, DomainError
-from alliance.instruments import InstrumentError
+from alliance.instruments import InstrumentError, score
 from alliance.store import audit
 from alliance.store.administrations import record_administration
 from alliance.store.base import AccessDeniedError
@@ -168,6 +168,24 @@ def test_it_scores_and_stores_an_administration_with_its_risk_flag(
         before = row_counts(conn)
     with engine.begin() as conn, pytest.raises(InstrumentError):
         record_administration(conn, clinic.alice, episode_id, "phq9", {"1": 7}, now=NOW)
+    with engine.connect() as conn:
+        assert row_counts(conn) == before
+
+
+def test_it_stores_a_given_score_and_refuses_one_of_another_measure(
+    engine: Engine, clinic: Clinic, episode_id: int
+) -> None:
+    answers = {str(i): 2 for i in range(1, 10)}  # PHQ-9 total 18
+    with engine.begin() as conn:
+        _, stored = record_administration(
+            conn, clinic.alice, episode_id, "phq9", answers, now=NOW, scored=score("phq9", answers)
+        )
+    assert stored.total == 18
+    with engine.connect() as conn:
+        before = row_counts(conn)
+    gad7 = score("gad7", {str(i): 1 for i in range(1, 8)})
+    with engine.begin() as conn, pytest.raises(DomainError, match=r"administration\.scored"):
+        record_administration(conn, clinic.alice, episode_id, "phq9", answers, now=NOW, scored=gad7)
     with engine.connect() as conn:
         assert row_counts(conn) == before
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from alliance.instruments import Instrument, Score, score
+from alliance.store import administrations as store_administrations
 from alliance.store import tables as t
+from alliance.web.services import measures
 from tests.web.clinic import Clinic
 
 
@@ -90,3 +95,24 @@ def test_it_types_paper_scores_for_a_visual_analogue_measure(
     paper = html.split('id="paper-form"', 1)[1]
     assert paper.count('type="number"') == 4
     assert 'type="range"' not in paper
+
+
+def test_it_scores_a_submitted_form_once(
+    therapist: TestClient, clinic: Clinic, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    def counted(instrument: str | Instrument, answers: Mapping[str, float | int | None]) -> Score:
+        calls.append(str(instrument))
+        return score(instrument, answers)
+
+    monkeypatch.setattr(measures, "score", counted)
+    monkeypatch.setattr(store_administrations, "score", counted)
+    path = _link(therapist, clinic, "srs")
+    before = _administrations(engine)
+    done = therapist.post(
+        path, data={"item_1": "7.5", "item_2": "6", "item_3": "9.1", "item_4": "8"}
+    )
+    assert "Thank you" in done.text
+    assert _administrations(engine) == before + 1
+    assert len(calls) == 1

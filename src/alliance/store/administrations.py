@@ -34,12 +34,19 @@ def record_administration(
     session_id: int | None = None,
     source: str = "paper",
     now: datetime | None = None,
+    scored: Score | None = None,
 ) -> tuple[int, Score]:
-    """Score the answers (InstrumentError on a bad answer, nothing written) and store both."""
+    """Score the answers (InstrumentError on a bad answer, nothing written) and store both.
+
+    `scored` is the Score a caller already computed from these very answers (to validate a
+    form); it is stored as given instead of scoring the same answers a second time.
+    """
     now = now or utc_now()
     if source not in SOURCES:
         raise DomainError("administration.source", source, "one of " + ", ".join(SOURCES))
-    result = score(instrument_id, answers)
+    if scored is not None and scored.instrument != instrument_id:
+        raise DomainError("administration.scored", scored.instrument, f"a score of {instrument_id}")
+    result = scored if scored is not None else score(instrument_id, answers)
     with atomic(conn):
         episode, _ = load_episode(conn, episode_id)
         check_write(conn, actor, episode, episode_id)

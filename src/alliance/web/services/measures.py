@@ -81,6 +81,7 @@ def store_administration(
             dict(answers),
             session_id=session_id,
             source=source,
+            scored=result,
         )
     except (DomainError, InstrumentError) as exc:
         raise FormError({"answers": str(exc)}) from None
