@@ -97,20 +97,7 @@ def events(conn: Connection, *, after_seq: int = 0, limit: int | None = None) ->
     query = select(audit_events).where(audit_events.c.seq > after_seq).order_by(audit_events.c.seq)
     if limit is not None:
         query = query.limit(limit)
-    return [
-        AuditEvent(
-            seq=row["seq"],
-            at=as_utc(row["at"]),
-            actor=row["actor"],
-            action=row["action"],
-            object_type=row["object_type"],
-            object_id=row["object_id"],
-            ip=row["ip"],
-            prev_hash=row["prev_hash"],
-            hash=row["hash"],
-        )
-        for row in conn.execute(query).mappings()
-    ]
+    return [_event(row) for row in conn.execute(query).mappings()]
 
 
 def verify(conn: Connection) -> int | None:
