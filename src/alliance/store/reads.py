@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, func, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Select, case, func, select
 
 from alliance.domain import Attendance, GoalStatus, Stage, StageTransition
 from alliance.store import audit
@@ -86,14 +86,21 @@ def supervisees(conn: Connection, supervisor_id: int) -> list[RowMapping]:
     )
 
 
+def _administrations_query(where: ColumnElement[bool]) -> Select[Any]:
+    """Administrations matching `where` with their session number, in the order they were made."""
+    return (
+        select(administrations, sessions.c.number.label("session_number"))
+        .outerjoin(sessions, sessions.c.id == administrations.c.session_id)
+        .where(where)
+        .order_by(administrations.c.created_at, administrations.c.id)
+    )
+
+
 def _last_scores(conn: Connection, episode_ids: list[int]) -> dict[int, dict[str, LastScore]]:
     if not episode_ids:
         return {}
     rows = conn.execute(
-        select(administrations, sessions.c.number.label("session_number"))
-        .outerjoin(sessions, sessions.c.id == administrations.c.session_id)
-        .where(administrations.c.episode_id.in_(episode_ids))
-        .order_by(administrations.c.created_at, administrations.c.id)
+        _administrations_query(administrations.c.episode_id.in_(episode_ids))
     ).mappings()
     found: dict[int, dict[str, LastScore]] = defaultdict(dict)
     for row in rows:  # later rows overwrite earlier ones: the last form of each measure wins
@@ -223,10 +230,7 @@ def episode_detail(
         for t in _rows(conn, stage_transitions, episode_id, stage_transitions.c.at)
     ]
     admin_rows = conn.execute(
-        select(administrations, sessions.c.number.label("session_number"))
-        .outerjoin(sessions, sessions.c.id == administrations.c.session_id)
-        .where(administrations.c.episode_id == episode_id)
-        .order_by(administrations.c.created_at, administrations.c.id)
+        _administrations_query(administrations.c.episode_id == episode_id)
     ).mappings()
     detail = EpisodeDetail(
         episode_id=episode_id,
