@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from alliance.analytics.frame import score_frame
 from alliance.domain.stages import Stage
 from alliance.instruments import INSTRUMENT_IDS, Instrument, InstrumentError, load_instrument, score
 
@@ -82,7 +83,7 @@ class CsvScores:
         for r in self.rows:
             if r.therapist:
                 therapists.setdefault((r.client, r.episode), r.therapist)
-        return pl.DataFrame(
+        return score_frame(
             {
                 "episode_id": [f"{r.client}/{r.episode}" for r in self.rows],
                 "client_id": [r.client for r in self.rows],
@@ -97,20 +98,7 @@ class CsvScores:
                 "closed": [(r.client, r.episode) in closed_eps for r in self.rows],
                 "dropout": [(r.client, r.episode) in dropout_eps for r in self.rows],
                 "flags": [r.flags for r in self.rows],
-            },
-            schema={
-                "episode_id": pl.String,
-                "client_id": pl.String,
-                "therapist_id": pl.String,
-                "session": pl.Int64,
-                "date": pl.Date,
-                "instrument": pl.String,
-                "total": pl.Float64,
-                "stage": pl.String,
-                "closed": pl.Boolean,
-                "dropout": pl.Boolean,
-                "flags": pl.List(pl.String),
-            },
+            }
         )
 
 

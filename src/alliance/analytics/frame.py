@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,11 +25,31 @@ REQUIRED_COLUMNS = (
     "total",
 )
 OPTIONAL_COLUMNS = ("date", "stage", "closed", "dropout", "risk", "flags")
+# The polars type of each column a score frame may be built with.
+COLUMN_TYPES: dict[str, Any] = {
+    "episode_id": pl.String,
+    "client_id": pl.String,
+    "therapist_id": pl.String,
+    "session": pl.Int64,
+    "date": pl.Date,
+    "instrument": pl.String,
+    "total": pl.Float64,
+    "stage": pl.String,
+    "closed": pl.Boolean,
+    "dropout": pl.Boolean,
+    "risk": pl.Boolean,
+    "flags": pl.List(pl.String),
+}
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 _T = TypeVar("_T", bound=np.generic)
+
+
+def score_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
+    """A score frame from its columns, each with its type from COLUMN_TYPES, in the order given."""
+    return pl.DataFrame(columns, schema={name: COLUMN_TYPES[name] for name in columns})
 
 
 class FrameError(ValueError):

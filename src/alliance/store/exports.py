@@ -13,6 +13,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, select
 
 from alliance.analytics.etr import EtrError, EtrModel
+from alliance.analytics.frame import score_frame
 from alliance.store.tables import (
     administrations,
     clients,
@@ -58,7 +59,7 @@ def load_score_frame(engine: Engine) -> pl.DataFrame:
     with engine.connect() as conn:
         rows = _rows(conn)
     # Several administrations of one measure in one session: the last one stands.
-    frame = pl.DataFrame(
+    frame = score_frame(
         {
             "episode_id": [str(r["episode"]) for r in rows],
             "client_id": [r["client"] for r in rows],
@@ -69,18 +70,7 @@ def load_score_frame(engine: Engine) -> pl.DataFrame:
             "total": [float(r["total"]) for r in rows],
             "closed": [r["closed_on"] is not None for r in rows],
             "flags": [list(r["flags"] or []) for r in rows],
-        },
-        schema={
-            "episode_id": pl.String,
-            "client_id": pl.String,
-            "therapist_id": pl.String,
-            "session": pl.Int64,
-            "date": pl.Date,
-            "instrument": pl.String,
-            "total": pl.Float64,
-            "closed": pl.Boolean,
-            "flags": pl.List(pl.String),
-        },
+        }
     )
     return frame.unique(["episode_id", "instrument", "session"], keep="last", maintain_order=True)
 
