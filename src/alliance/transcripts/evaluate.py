@@ -22,7 +22,7 @@ from sklearn.pipeline import make_union
 from alliance.transcripts.corpus import load_annomi, require_data_dir
 from alliance.transcripts.dataset import N_FOLDS, Prepared, prepare
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
-from alliance.transcripts.train import fit_linear, subtype_label
+from alliance.transcripts.train import fit_linear, subtype_label, talk_bias_by_cv
 
 # Wu et al. 2023 (Future Internet 15(3):110), text-only; Fleiss' kappa on the 10-annotator subset.
 PUBLISHED = {"behaviour": 0.72, "talk": 0.55}
@@ -61,14 +61,28 @@ def baseline_oof(p: Prepared, progress: Progress | None = None) -> dict[str, NDA
     return out
 
 
+def apply_bias(proba: NDArray[np.float64], bias: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Probabilities with log-offsets added to the logits, renormalised."""
+    z = proba * np.exp(bias)
+    out: NDArray[np.float64] = z / z.sum(axis=1, keepdims=True)
+    return out
+
+
 def default_oof(
-    p: Prepared, progress: Progress | None = None
+    p: Prepared, progress: Progress | None = None, nested_bias: bool = False
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, tuple[list[str], list[str]]]]:
-    """Default tier out-of-fold probabilities, and subtype (gold, predicted) pairs."""
+    """Default tier out-of-fold probabilities, and subtype (gold, predicted) pairs.
+
+    With nested_bias, the client head gets decision offsets chosen by an inner cross-validation
+    over the other four folds, so the held-out fold never informs them; "talk_unadjusted" keeps
+    the raw head either way.
+    """
     out = {
         task: np.zeros((len(_task_index(p, task)), len(classes)))
         for task, (_, classes) in TASKS.items()
     }
+    out["talk_unadjusted"] = np.zeros_like(out["talk"])
+    out["talk_bias"] = np.zeros((N_FOLDS, len(TALK_TYPES)))
     subs: dict[str, tuple[list[str], list[str]]] = {
         h: ([], []) for h in ("reflection", "question", "input")
     }
@@ -84,6 +98,12 @@ def default_oof(
             head = model.heads[task]
             pr = head.proba(x[[pos[int(i)] for i in idx[sel]]])
             out[task][sel] = pr[:, [list(head.classes).index(c) for c in classes]]
+        talk_sel = p.fold[_task_index(p, "talk")] == k
+        out["talk_unadjusted"][talk_sel] = out["talk"][talk_sel]
+        if nested_bias:
+            bias = talk_bias_by_cv([p.rows[i] for i in tr], [p.turns[i] for i in tr], p.fold[tr])
+            out["talk_bias"][k] = bias
+            out["talk"][talk_sel] = apply_bias(out["talk"][talk_sel], bias)
         for h in subs:
             rows = [(j, subtype_label(h, p.rows[i])) for j, i in enumerate(te)]
             rows = [(j, lab) for j, lab in rows if lab]
@@ -175,6 +195,7 @@ def run(
     progress: Progress | None = None,
     limit: int | None = None,
     max_steps: int | None = None,
+    nested_talk_threshold: bool = False,
 ) -> dict[str, Any]:
     """The whole AnnoMI evaluation as one JSON-ready dict."""
     rows = load_annomi(require_data_dir(data))
@@ -195,8 +216,15 @@ def run(
         b = baseline_oof(p, progress)
         report["tiers"]["baseline"] = {t: scores(p, t, b[t]) for t in TASKS}
     if "default" in tiers:
-        lin, subs = default_oof(p, progress)
+        lin, subs = default_oof(p, progress, nested_bias=nested_talk_threshold)
         report["tiers"]["default"] = {t: scores(p, t, lin[t]) for t in TASKS}
+        if nested_talk_threshold:
+            report["tiers"]["default_threshold"] = report["tiers"]["default"]
+            report["tiers"]["default"] = {
+                "behaviour": report["tiers"]["default_threshold"]["behaviour"],
+                "talk": scores(p, "talk", lin["talk_unadjusted"]),
+            }
+            report["talk_bias_per_fold"] = lin["talk_bias"].tolist()
         report["subtypes_default"] = {
             h: {
                 "macro_f1": float(f1_score(g, pr, average="macro")),
@@ -217,7 +245,15 @@ def run(
         if lin is None:
             return report
         # The shipped embeddings tier averages its probabilities with the default tier's.
-        report["tiers"]["embeddings"] = {t: scores(p, t, (e[t] + lin[t]) / 2) for t in TASKS}
+        report["tiers"]["embeddings"] = {
+            "behaviour": scores(p, "behaviour", (e["behaviour"] + lin["behaviour"]) / 2),
+            "talk": scores(p, "talk", (e["talk"] + lin["talk_unadjusted"]) / 2),
+        }
+        if nested_talk_threshold:
+            report["tiers"]["embeddings_threshold"] = {
+                "behaviour": report["tiers"]["embeddings"]["behaviour"],
+                "talk": scores(p, "talk", (e["talk"] + lin["talk"]) / 2),
+            }
     return report
 
 
@@ -316,6 +352,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="write the JSON report here")
     ap.add_argument("--limit", type=int, help="use only the conversations of the first N rows")
     ap.add_argument("--max-steps", type=int, help="cap training steps (smoke tests)")
+    ap.add_argument(
+        "--nested-talk-threshold",
+        action="store_true",
+        help="also score client-talk decision offsets chosen by nested CV (not shipped)",
+    )
     args = ap.parse_args(argv)
     report = run(
         args.data,
@@ -326,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=lambda s: print(s, file=sys.stderr, flush=True),
         limit=args.limit,
         max_steps=args.max_steps,
+        nested_talk_threshold=args.nested_talk_threshold,
     )
     if args.mibot:
         report["mibot"] = mibot_report(args.data, args.mibot_tier)
