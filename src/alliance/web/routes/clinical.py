@@ -319,7 +319,7 @@ async def session_action(
             return redirect(
                 request, f"/episodes/{episode_id}/sessions/{session_id}", "Scores saved."
             )
-        if action == "link":
+        if action in ("link", "tablet"):
             with tx(request) as conn:
                 new = links.create_link(
                     conn,
@@ -329,17 +329,8 @@ async def session_action(
                     form.get("instrument", ""),
                     settings.link_ttl_minutes,
                 )
-            return _session_page(request, viewer, episode_id, session_id, new_link=new)
-        if action == "tablet":
-            with tx(request) as conn:
-                new = links.create_link(
-                    conn,
-                    viewer,
-                    episode_id,
-                    session_id,
-                    form.get("instrument", ""),
-                    settings.link_ttl_minutes,
-                )
+            if action == "link":
+                return _session_page(request, viewer, episode_id, session_id, new_link=new)
             request.session["tablet"] = new.link_id
             request.session["tablet_back"] = f"/episodes/{episode_id}/sessions/{session_id}"
             return redirect(request, f"/tablet/{new.link_id}")
