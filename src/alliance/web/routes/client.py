@@ -12,6 +12,7 @@ from alliance.web.auth import LoginRequiredError, client_ip
 from alliance.web.routes.common import form_data, page, redirect, tx
 from alliance.web.services import links, users
 from alliance.web.services.errors import FormError
+from alliance.web.services.measures import Source
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -47,6 +48,34 @@ def _form(
     return response
 
 
+async def _submit(
+    request: Request,
+    form: dict[str, str],
+    action: str,
+    *,
+    source: Source,
+    token: str | None = None,
+    link_id: int | None = None,
+) -> HTMLResponse | None:
+    """Store the answers; the page to answer with when they are refused, else None."""
+    try:
+        await links.submit_batched(
+            request.app.state.writer,
+            form,
+            source=source,
+            ip=client_ip(request),
+            token=token,
+            link_id=link_id,
+        )
+    except links.LinkGoneError as gone:
+        return _gone(request, str(gone))
+    except FormError as exc:
+        with tx(request) as conn:
+            link = links.open_link(conn, token=token, link_id=link_id)
+        return _form(request, link, action, exc.errors, form, 400)
+    return None
+
+
 @router.get("/f/{token}", response_class=HTMLResponse)
 def link_form(request: Request, token: str) -> HTMLResponse:
     try:
@@ -60,16 +89,9 @@ def link_form(request: Request, token: str) -> HTMLResponse:
 @router.post("/f/{token}", response_model=None)
 async def link_submit(request: Request, token: str) -> Response:
     form = await form_data(request)
-    try:
-        await links.submit_batched(
-            request.app.state.writer, form, source="link", ip=client_ip(request), token=token
-        )
-    except links.LinkGoneError as gone:
-        return _gone(request, str(gone))
-    except FormError as exc:
-        with tx(request) as conn:
-            link = links.open_link(conn, token=token)
-        return _form(request, link, f"/f/{token}", exc.errors, form, 400)
+    refused = await _submit(request, form, f"/f/{token}", source="link", token=token)
+    if refused is not None:
+        return refused
     return redirect(request, f"/f/{token}/done")
 
 
@@ -132,15 +154,8 @@ def tablet_form(request: Request, link_id: int) -> HTMLResponse:
 async def tablet_submit(request: Request, link_id: int) -> Response:
     _tablet_link(request, link_id)
     form = await form_data(request)
-    try:
-        await links.submit_batched(
-            request.app.state.writer, form, source="tablet", ip=client_ip(request), link_id=link_id
-        )
-    except links.LinkGoneError as gone:
-        return _gone(request, str(gone))
-    except FormError as exc:
-        with tx(request) as conn:
-            link = links.open_link(conn, link_id=link_id)
-        return _form(request, link, f"/tablet/{link_id}", exc.errors, form, 400)
+    refused = await _submit(request, form, f"/tablet/{link_id}", source="tablet", link_id=link_id)
+    if refused is not None:
+        return refused
     request.session["tablet_done"] = link_id
     return redirect(request, f"/tablet/{link_id}")
