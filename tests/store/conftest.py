@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from alliance.store.base import Actor
 from alliance.store.engine import make_engine
+from alliance.store.episodes import open_episode
 from alliance.store.migrate import upgrade
 from alliance.store.people import create_client, create_organisation, create_user
 from alliance.store.tables import metadata
@@ -92,3 +93,16 @@ def row_counts(conn: Connection) -> dict[str, int]:
         name: int(conn.execute(select(func.count()).select_from(table)).scalar_one())
         for name, table in metadata.tables.items()
     }
+
+
+def open_alice_episode(conn: Connection, clinic: Clinic, *, consent: bool = True) -> int:
+    """alice opens an episode for the clinic's client on OPENED, with consent that day if asked."""
+    return open_episode(
+        conn,
+        clinic.alice,
+        client_id=clinic.client_id,
+        therapist_id=clinic.alice.user_id or 0,
+        opened_on=OPENED,
+        consent_on=OPENED if consent else None,
+        now=NOW,
+    )

@@ -17,7 +17,7 @@ from alliance.store.sessions import record_session
 from alliance.store.tables import episodes, stage_transitions
 from alliance.store.worksheets import add_worksheet
 
-from .conftest import NOW, OPENED, Clinic, row_counts
+from .conftest import NOW, OPENED, Clinic, open_alice_episode, row_counts
 
 PLAN = {
     "warning_signs": ["sleeping badly"],
@@ -29,15 +29,7 @@ PLAN = {
 
 def _open(engine: Engine, clinic: Clinic, consent: bool = True) -> int:
     with engine.begin() as conn:
-        return open_episode(
-            conn,
-            clinic.alice,
-            client_id=clinic.client_id,
-            therapist_id=clinic.alice.user_id or 0,
-            opened_on=OPENED,
-            consent_on=OPENED if consent else None,
-            now=NOW,
-        )
+        return open_alice_episode(conn, clinic, consent=consent)
 
 
 def test_it_walks_an_episode_through_all_four_stages(engine: Engine, clinic: Clinic) -> None:

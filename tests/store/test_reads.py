@@ -9,28 +9,19 @@ from sqlalchemy import Engine, select
 
 from alliance.store.administrations import record_administration
 from alliance.store.base import AccessDeniedError
-from alliance.store.episodes import open_episode
 from alliance.store.goals import add_goal
 from alliance.store.people import set_client_identity
 from alliance.store.reads import caseload, client_identity, episode_detail
 from alliance.store.sessions import record_session
 from alliance.store.tables import audit_events
 
-from .conftest import NOW, OPENED, Clinic
+from .conftest import NOW, OPENED, Clinic, open_alice_episode
 
 
 @pytest.fixture
 def episode_id(engine: Engine, clinic: Clinic) -> int:
     with engine.begin() as conn:
-        episode = open_episode(
-            conn,
-            clinic.alice,
-            client_id=clinic.client_id,
-            therapist_id=clinic.alice.user_id or 0,
-            opened_on=OPENED,
-            consent_on=OPENED,
-            now=NOW,
-        )
+        episode = open_alice_episode(conn, clinic)
         add_goal(conn, clinic.alice, episode, "Feel at ease with friends", now=NOW)
         for week, attendance in enumerate(["attended", "no_show", "attended"]):
             session = record_session(

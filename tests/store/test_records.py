@@ -10,7 +10,7 @@ from alliance.instruments import InstrumentError, score
 from alliance.store import audit
 from alliance.store.administrations import record_administration
 from alliance.store.base import AccessDeniedError
-from alliance.store.episodes import move_stage, open_episode
+from alliance.store.episodes import move_stage
 from alliance.store.goals import add_goal, add_task, set_goal_status
 from alliance.store.people import create_client, create_user
 from alliance.store.relational import (
@@ -28,21 +28,13 @@ from alliance.store.tables import (
 )
 from alliance.store.worksheets import add_worksheet
 
-from .conftest import NOW, OPENED, Clinic, row_counts
+from .conftest import NOW, OPENED, Clinic, open_alice_episode, row_counts
 
 
 @pytest.fixture
 def episode_id(engine: Engine, clinic: Clinic) -> int:
     with engine.begin() as conn:
-        return open_episode(
-            conn,
-            clinic.alice,
-            client_id=clinic.client_id,
-            therapist_id=clinic.alice.user_id or 0,
-            opened_on=OPENED,
-            consent_on=OPENED,
-            now=NOW,
-        )
+        return open_alice_episode(conn, clinic)
 
 
 def test_it_seeds_proposed_goals_from_the_miracle_question(

@@ -10,11 +10,11 @@ from sqlalchemy import Engine, select
 from alliance.domain import Attendance, DomainError
 from alliance.store.administrations import record_administration
 from alliance.store.base import AccessDeniedError, NotFoundError
-from alliance.store.episodes import close_episode, open_episode
+from alliance.store.episodes import close_episode
 from alliance.store.sessions import record_session, set_attendance
 from alliance.store.tables import audit_events, sessions
 
-from .conftest import NOW, OPENED, Clinic, row_counts
+from .conftest import NOW, Clinic, open_alice_episode, row_counts
 
 SRS = {"1": 9.0, "2": 9.0, "3": 9.0, "4": 9.0}
 
@@ -22,14 +22,7 @@ SRS = {"1": 9.0, "2": 9.0, "3": 9.0, "4": 9.0}
 @pytest.fixture
 def session_id(engine: Engine, clinic: Clinic) -> int:
     with engine.begin() as conn:
-        episode = open_episode(
-            conn,
-            clinic.alice,
-            client_id=clinic.client_id,
-            therapist_id=clinic.alice.user_id or 0,
-            opened_on=OPENED,
-            now=NOW,
-        )
+        episode = open_alice_episode(conn, clinic, consent=False)
         return record_session(conn, clinic.alice, episode, date(2026, 1, 12), now=NOW)
 
 
