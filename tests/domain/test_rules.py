@@ -10,6 +10,7 @@ from alliance.domain import (
     Attendance,
     BoundaryKind,
     BoundaryRationale,
+    ClosingReason,
     DomainError,
     Episode,
     GoalStatus,
@@ -145,13 +146,59 @@ def test_it_closes_with_a_date_and_asks_for_a_plan(
 ) -> None:
     if isinstance(outcome, str):
         with pytest.raises(DomainError) as refused:
-            check_closing(OPEN, closed_on, NOW, has_relapse_plan=has_plan)
+            check_closing(OPEN, closed_on, NOW, has_relapse_plan=has_plan, reason="planned")
         assert str(refused.value) == outcome
         return
-    _, warnings = check_closing(OPEN, closed_on, NOW, has_relapse_plan=has_plan)
+    _, _, warnings = check_closing(
+        OPEN, closed_on, NOW, has_relapse_plan=has_plan, reason="planned"
+    )
     assert len(warnings) == len(outcome)
     if outcome:
         assert "relapse-prevention plan" in warnings[0]
+
+
+ALLOWED_REASONS = "one of planned, dropout, referred, other"
+
+# reason given          accepted as (a ClosingReason) or refused with (the message)
+REASONS: list[tuple[ClosingReason | str | None, ClosingReason | str]] = [
+    ("planned", ClosingReason.PLANNED),
+    ("dropout", ClosingReason.DROPOUT),
+    ("referred", ClosingReason.REFERRED),
+    ("other", ClosingReason.OTHER),
+    (" Dropout ", ClosingReason.DROPOUT),
+    (ClosingReason.REFERRED, ClosingReason.REFERRED),
+    (None, f"closing_reason: None is missing: closing needs a reason, {ALLOWED_REASONS}"),
+    ("", f"closing_reason: '' is missing: closing needs a reason, {ALLOWED_REASONS}"),
+    ("  ", f"closing_reason: '  ' is missing: closing needs a reason, {ALLOWED_REASONS}"),
+    ("quit", f"closing_reason: 'quit' is unknown: {ALLOWED_REASONS}"),
+    ("drop-out", f"closing_reason: 'drop-out' is unknown: {ALLOWED_REASONS}"),
+]
+
+
+@pytest.mark.parametrize(("reason", "outcome"), REASONS)
+def test_it_closes_only_with_a_known_reason(
+    reason: ClosingReason | str | None, outcome: ClosingReason | str
+) -> None:
+    if not isinstance(outcome, ClosingReason):
+        with pytest.raises(DomainError) as refused:
+            check_closing(OPEN, date(2026, 3, 1), NOW, has_relapse_plan=True, reason=reason)
+        assert str(refused.value) == outcome
+        assert refused.value.field == "closing_reason"
+        return
+    clean, _, warnings = check_closing(
+        OPEN, date(2026, 3, 1), NOW, has_relapse_plan=True, reason=reason
+    )
+    assert clean is outcome
+    assert warnings == []
+
+
+def test_it_keeps_the_plan_warning_on_a_dropout() -> None:
+    reason, _, warnings = check_closing(
+        OPEN, date(2026, 3, 1), NOW, has_relapse_plan=False, reason="dropout"
+    )
+    assert reason is ClosingReason.DROPOUT
+    assert len(warnings) == 1
+    assert "relapse-prevention plan" in warnings[0]
 
 
 WELFARE = BoundaryRationale(client_welfare="normalise the experience")

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Connection, Engine, select
 
-from alliance.domain import DomainError, Stage
+from alliance.domain import ClosingReason, DomainError, Stage
 from alliance.store import audit
 from alliance.store.base import AccessDeniedError
 from alliance.store.episodes import close_episode, move_stage, open_episode, record_consent
@@ -41,7 +41,9 @@ def test_it_walks_an_episode_through_all_four_stages(engine: Engine, clinic: Cli
         for stage in ("process", "change", "termination"):
             move_stage(conn, clinic.alice, episode_id, stage, now=NOW)
         add_worksheet(conn, clinic.alice, episode_id, "relapse_prevention", PLAN, now=NOW)
-        result = close_episode(conn, clinic.alice, episode_id, NOW.date(), now=NOW)
+        result = close_episode(
+            conn, clinic.alice, episode_id, NOW.date(), reason="planned", now=NOW
+        )
     assert result.warnings == []
     with engine.connect() as conn:
         rows = conn.execute(
@@ -115,6 +117,12 @@ def test_it_records_consent_later_then_allows_process(engine: Engine, clinic: Cl
         ("empty_goal", "goal.text", "must not be empty"),
         ("long_goal", "goal.text", "at most 500 characters"),
         ("no_close_date", "closed_on", "closing needs a closing date"),
+        (
+            "no_close_reason",
+            "closing_reason",
+            "closing needs a reason, one of planned, dropout, referred, other",
+        ),
+        ("unknown_close_reason", "closing_reason", "one of planned, dropout, referred, other"),
     ],
 )
 def test_it_refuses_bad_input_naming_field_and_rule_and_writes_nothing(
@@ -134,7 +142,15 @@ def test_it_refuses_bad_input_naming_field_and_rule_and_writes_nothing(
         ),
         "empty_goal": lambda c: add_goal(c, clinic.alice, episode_id, "   ", now=NOW),
         "long_goal": lambda c: add_goal(c, clinic.alice, episode_id, "x" * 501, now=NOW),
-        "no_close_date": lambda c: close_episode(c, clinic.alice, episode_id, None, now=NOW),
+        "no_close_date": lambda c: close_episode(
+            c, clinic.alice, episode_id, None, reason="planned", now=NOW
+        ),
+        "no_close_reason": lambda c: close_episode(
+            c, clinic.alice, episode_id, NOW.date(), reason=None, now=NOW
+        ),
+        "unknown_close_reason": lambda c: close_episode(
+            c, clinic.alice, episode_id, NOW.date(), reason="quit", now=NOW
+        ),
     }
     with engine.begin() as conn, pytest.raises(DomainError) as refused:
         actions[action](conn)
@@ -145,12 +161,39 @@ def test_it_refuses_bad_input_naming_field_and_rule_and_writes_nothing(
     assert "x" * 20 not in str(refused.value)  # the client's words never reach the message
     with engine.connect() as conn:
         assert row_counts(conn) == before
+        closing = conn.execute(
+            select(episodes.c.closed_on, episodes.c.closing_reason).where(
+                episodes.c.id == episode_id
+            )
+        ).one()
+        assert tuple(closing) == (None, None)
+
+
+@pytest.mark.parametrize("reason", ["planned", "dropout", "referred", "other"])
+def test_it_stores_why_an_episode_ended(engine: Engine, clinic: Clinic, reason: str) -> None:
+    episode_id = _open(engine, clinic)
+    with engine.connect() as conn:
+        audited = row_counts(conn)["audit_events"]
+    with engine.begin() as conn:
+        result = close_episode(conn, clinic.alice, episode_id, NOW.date(), reason=reason, now=NOW)
+    assert result.reason == ClosingReason(reason)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(episodes.c.closed_on, episodes.c.closing_reason).where(
+                episodes.c.id == episode_id
+            )
+        ).one()
+        assert tuple(stored) == (NOW.date(), reason)
+        assert row_counts(conn)["audit_events"] == audited + 1
+        assert audit.verify(conn) is None
 
 
 def test_it_warns_but_closes_without_a_relapse_plan(engine: Engine, clinic: Clinic) -> None:
     episode_id = _open(engine, clinic)
     with engine.begin() as conn:
-        result = close_episode(conn, clinic.alice, episode_id, NOW.date(), now=NOW)
+        result = close_episode(
+            conn, clinic.alice, episode_id, NOW.date(), reason="dropout", now=NOW
+        )
     assert len(result.warnings) == 1
     assert "relapse-prevention plan" in result.warnings[0]
     with engine.begin() as conn, pytest.raises(DomainError, match="the episode is closed"):

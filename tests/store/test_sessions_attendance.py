@@ -128,7 +128,7 @@ def test_it_refuses_a_change_on_a_closed_episode(
         episode = conn.execute(
             select(sessions.c.episode_id).where(sessions.c.id == session_id)
         ).scalar_one()
-        close_episode(conn, clinic.alice, episode, date(2026, 2, 1), now=NOW)
+        close_episode(conn, clinic.alice, episode, date(2026, 2, 1), reason="planned", now=NOW)
     with pytest.raises(DomainError) as refused, engine.begin() as conn:
         set_attendance(conn, clinic.alice, session_id, "cancelled", now=NOW)
     assert refused.value.rule == "the episode is closed"

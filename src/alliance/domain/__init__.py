@@ -7,7 +7,14 @@ from alliance.domain.boundaries import (
     BoundaryRationale,
     check_boundary_event,
 )
-from alliance.domain.episode import Episode, check_closing, check_consent, check_opening
+from alliance.domain.episode import (
+    ClosingReason,
+    Episode,
+    check_closing,
+    check_consent,
+    check_opening,
+    parse_closing_reason,
+)
 from alliance.domain.errors import DomainError
 from alliance.domain.goals import GoalStatus, TaskKind, TaskStatus, check_goal_text
 from alliance.domain.people import Role
@@ -22,6 +29,7 @@ __all__ = [
     "BoundaryEvent",
     "BoundaryKind",
     "BoundaryRationale",
+    "ClosingReason",
     "DomainError",
     "Episode",
     "GoalStatus",
@@ -44,4 +52,5 @@ __all__ = [
     "check_opening",
     "check_tags",
     "check_transition",
+    "parse_closing_reason",
 ]

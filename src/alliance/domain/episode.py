@@ -6,6 +6,7 @@ recorded with its date, and an episode is opened and closed on dates that are ne
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,6 +18,52 @@ NO_RELAPSE_PLAN = (
     "no relapse-prevention plan was recorded; consider writing one with the client "
     "(warning signs, triggers, coping steps, who to call)"
 )
+
+
+class ClosingReason(enum.StrEnum):
+    """Why an episode ended; clinic figures count drop-out from it.
+
+    Drop-out is unilateral premature termination: the client stops attending or ends without
+    agreement (Swift & Greenberg 2012, J Consult Clin Psychol 80(4):547-559, meta-analysis of
+    premature discontinuation), as opposed to an ending agreed in the termination stage.
+    """
+
+    PLANNED = "planned"
+    DROPOUT = "dropout"
+    REFERRED = "referred"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return CLOSING_REASON_LABELS[self]
+
+
+CLOSING_REASON_LABELS = {
+    ClosingReason.PLANNED: "Planned ending (agreed in termination)",
+    ClosingReason.DROPOUT: "Drop-out (client stopped attending or ended without agreement)",
+    ClosingReason.REFERRED: "Referred on",
+    ClosingReason.OTHER: "Other",
+}
+
+
+def parse_closing_reason(value: object) -> ClosingReason:
+    """The closing reason named by `value`; missing or unknown values are refused."""
+    allowed = ", ".join(member.value for member in ClosingReason)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DomainError(
+            "closing_reason",
+            value,
+            f"closing needs a reason, one of {allowed}",
+            detail=f"{value!r} is missing",
+        )
+    if isinstance(value, ClosingReason):
+        return value
+    try:
+        return ClosingReason(str(value).strip().lower())
+    except ValueError:
+        raise DomainError(
+            "closing_reason", value, f"one of {allowed}", detail=f"{value!r} is unknown"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -83,9 +130,10 @@ def check_closing(
     now: datetime,
     *,
     has_relapse_plan: bool,
+    reason: ClosingReason | str | None,
     summary: str | None = None,
-) -> tuple[str | None, list[str]]:
-    """Refuse a closing without a valid date; return the cleaned summary and any warnings.
+) -> tuple[ClosingReason, str | None, list[str]]:
+    """Refuse a closing without a valid date and reason; return reason, summary and warnings.
 
     A missing relapse-prevention plan is a warning, not a block: an episode may end early
     (drop-out, referral) when no plan could be written.
@@ -101,11 +149,12 @@ def check_closing(
             closed_on.isoformat(),
             f"must not be before the opening date ({episode.opened_on})",
         )
+    clean_reason = parse_closing_reason(reason)
     clean_summary = None
     if summary is not None and summary.strip():
         clean_summary = check_text("summary", summary, max_length=SUMMARY_MAX)
     warnings = [] if has_relapse_plan else [NO_RELAPSE_PLAN]
-    return clean_summary, warnings
+    return clean_reason, clean_summary, warnings
 
 
 def require_open(episode: Episode, field: str) -> None:

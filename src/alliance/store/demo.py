@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from argon2 import PasswordHasher
 from sqlalchemy import Connection, Engine, func, select
 
-from alliance.domain import BoundaryRationale, DomainError, Stage
+from alliance.domain import BoundaryRationale, ClosingReason, DomainError, Stage
 from alliance.domain.people import CODE_ALPHABET
 from alliance.store import demo_data as data
 from alliance.store.administrations import record_administration
@@ -460,6 +460,12 @@ def _ending_steps(conn: Connection, rng: random.Random, case: _Case, add: Add) -
             17,
             0,
             lambda: close_episode(
-                conn, who, case.episode_id, last, summary=summary, now=_at(last, 17)
+                conn,
+                who,
+                case.episode_id,
+                last,
+                reason=ClosingReason.DROPOUT if case.dropout else ClosingReason.PLANNED,
+                summary=summary,
+                now=_at(last, 17),
             ),
         )

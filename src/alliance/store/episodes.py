@@ -7,7 +7,15 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from alliance.domain import DomainError, Role, Stage, check_closing, check_consent, check_opening
+from alliance.domain import (
+    ClosingReason,
+    DomainError,
+    Role,
+    Stage,
+    check_closing,
+    check_consent,
+    check_opening,
+)
 from alliance.domain.episode import Episode
 from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
@@ -21,6 +29,7 @@ from alliance.store.tables import clients, episodes, goals, stage_transitions, w
 class ClosingResult:
     episode_id: int
     closed_on: date
+    reason: ClosingReason
     warnings: list[str] = field(default_factory=list)
 
 
@@ -163,10 +172,11 @@ def close_episode(
     episode_id: int,
     closed_on: date | None,
     *,
+    reason: ClosingReason | str | None,
     summary: str | None = None,
     now: datetime | None = None,
 ) -> ClosingResult:
-    """Close with a date; warn (not refuse) when no relapse-prevention plan was written."""
+    """Close with a date and a reason; warn (not refuse) when no relapse plan was written."""
     now = now or utc_now()
     with atomic(conn):
         episode, _ = load_episode(conn, episode_id)
@@ -179,14 +189,23 @@ def close_episode(
                 worksheets.c.kind == WorksheetKind.RELAPSE_PREVENTION.value,
             )
         ).scalar_one()
-        clean_summary, warnings = check_closing(
-            episode, closed_on, now, has_relapse_plan=bool(plans), summary=summary
+        clean_reason, clean_summary, warnings = check_closing(
+            episode,
+            closed_on,
+            now,
+            has_relapse_plan=bool(plans),
+            reason=reason,
+            summary=summary,
         )
         assert closed_on is not None  # check_closing refused a missing date
         conn.execute(
             update(episodes)
             .where(episodes.c.id == episode_id)
-            .values(closed_on=closed_on, closing_summary=clean_summary)
+            .values(
+                closed_on=closed_on,
+                closing_summary=clean_summary,
+                closing_reason=clean_reason.value,
+            )
         )
         audit.record(conn, actor, "close", "episode", episode_id, now=now)
-    return ClosingResult(episode_id, closed_on, warnings)
+    return ClosingResult(episode_id, closed_on, clean_reason, warnings)

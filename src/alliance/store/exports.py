@@ -1,7 +1,8 @@
 """Read scores out of the store: the analytics score frame, CSV/Parquet export, stored models.
 
 The export has the same long shape `alliance import` reads (client, episode, session, date,
-measure, therapist, status, total, item_1..item_n), so a round trip is lossless for scores.
+measure, therapist, status, total, item_1..item_n), so a round trip is lossless for scores;
+`status` is `dropout` for an episode closed as a drop-out, as the reader expects.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, Engine, select
 
 from alliance.analytics.etr import EtrError, EtrModel
 from alliance.analytics.frame import score_frame
+from alliance.domain import ClosingReason
 from alliance.store.tables import (
     administrations,
     clients,
@@ -35,6 +37,7 @@ def _rows(conn: Connection) -> list[dict[str, Any]]:
             users.c.username.label("therapist"),
             episodes.c.stage,
             episodes.c.closed_on,
+            episodes.c.closing_reason,
             sessions.c.number.label("session"),
             sessions.c.held_on.label("date"),
             administrations.c.instrument_id.label("measure"),
@@ -69,10 +72,18 @@ def load_score_frame(engine: Engine) -> pl.DataFrame:
             "instrument": [r["measure"] for r in rows],
             "total": [float(r["total"]) for r in rows],
             "closed": [r["closed_on"] is not None for r in rows],
+            "dropout": [r["closing_reason"] == ClosingReason.DROPOUT.value for r in rows],
             "flags": [list(r["flags"] or []) for r in rows],
         }
     )
     return frame.unique(["episode_id", "instrument", "session"], keep="last", maintain_order=True)
+
+
+def _status(row: dict[str, Any]) -> str:
+    """The `status` the CSV reader takes: open, closed, or dropout for a drop-out closing."""
+    if row["closed_on"] is None:
+        return "open"
+    return "dropout" if row["closing_reason"] == ClosingReason.DROPOUT.value else "closed"
 
 
 def export_scores(engine: Engine, out: Path, fmt: ExportFormat) -> int:
@@ -89,7 +100,7 @@ def export_scores(engine: Engine, out: Path, fmt: ExportFormat) -> int:
         "date": [r["date"] for r in rows],
         "measure": [r["measure"] for r in rows],
         "therapist": [r["therapist"] for r in rows],
-        "status": ["closed" if r["closed_on"] else "open" for r in rows],
+        "status": [_status(r) for r in rows],
         "total": [float(r["total"]) for r in rows],
     }
     for number in range(1, n_items + 1):

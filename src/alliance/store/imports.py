@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from alliance.analytics.csv_scores import CsvScores, RejectedRow, ScoreRow
 from alliance.analytics.etr import EtrModel
-from alliance.domain import DomainError, Role
+from alliance.domain import ClosingReason, DomainError, Role
 from alliance.instruments import InstrumentError
 from alliance.store import audit
 from alliance.store.administrations import record_administration
@@ -161,8 +161,11 @@ def _write_episode(
             return
     if any(r.status in ("closed", "dropout") for r in rows):
         last = rows[-1].date
+        # The CSV says drop-out through its status column; a plain "closed" does not say why.
+        dropped_out = any(r.status == "dropout" for r in rows)
+        reason = ClosingReason.DROPOUT if dropped_out else ClosingReason.OTHER
         try:
-            close_episode(conn, actor, episode_id, last, now=now)
+            close_episode(conn, actor, episode_id, last, reason=reason, now=now)
         except DomainError as error:
             problems.append(RejectedRow(rows[-1].line, "status", str(error)))
 

@@ -38,6 +38,7 @@ metadata = MetaData(
 )
 
 STAGES = ("commitment", "process", "change", "termination")
+CLOSING_REASONS = ("planned", "dropout", "referred", "other")
 
 
 def _in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -112,7 +113,10 @@ episodes = Table(
     Column("closed_on", Date, nullable=True),
     Column("closing_summary", Text, nullable=True),
     _created(),
+    # NULL only for episodes closed before the reason was recorded (migration 0003).
+    Column("closing_reason", String(20), nullable=True),
     _in("stage", STAGES, "stage"),
+    _in("closing_reason", CLOSING_REASONS, "closing_reason"),
 )
 
 stage_transitions = Table(

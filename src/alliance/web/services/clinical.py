@@ -249,9 +249,14 @@ def goal_moves(status: str) -> list[str]:
 
 
 def close_episode(
-    conn: Connection, viewer: Viewer, episode_id: int, closed_on: str, summary: str | None
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    closed_on: str,
+    summary: str | None,
+    reason: str | None,
 ) -> store_episodes.ClosingResult:
-    """Close the episode; the result carries the store's warnings (e.g. no relapse plan)."""
+    """Close the episode for a reason; the result carries the store's warnings."""
     day = parse_date("closed_on", closed_on)
     assert day is not None
     return _write(
@@ -259,7 +264,7 @@ def close_episode(
         viewer,
         episode_id,
         lambda: store_episodes.close_episode(
-            conn, actor(viewer), episode_id, day, summary=summary or None
+            conn, actor(viewer), episode_id, day, reason=reason, summary=summary or None
         ),
     )
 
