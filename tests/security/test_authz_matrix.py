@@ -113,7 +113,8 @@ API_BODIES: dict[str, dict[str, Any]] = {
     "goal-status": {"goal_id": 1, "status": "proposed"},  # not a move from agreed: refused
     "notes": {"kind": "rupture", "text": "matrix", "tags": ["withdrawal"]},
     "incidents": {"description": "matrix", "occurred_on": "2025-01-01"},
-    "close": {"closed_on": "2025-01-01"},  # before the opening: refused, the episode stays open
+    # before the opening: refused, the episode stays open
+    "close": {"closed_on": "2025-01-01", "closing_reason": "planned"},
     "attendance": {"attendance": "attended"},
 }
 SECRETS = ("RUPT-001", "Sleep through most nights")

@@ -123,9 +123,27 @@ def test_it_fills_worksheets_agrees_a_goal_and_closes_by_api(
     assert status == "proposed"
     agreed = app_client.post(f"{base}/goal-status", json={"goal_id": goal_id, "status": "agreed"})
     assert agreed.json() == {"goal_id": goal_id, "status": "agreed"}
-    closed = app_client.post(f"{base}/close", json={"closed_on": str(date.today())})
+    no_reason = app_client.post(f"{base}/close", json={"closed_on": str(date.today())})
+    assert no_reason.status_code == 422
+    assert no_reason.json()["detail"][0]["field"] == "closing_reason"
+    unknown = app_client.post(
+        f"{base}/close", json={"closed_on": str(date.today()), "closing_reason": "quit"}
+    )
+    assert unknown.status_code == 422
+    with engine.connect() as conn:
+        still_open = conn.execute(
+            select(t.episodes.c.closed_on, t.episodes.c.closing_reason).where(
+                t.episodes.c.id == clinic.risk_episode
+            )
+        ).one()
+    assert tuple(still_open) == (None, None)
+    closed = app_client.post(
+        f"{base}/close", json={"closed_on": str(date.today()), "closing_reason": "referred"}
+    )
     assert closed.status_code == 200
+    assert closed.json()["closing_reason"] == "referred"
     assert closed.json()["warnings"][0].startswith("no relapse-prevention plan was recorded")
+    assert app_client.get(base).json()["closing_reason"] == "referred"
     late = app_client.post(
         f"{base}/worksheets",
         json={

@@ -333,6 +333,7 @@ def worksheets_and_closing(server: LiveServer, page: Page, episode_id: int, user
     expect(page.locator("#closing-warning")).to_contain_text("No relapse-prevention plan yet")
     close = page.locator("#close-form")
     close.get_by_label("Closing date").fill(date.today().isoformat())
+    close.get_by_label("Why the episode ended").select_option("referred")
     close.get_by_label("Closing summary").fill("Ended early: moved away")
     close.get_by_role("button", name="Close the episode").click()
     expect(page.locator("div.flash.warn[role=status]")).to_contain_text(

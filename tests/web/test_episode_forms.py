@@ -181,7 +181,11 @@ def test_it_closes_without_a_plan_and_shows_the_stores_warning(
     assert 'id="closing-warning"' in page
     closed = therapist.post(
         f"/episodes/{clinic.risk_episode}/close",
-        data={"closed_on": date.today().isoformat(), "summary": "Moved away"},
+        data={
+            "closed_on": date.today().isoformat(),
+            "summary": "Moved away",
+            "closing_reason": "dropout",
+        },
     )
     assert closed.status_code == 200
     assert '<div class="flash warn" role="status">Episode closed. Warning: ' in closed.text
@@ -191,6 +195,41 @@ def test_it_closes_without_a_plan_and_shows_the_stores_warning(
     with engine.connect() as conn:
         row = conn.execute(select(t.episodes).where(t.episodes.c.id == clinic.risk_episode)).one()
     assert (row.closed_on, row.closing_summary) == (date.today(), "Moved away")
+    assert row.closing_reason == "dropout"
+    assert "Reason: Drop-out (client stopped attending or ended without agreement)." in closed.text
+
+
+def test_it_asks_why_the_episode_ended_and_refuses_no_reason(
+    therapist: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    page = therapist.get(f"/episodes/{clinic.risk_episode}/details").text
+    form = page.split('id="close-form"', 1)[1].split("</form>", 1)[0]
+    for value, label in [
+        ("planned", "Planned ending (agreed in termination)"),
+        ("dropout", "Drop-out (client stopped attending or ended without agreement)"),
+        ("referred", "Referred on"),
+        ("other", "Other"),
+    ]:
+        assert f'<option value="{value}" >{label}</option>' in form
+    closings = (t.audit_events.c.action == "close",)
+    before = count(engine, t.audit_events, *closings)
+    for reason in ("", "quit"):
+        response = therapist.post(
+            f"/episodes/{clinic.risk_episode}/close",
+            data={"closed_on": date.today().isoformat(), "closing_reason": reason},
+        )
+        assert response.status_code == 400
+        error = error_next_to(response.text, "close", "closing_reason")
+        assert "one of planned, dropout, referred, other" in error
+    missing = therapist.post(
+        f"/episodes/{clinic.risk_episode}/close", data={"closed_on": date.today().isoformat()}
+    )
+    assert missing.status_code == 400
+    assert "closing needs a reason" in error_next_to(missing.text, "close", "closing_reason")
+    with engine.connect() as conn:
+        row = conn.execute(select(t.episodes).where(t.episodes.c.id == clinic.risk_episode)).one()
+    assert (row.closed_on, row.closing_reason) == (None, None)
+    assert count(engine, t.audit_events, *closings) == before
 
 
 def test_it_closes_with_a_plan_and_no_warning(
@@ -198,7 +237,8 @@ def test_it_closes_with_a_plan_and_no_warning(
 ) -> None:
     therapist.post(f"/episodes/{clinic.risk_episode}/relapse_prevention", data=PLAN)
     closed = therapist.post(
-        f"/episodes/{clinic.risk_episode}/close", data={"closed_on": date.today().isoformat()}
+        f"/episodes/{clinic.risk_episode}/close",
+        data={"closed_on": date.today().isoformat(), "closing_reason": "planned"},
     )
     assert '<div class="flash ok" role="status">Episode closed.</div>' in closed.text
     assert NO_RELAPSE_PLAN not in closed.text

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
+from alliance.domain import ClosingReason
 from alliance.web.palette import PALETTE
 from alliance.web.security import install_template_globals
 
@@ -33,4 +34,6 @@ templates.env.filters["when"] = _when
 templates.env.filters["num"] = _num
 templates.env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
 templates.env.globals["palette"] = PALETTE
+# In the enum's order, for the closing form's select and the closed episode's summary.
+templates.env.globals["closing_reasons"] = {reason.value: reason.label for reason in ClosingReason}
 install_template_globals(templates.env)

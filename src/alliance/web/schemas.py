@@ -64,6 +64,7 @@ class EpisodePublic(_Out):
     opened_on: date
     consent_on: date | None
     closed_on: date | None
+    closing_reason: str | None = None
     steps: list[StageStepPublic]
     sessions: list[SessionPublic]
     alerts: list[AlertPublic]
@@ -163,12 +164,17 @@ class IncidentCreate(BaseModel):
 
 class ClosingCreate(BaseModel):
     closed_on: date
+    closing_reason: str = Field(
+        max_length=20,
+        description="Why the episode ended: planned, dropout, referred or other",
+    )
     summary: str | None = Field(default=None, max_length=5000)
 
 
 class ClosingPublic(BaseModel):
     episode_id: int
     closed_on: date
+    closing_reason: str
     warnings: list[str]
 
 

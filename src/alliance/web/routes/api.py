@@ -210,11 +210,14 @@ def api_close_episode(
     result = _run(
         request,
         lambda c: clinical.close_episode(
-            c, viewer, episode_id, body.closed_on.isoformat(), body.summary
+            c, viewer, episode_id, body.closed_on.isoformat(), body.summary, body.closing_reason
         ),
     )
     return ClosingPublic(
-        episode_id=result.episode_id, closed_on=result.closed_on, warnings=result.warnings
+        episode_id=result.episode_id,
+        closed_on=result.closed_on,
+        closing_reason=result.reason.value,
+        warnings=result.warnings,
     )
 
 

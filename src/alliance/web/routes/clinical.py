@@ -133,7 +133,12 @@ def _close(request: Request, viewer: Viewer, episode_id: int, form: dict[str, st
     """Close the episode; the store's warnings (e.g. no relapse-prevention plan) stay visible."""
     with tx(request) as conn:
         result = clinical.close_episode(
-            conn, viewer, episode_id, form.get("closed_on", ""), form.get("summary")
+            conn,
+            viewer,
+            episode_id,
+            form.get("closed_on", ""),
+            form.get("summary"),
+            form.get("closing_reason"),
         )
     text = "Episode closed."
     if result.warnings:

@@ -65,6 +65,7 @@ class EpisodeDetail:
     opened_on: date
     consent_on: date | None
     closed_on: date | None
+    closing_reason: str | None
     can_write: bool
     transitions: list[dict[str, Any]]
     steps: list[StageStep]
@@ -167,6 +168,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         opened_on=row.opened_on,
         consent_on=row.consent_on,
         closed_on=row.closed_on,
+        closing_reason=row.closing_reason,
         can_write=can_write(viewer, row),
         transitions=_rows(conn, t.stage_transitions, episode_id, t.stage_transitions.c.id),
         steps=stage_steps(stage, readiness),

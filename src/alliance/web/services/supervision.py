@@ -10,6 +10,7 @@ import polars as pl
 from sqlalchemy import Connection, select
 
 from alliance.analytics.clinic import ALL, clinic_figures
+from alliance.domain import ClosingReason
 from alliance.store import tables as t
 from alliance.web.auth import Viewer
 from alliance.web.services.access import therapists_for, visible_episodes
@@ -52,13 +53,18 @@ def _num(row: dict[str, Any], key: str) -> str:
 def clinic_table(conn: Connection, viewer: Viewer) -> list[FigureRow]:
     """Per supervisee and overall: effect size, improvement, recovery, alliance, dropout."""
     e = t.episodes
-    rows = conn.execute(select(e.c.id, e.c.closed_on).where(visible_episodes(viewer))).all()
+    rows = conn.execute(
+        select(e.c.id, e.c.closed_on, e.c.closing_reason).where(visible_episodes(viewer))
+    ).all()
     frame = score_frame(conn, [r.id for r in rows])
     if frame.height == 0:
         return []
     closed = {r.id: r.closed_on is not None for r in rows}
+    # Drop-out is the recorded closing reason, never guessed from attendance.
+    dropout = {r.id: r.closing_reason == ClosingReason.DROPOUT.value for r in rows}
     frame = frame.with_columns(
-        pl.col("episode_id").replace_strict(closed, return_dtype=pl.Boolean).alias("closed")
+        pl.col("episode_id").replace_strict(closed, return_dtype=pl.Boolean).alias("closed"),
+        pl.col("episode_id").replace_strict(dropout, return_dtype=pl.Boolean).alias("dropout"),
     )
     names = dict(
         conn.execute(
