@@ -90,6 +90,50 @@ def test_it_imports_a_clean_file_in_full_and_exports_it(
     assert read_scores_csv(csv_out).ok
 
 
+def test_it_records_a_dropout_from_the_status_column_and_exports_it(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "scores.csv"
+    source.write_text(
+        HEADER
+        + "C-A1,1,1,2025-01-06,phq9,alice,closed,,,,,18\n"
+        + "C-A1,1,2,2025-01-13,phq9,alice,closed,,,,,12\n"
+        + "C-D1,1,1,2025-02-03,phq9,alice,open,,,,,20\n"
+        + "C-D1,1,2,2025-02-10,phq9,alice,dropout,,,,,19\n"
+        + "C-O1,1,1,2025-02-03,phq9,alice,open,,,,,15\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["import", str(source), "--db", database_url])
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        reasons = dict(
+            conn.execute(
+                select(clients.c.code, episodes.c.closing_reason).join(
+                    clients, clients.c.id == episodes.c.client_id
+                )
+            ).all()
+        )
+    # A plain "closed" does not say why the episode ended.
+    assert reasons == {"C-A1": "other", "C-D1": "dropout", "C-O1": None}
+    frame = load_score_frame(engine)
+    per_client = frame.group_by("client_id").agg(pl.col("dropout").all(), pl.col("closed").all())
+    by_client = {r[0]: (r[1], r[2]) for r in per_client.rows()}
+    assert by_client == {"C-A1": (False, True), "C-D1": (True, True), "C-O1": (False, False)}
+    out = tmp_path / "export.csv"
+    exported = CliRunner().invoke(
+        main, ["export", "--db", database_url, "--format", "csv", str(out)]
+    )
+    assert exported.exit_code == 0, exported.output
+    statuses = dict(pl.read_csv(out).select("client", "status").unique().rows())
+    assert statuses == {"C-A1": "closed", "C-D1": "dropout", "C-O1": "open"}
+    from alliance.analytics import read_scores_csv
+
+    read_back = read_scores_csv(out)
+    assert read_back.ok
+    dropped = read_back.frame().filter(pl.col("dropout"))["client_id"].unique().to_list()
+    assert dropped == ["C-D1"]
+
+
 def test_it_imports_nothing_when_any_row_is_bad(
     engine: Engine, database_url: str, tmp_path: Path
 ) -> None:

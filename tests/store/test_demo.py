@@ -5,13 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, func, select
 
+from alliance.analytics.clinic import ALL, clinic_figures
 from alliance.store import audit
 from alliance.store.demo import populate
 from alliance.store.engine import make_engine
+from alliance.store.exports import load_score_frame
 from alliance.store.tables import (
     administrations,
     episodes,
@@ -121,3 +124,28 @@ def _first_and_last(engine: Engine, instrument: str) -> list[tuple[float, float]
     for episode_id, total in rows:
         series.setdefault(episode_id, []).append(total)
     return [(s[0], s[-1]) for s in series.values() if len(s) >= 4]
+
+
+def test_it_counts_the_demo_dropout_in_the_clinic_figures(database_url: str) -> None:
+    engine = make_engine(database_url)
+    populate(engine, seed=0)
+    with engine.connect() as conn:
+        closings = conn.execute(
+            select(episodes.c.id, episodes.c.closing_reason).where(
+                episodes.c.closed_on.is_not(None)
+            )
+        ).all()
+        open_reasons = conn.execute(
+            select(episodes.c.closing_reason).where(episodes.c.closed_on.is_(None))
+        ).scalars()
+        assert set(open_reasons) <= {None}
+    reasons = {str(r.id): r.closing_reason for r in closings}
+    assert set(reasons.values()) == {"planned", "dropout"}
+    frame = load_score_frame(engine)
+    engine.dispose()
+    dropped = set(frame.filter(pl.col("dropout"))["episode_id"].unique())
+    assert dropped == {i for i, reason in reasons.items() if reason == "dropout"}
+    figures = clinic_figures(frame, by="therapist_id")
+    overall = figures.filter(pl.col("therapist_id") == ALL).row(0, named=True)
+    assert overall["n_dropout"] >= 1
+    assert overall["n_dropout"] == len(dropped)

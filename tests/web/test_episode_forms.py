@@ -199,6 +199,30 @@ def test_it_closes_without_a_plan_and_shows_the_stores_warning(
     assert "Reason: Drop-out (client stopped attending or ended without agreement)." in closed.text
 
 
+def test_it_shows_a_dropout_closing_in_the_supervisor_figures(
+    app_client: TestClient, clinic: Clinic
+) -> None:
+    def all_supervisees_dropout() -> str:
+        page = app_client.get("/supervision").text
+        row = page.split("All supervisees", 1)[1].split("</tr>", 1)[0]
+        return row.split('data-label="Dropout">', 1)[1].split("</td>", 1)[0]
+
+    sign_in(app_client, clinic.usernames["supervisor"])
+    assert all_supervisees_dropout() == "—"  # nothing closed yet
+    app_client.post("/logout")
+    sign_in(app_client, clinic.usernames["therapist"])
+    # The rupture episode has scores across sessions, so the clinic figures count it.
+    closed = app_client.post(
+        f"/episodes/{clinic.rupture_episode}/close",
+        data={"closed_on": date.today().isoformat(), "closing_reason": "dropout"},
+    )
+    assert closed.status_code == 200
+    app_client.post("/logout")
+    sign_in(app_client, clinic.usernames["supervisor"])
+    # One closed episode, and it was a drop-out: 1/1, Wilson 95% interval 1/(1 + 1.96²) to 1.
+    assert all_supervisees_dropout() == "100% (21–100)"
+
+
 def test_it_asks_why_the_episode_ended_and_refuses_no_reason(
     therapist: TestClient, clinic: Clinic, engine: Engine
 ) -> None:

@@ -31,12 +31,13 @@ class FigureRow:
 
 
 def _pct(row: dict[str, Any], key: str) -> str:
-    value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+    """A proportion from clinic_figures' `pct_<key>` columns (already in percent) with its CI."""
+    value, low, high = (row.get(f"pct_{key}{end}") for end in ("", "_low", "_high"))
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    text = f"{100 * value:.0f}%"
+    text = f"{value:.0f}%"
     if low is not None and high is not None and not math.isnan(low):
-        text += f" ({100 * low:.0f}–{100 * high:.0f})"
+        text += f" ({low:.0f}–{high:.0f})"
     return text
 
 
