@@ -133,7 +133,7 @@ def embeddings_detail(sessions: Sequence[list[Utterance]], repeats: int) -> None
 
     from alliance.transcripts.embeddings import EmbeddingTier, encode_unique, tokenize
 
-    turns = [t for s in sessions for t in turns_for(s)]
+    turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
     texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
     texts += [t.topic for t in turns]
     int8, fp32 = EmbeddingTier(), EmbeddingTier(quantize=False)

@@ -30,3 +30,34 @@ def test_it_codes_with_the_embeddings_tier() -> None:
     assert np.allclose(emb.behaviour.sum(axis=1), 1.0)
     # The tier is its own model averaged with the linear one, so it differs from the linear one.
     assert not np.allclose(emb.behaviour, lin.behaviour)
+
+
+def test_a_client_turn_is_paired_with_the_topic_and_the_end_of_the_turn_before() -> None:
+    from alliance.transcripts.embeddings import (
+        MAX_TOKENS,
+        PAIR_TOKENS,
+        TOPIC_TOKENS,
+        load_base,
+        pair_ids,
+    )
+
+    tokenizer, _ = load_base()
+    prev = " ".join(f"w{i}" for i in range(200)) + " what would you like to change?"
+    text = " ".join(["drink"] * 100)
+    topic = " ".join(["reducing alcohol"] * 20)
+    (ids,) = pair_ids(tokenizer, [topic], [prev], [text])
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    plain = tokenizer([topic, prev, text], add_special_tokens=False)["input_ids"]
+    assert len(ids) == PAIR_TOKENS
+    assert ids[0] == cls
+    assert ids[-1] == sep
+    first_sep = ids.index(sep)
+    # Segment A: the topic's first tokens, then the *last* tokens of the turn before.
+    assert ids[1 : 1 + TOPIC_TOKENS] == plain[0][:TOPIC_TOKENS]
+    assert ids[1 + TOPIC_TOKENS : first_sep] == plain[1][-(first_sep - 1 - TOPIC_TOKENS) :]
+    # Segment B: the client turn's first MAX_TOKENS tokens.
+    assert ids[first_sep + 1 : -1] == plain[2][:MAX_TOKENS]
+    # A short pair is kept whole: [CLS] previous turn [SEP] turn [SEP] (no topic given).
+    (short,) = pair_ids(tokenizer, [""], ["How are you?"], ["Fine."])
+    how, fine = tokenizer(["How are you?", "Fine."], add_special_tokens=False)["input_ids"]
+    assert short == [cls, *how, sep, *fine, sep]

@@ -60,9 +60,11 @@ def linear_probabilities(
     """Default tier: every head of the linear model on the hashed features."""
     m = model or load_default()
     p = m.all_proba(m.features(turns))
+    behaviour = _ordered(p["behaviour"], m.heads["behaviour"].classes, BEHAVIOURS)
+    talk = _ordered(p["talk"], m.heads["talk"].classes, TALK_TYPES)
     return Probabilities(
-        behaviour=_ordered(p["behaviour"], m.heads["behaviour"].classes, BEHAVIOURS),
-        talk=_ordered(p["talk"], m.heads["talk"].classes, TALK_TYPES),
+        behaviour=behaviour,
+        talk=m.stacked_talk(talk, behaviour, turns),
         complex_reflection=_positive(m, p, "reflection", "complex"),
         open_question=_positive(m, p, "question", "open"),
         advice=_positive(m, p, "input", "advice"),
@@ -80,9 +82,11 @@ def tier_probabilities(tier: str) -> Callable[[Sequence[fx.Turn]], Probabilities
     raise ValueError(f"unknown tier {tier!r}; allowed: {', '.join(TIERS)}")
 
 
-def turns_for(utterances: Sequence[Utterance], topic: str = "") -> list[fx.Turn]:
+def turns_for(utterances: Sequence[Utterance], topic: str = "", session: int = 0) -> list[fx.Turn]:
     """Context for each utterance (its neighbours in the same transcript)."""
-    return fx.turns_from([u.speaker for u in utterances], [u.text for u in utterances], topic)
+    return fx.turns_from(
+        [u.speaker for u in utterances], [u.text for u in utterances], topic, session
+    )
 
 
 def fine_code(speaker: Role, text: str, probs: Probabilities, i: int) -> tuple[str, float, str]:
@@ -138,8 +142,8 @@ def code_sessions(
 ) -> list[list[CodedUtterance]]:
     """Code several transcripts in one model pass (context never crosses a transcript)."""
     turns: list[fx.Turn] = []
-    for s in sessions:
-        turns += turns_for(s, topic)
+    for k, s in enumerate(sessions):
+        turns += turns_for(s, topic, k)
     if not turns:
         return [[] for _ in sessions]
     probs = tier_probabilities(tier)(turns)

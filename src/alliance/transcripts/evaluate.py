@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_union
 
+from alliance.transcripts.coder import linear_probabilities
 from alliance.transcripts.corpus import load_annomi, require_data_dir
 from alliance.transcripts.dataset import N_FOLDS, Prepared, prepare
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
@@ -69,7 +70,7 @@ def apply_bias(proba: NDArray[np.float64], bias: NDArray[np.float64]) -> NDArray
 
 
 def default_oof(
-    p: Prepared, progress: Progress | None = None, nested_bias: bool = False
+    p: Prepared, progress: Progress | None = None, nested_bias: bool = False, stack: bool = False
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, tuple[list[str], list[str]]]]:
     """Default tier out-of-fold probabilities, and subtype (gold, predicted) pairs.
 
@@ -89,15 +90,16 @@ def default_oof(
     for k in range(N_FOLDS):
         tr = np.where(p.fold != k)[0]
         te = np.where(p.fold == k)[0]
-        model = fit_linear([p.rows[i] for i in tr], [p.turns[i] for i in tr])
+        model = fit_linear([p.rows[i] for i in tr], [p.turns[i] for i in tr], stack=stack)
         x = model.features([p.turns[i] for i in te])
+        # The coder's own path, so the stacked client head sees the whole held-out transcripts.
+        probs = linear_probabilities([p.turns[i] for i in te], model)
         pos = {int(i): j for j, i in enumerate(te)}
-        for task, (_, classes) in TASKS.items():
+        for task in TASKS:
             idx = _task_index(p, task)
             sel = p.fold[idx] == k
-            head = model.heads[task]
-            pr = head.proba(x[[pos[int(i)] for i in idx[sel]]])
-            out[task][sel] = pr[:, [list(head.classes).index(c) for c in classes]]
+            pr = probs.behaviour if task == "behaviour" else probs.talk
+            out[task][sel] = pr[[pos[int(i)] for i in idx[sel]]]
         talk_sel = p.fold[_task_index(p, "talk")] == k
         out["talk_unadjusted"][talk_sel] = out["talk"][talk_sel]
         if nested_bias:
@@ -119,9 +121,17 @@ def default_oof(
 
 
 def embeddings_oof(
-    p: Prepared, device: str, progress: Progress | None = None, max_steps: int | None = None
+    p: Prepared,
+    device: str,
+    progress: Progress | None = None,
+    max_steps: int | None = None,
+    folds: Sequence[int] | None = None,
 ) -> dict[str, NDArray[np.float64]]:
-    """Embeddings tier (LoRA fine-tune per fold); needs torch, meant for a GPU."""
+    """Embeddings tier (LoRA fine-tune per fold); needs torch, meant for a GPU.
+
+    With `folds`, only those held-out folds are filled (the other rows stay zero), so the five
+    fine-tunes can run as separate processes and their files be added up (`merge_oof`).
+    """
     from alliance.transcripts import train_embeddings as tembed
 
     out = {
@@ -129,7 +139,7 @@ def embeddings_oof(
         for task, (_, classes) in TASKS.items()
     }
     beh, talk = p.labels("behaviour"), p.labels("talk")
-    for k in range(N_FOLDS):
+    for k in range(N_FOLDS) if folds is None else folds:
         tr = np.where(p.fold != k)[0]
         te = np.where(p.fold == k)[0]
         tok, model = tembed.fit(
@@ -186,6 +196,17 @@ def load_oof(path: Path) -> dict[str, NDArray[np.float64]]:
         return {k: z[k].astype(np.float64) for k in z.files}
 
 
+def merge_oof(paths: Sequence[Path]) -> dict[str, NDArray[np.float64]]:
+    """Add up out-of-fold files written for disjoint folds (each row filled by exactly one)."""
+    parts = [load_oof(x) for x in paths]
+    merged = {k: np.sum([d[k] for d in parts], axis=0) for k in parts[0]}
+    for k in merged:
+        filled = [np.abs(d[k]).sum(axis=1) > 0 for d in parts]
+        if not np.all(np.sum(filled, axis=0) == 1):
+            raise ValueError(f"{k}: each row must come from exactly one file")
+    return merged
+
+
 def run(
     data: str | None,
     tiers: Sequence[str],
@@ -196,6 +217,9 @@ def run(
     limit: int | None = None,
     max_steps: int | None = None,
     nested_talk_threshold: bool = False,
+    folds: Sequence[int] | None = None,
+    embeddings_probs: dict[str, NDArray[np.float64]] | None = None,
+    stack: bool = False,
 ) -> dict[str, Any]:
     """The whole AnnoMI evaluation as one JSON-ready dict."""
     rows = load_annomi(require_data_dir(data))
@@ -216,7 +240,7 @@ def run(
         b = baseline_oof(p, progress)
         report["tiers"]["baseline"] = {t: scores(p, t, b[t]) for t in TASKS}
     if "default" in tiers:
-        lin, subs = default_oof(p, progress, nested_bias=nested_talk_threshold)
+        lin, subs = default_oof(p, progress, nested_bias=nested_talk_threshold, stack=stack)
         report["tiers"]["default"] = {t: scores(p, t, lin[t]) for t in TASKS}
         if nested_talk_threshold:
             report["tiers"]["default_threshold"] = report["tiers"]["default"]
@@ -235,12 +259,16 @@ def run(
             for h, (g, pr) in subs.items()
         }
     if "embeddings" in tiers:
-        if embeddings_oof_path is not None:
+        if embeddings_probs is not None:
+            e = embeddings_probs
+        elif embeddings_oof_path is not None:
             e = load_oof(embeddings_oof_path)
         else:
-            e = embeddings_oof(p, device, progress, max_steps=max_steps)
+            e = embeddings_oof(p, device, progress, max_steps=max_steps, folds=folds)
         if save_embeddings_oof is not None:
             save_oof(save_embeddings_oof, e)
+        if folds is not None:
+            return report  # a part of the cross-validation: nothing to score yet
         report["tiers"]["embeddings_alone"] = {t: scores(p, t, e[t]) for t in TASKS}
         if lin is None:
             return report
@@ -345,7 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--tiers", default="baseline,default")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--embeddings-oof", type=Path, help="read embeddings out-of-fold probabilities")
+    ap.add_argument(
+        "--embeddings-oof",
+        type=Path,
+        nargs="+",
+        help="read embeddings out-of-fold probabilities (several files, one per fold, add up)",
+    )
+    ap.add_argument(
+        "--folds", help="embeddings: fine-tune only these held-out folds, e.g. 0,1 (with --save-)"
+    )
     ap.add_argument("--save-embeddings-oof", type=Path)
     ap.add_argument("--mibot", action="store_true", help="also check against MIBot")
     ap.add_argument("--mibot-tier", default="default")
@@ -357,17 +393,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also score client-talk decision offsets chosen by nested CV (not shipped)",
     )
+    ap.add_argument(
+        "--stack",
+        action="store_true",
+        help="default tier with a stacked client head (tried, not shipped: docs/transcripts.md)",
+    )
     args = ap.parse_args(argv)
     report = run(
         args.data,
         args.tiers.split(","),
         args.device,
-        args.embeddings_oof,
+        None,
         args.save_embeddings_oof,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
         limit=args.limit,
         max_steps=args.max_steps,
         nested_talk_threshold=args.nested_talk_threshold,
+        folds=[int(k) for k in args.folds.split(",")] if args.folds else None,
+        embeddings_probs=merge_oof(args.embeddings_oof) if args.embeddings_oof else None,
+        stack=args.stack,
     )
     if args.mibot:
         report["mibot"] = mibot_report(args.data, args.mibot_tier)

@@ -32,10 +32,17 @@ class Turn:
     prev2: str = ""
     next: str = ""
     topic: str = ""
+    session: int = 0
 
 
-def turns_from(speakers: Sequence[str], texts: Sequence[str], topic: str = "") -> list[Turn]:
-    """Build each utterance's context from its conversation (previous two turns, next turn)."""
+def turns_from(
+    speakers: Sequence[str], texts: Sequence[str], topic: str = "", session: int = 0
+) -> list[Turn]:
+    """Build each utterance's context from its conversation (previous two turns, next turn).
+
+    `session` numbers the transcript, so models that look across a whole transcript (the
+    default tier's client head) can tell transcripts coded in one batch apart.
+    """
     out: list[Turn] = []
     n = len(texts)
     for i in range(n):
@@ -48,6 +55,7 @@ def turns_from(speakers: Sequence[str], texts: Sequence[str], topic: str = "") -
                 prev2=texts[i - 2] if i >= 2 else "",
                 next=texts[i + 1] if i + 1 < n else "",
                 topic=topic,
+                session=session,
             )
         )
     return out

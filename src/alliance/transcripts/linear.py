@@ -15,8 +15,61 @@ from alliance.transcripts import features as fx
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
 
-# Heads: main therapist behaviour, client talk, and the three subtype splits from AnnoMI-full.
-HEADS = ("behaviour", "talk", "reflection", "question", "input")
+# Heads: main therapist behaviour, client talk, and the three subtype splits from AnnoMI-full;
+# "talk_stack" reads the other heads' probabilities across the transcript (talk_context).
+HEADS = ("behaviour", "talk", "reflection", "question", "input", "talk_stack")
+STACK_HEAD = "talk_stack"
+N_STACK = 16
+_TALK = ("change", "sustain", "neutral")  # model.TALK_TYPES order
+_BEHAVIOURS = ("reflection", "question", "therapist_input", "other")  # model.BEHAVIOURS order
+
+
+def talk_context(
+    talk: NDArray[np.float64], behaviour: NDArray[np.float64], turns: Sequence[fx.Turn]
+) -> NDArray[np.float64]:
+    """Inputs of the stacked client head: 16 numbers per utterance (rows of client turns count).
+
+    Stacked sequential learning (Cohen & Carvalho 2005, "Stacked sequential learning", IJCAI):
+    a second model reads the first model's predictions for the neighbours. Per client turn:
+    log P(talk) of the turn itself (3); mean P(talk) of the other client turns of the same
+    transcript (3; 1/3 each when there are none); P(talk) of the previous and of the next client
+    turn (3 + 3; 1/3 when absent); P(behaviour) of the therapist turn just before (4; zeros when
+    the turn before is not the therapist's). `talk` is in (change, sustain, neutral) order and
+    `behaviour` in (reflection, question, therapist_input, other) order. A transcript is a run
+    of turns with the same `session`.
+    """
+    n = len(turns)
+    out = np.zeros((n, N_STACK))
+    if n == 0:
+        return out
+    out[:, 0:3] = np.log(np.clip(talk, 1e-6, 1.0))
+    session = np.array([t.session for t in turns], dtype=np.int64)
+    seg = np.cumsum(np.r_[0, (session[1:] != session[:-1]).astype(np.int64)])
+    client = np.array([t.speaker == "client" for t in turns])
+    c = np.flatnonzero(client)
+    third = np.full(3, 1.0 / 3.0)
+    if len(c):
+        sums = np.zeros((int(seg[-1]) + 1, 3))
+        np.add.at(sums, seg[c], talk[c])
+        counts = np.bincount(seg[c], minlength=int(seg[-1]) + 1).astype(np.float64)
+        others = counts[seg[c]] - 1
+        mean = (sums[seg[c]] - talk[c]) / np.maximum(others, 1)[:, None]
+        out[c, 3:6] = np.where(others[:, None] > 0, mean, third)
+        same_prev = np.r_[False, seg[c][1:] == seg[c][:-1]]
+        prev_p = np.vstack([third, talk[c][:-1]])
+        out[c, 6:9] = np.where(same_prev[:, None], prev_p, third)
+        same_next = np.r_[seg[c][1:] == seg[c][:-1], False]
+        next_p = np.vstack([talk[c][1:], third])
+        out[c, 9:12] = np.where(same_next[:, None], next_p, third)
+    after_therapist = np.array(
+        [
+            i > 0 and t.prev_speaker == "therapist" and seg[i] == seg[i - 1]
+            for i, t in enumerate(turns)
+        ]
+    )
+    rows = np.flatnonzero(after_therapist)
+    out[rows, 12:16] = behaviour[rows - 1]
+    return out
 
 
 @dataclass(frozen=True)
@@ -57,7 +110,7 @@ class LinearModel:
         """Every head's probabilities from one sparse-dense product (heads stacked column-wise)."""
         key = id(self)
         if key not in _stacked:
-            names = list(self.heads)
+            names = [n for n in self.heads if n != STACK_HEAD]
             coef_t = np.ascontiguousarray(
                 np.vstack([self.heads[n].coef for n in names]).T, dtype=np.float32
             )
@@ -71,6 +124,20 @@ class LinearModel:
             out[n] = self.heads[n].proba_from(scores[:, start : start + k])
             start += k
         return out
+
+    def stacked_talk(
+        self, talk: NDArray[np.float64], behaviour: NDArray[np.float64], turns: Sequence[fx.Turn]
+    ) -> NDArray[np.float64]:
+        """Client-talk probabilities (change, sustain, neutral order) from the stacked head.
+
+        `talk` and `behaviour` are the first-stage probabilities, in the orders of talk_context.
+        A model without a stacked head returns `talk` unchanged.
+        """
+        head = self.heads.get(STACK_HEAD)
+        if head is None:
+            return talk
+        pr = head.proba(sp.csr_matrix(talk_context(talk, behaviour, turns).astype(np.float32)))
+        return pr[:, [list(head.classes).index(c) for c in _TALK]]
 
     def save(self, path: Path) -> None:
         arrays: dict[str, NDArray[np.generic]] = {}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
@@ -15,11 +17,25 @@ from alliance.transcripts import features as fx
 from alliance.transcripts.corpus import LabelledUtterance, load_annomi, require_data_dir
 from alliance.transcripts.corrections import Correction, apply_corrections
 from alliance.transcripts.dataset import SEED, prepare
-from alliance.transcripts.linear import MODELS_DIR, LinearHead, LinearModel
-from alliance.transcripts.model import TALK_TYPES
+from alliance.transcripts.linear import (
+    MODELS_DIR,
+    STACK_HEAD,
+    LinearHead,
+    LinearModel,
+    talk_context,
+)
+from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 # Regularisation per head (inverse strength); set before the final CV run, see docs/transcripts.md.
-C_BY_HEAD = {"behaviour": 4.0, "talk": 1.0, "reflection": 2.0, "question": 2.0, "input": 2.0}
+C_BY_HEAD = {
+    "behaviour": 4.0,
+    "talk": 1.0,
+    "reflection": 2.0,
+    "question": 2.0,
+    "input": 2.0,
+    STACK_HEAD: 1.0,
+}
+STACK_FOLDS = 5
 
 # Candidate log-offsets for the change and sustain scores of the client head (neutral stays 0).
 # Adding an offset to a class's logit multiplies its probability by exp(offset) before the
@@ -156,8 +172,15 @@ def fit_linear(
     turns: Sequence[fx.Turn],
     heads: Sequence[str] = ("behaviour", "talk", "reflection", "question", "input"),
     step: Callable[[str], None] | None = None,
+    stack: bool = False,
 ) -> LinearModel:
-    """Fit IDF and every head on the given rows (all rows share one feature space)."""
+    """Fit IDF and every head on the given rows (all rows share one feature space).
+
+    With `stack` (and both main heads asked for), a stacked client head is fitted on
+    out-of-fold first-stage probabilities (`stack_inputs`); with too few conversations for that
+    the model simply has no stacked head. The shipped model has none: under cross-validation it
+    lowered client-talk macro-F1 (docs/transcripts.md, "what was tried").
+    """
     blocks = fx.raw_blocks(turns)
     idf = fx.fit_idf(blocks)
     x = fx.weigh(blocks, idf, turns)
@@ -178,8 +201,68 @@ def fit_linear(
         fitted[head] = _fit_head(x[idx], [labels[i] for i in idx], C_BY_HEAD[head])
         if step is not None:
             step(head)
+    if stack and "behaviour" in heads and "talk" in heads:
+        z = stack_inputs(rows, turns)
+        client = np.array([i for i, r in enumerate(rows) if r.talk], dtype=np.int64)
+        if z is not None and len({rows[i].talk for i in client}) >= 2:
+            fitted[STACK_HEAD] = _fit_head(
+                z[client], [rows[i].talk for i in client], C_BY_HEAD[STACK_HEAD]
+            )
+            if step is not None:
+                step(STACK_HEAD)
     meta = {"trained": date.today().isoformat(), "rows": str(len(rows)), "seed": str(SEED)}
     return LinearModel(idf=tuple(idf), heads=fitted, meta=meta)
+
+
+def stack_inputs(
+    rows: Sequence[LabelledUtterance], turns: Sequence[fx.Turn]
+) -> NDArray[np.float64] | None:
+    """talk_context of out-of-fold first-stage probabilities, or None with too little data.
+
+    Conversations are dealt to STACK_FOLDS folds after a seeded shuffle; each fold is predicted
+    by behaviour and talk heads fitted on the others, so the stacked head learns from
+    probabilities like the ones it will see on new transcripts, not from fitted ones.
+    """
+    convs = sorted({r.conversation for r in rows})
+    if len(convs) < STACK_FOLDS:
+        return None
+    rng = np.random.default_rng(SEED)
+    fold_of = {c: k % STACK_FOLDS for k, c in enumerate(rng.permutation(convs))}
+    fold = np.array([fold_of[r.conversation] for r in rows], dtype=np.int64)
+    talk = np.full((len(rows), len(TALK_TYPES)), 1.0 / len(TALK_TYPES))
+    behaviour = np.zeros((len(rows), len(BEHAVIOURS)))
+    splits = [
+        ([int(i) for i in np.flatnonzero(fold != k)], [int(i) for i in np.flatnonzero(fold == k)])
+        for k in range(STACK_FOLDS)
+    ]
+    # One process per fold (each fit is single-threaded): about twice as fast on two cores.
+    jobs = Parallel(n_jobs=min(STACK_FOLDS, os.cpu_count() or 1))(
+        delayed(_first_stage)([rows[i] for i in tr], [turns[i] for i in tr], [turns[i] for i in te])
+        for tr, te in splits
+    )
+    for (_, te), probs in zip(splits, jobs, strict=True):
+        if probs is None:  # a split without every class: no stacking on this little data
+            return None
+        behaviour[te], talk[te] = probs
+    return talk_context(talk, behaviour, turns)
+
+
+def _first_stage(
+    rows: Sequence[LabelledUtterance], turns: Sequence[fx.Turn], held_out: Sequence[fx.Turn]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+    """Behaviour and talk probabilities (BEHAVIOURS, TALK_TYPES order) of held-out turns."""
+    try:
+        m = fit_linear(rows, turns, ("behaviour", "talk"), stack=False)
+    except ValueError:
+        return None
+    p = m.all_proba(m.features(held_out))
+    out = []
+    for name, order in (("behaviour", BEHAVIOURS), ("talk", TALK_TYPES)):
+        classes = list(m.heads[name].classes)
+        if set(classes) != set(order):
+            return None
+        out.append(p[name][:, [classes.index(c) for c in order]])
+    return out[0], out[1]
 
 
 def train_default(

@@ -12,7 +12,16 @@ from numpy.typing import NDArray
 from torch import nn
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.embeddings import ContextCoder, encode_unique, load_base, pad, tokenize
+from alliance.transcripts.embeddings import (
+    HIDDEN,
+    ContextCoder,
+    encode_unique,
+    load_base,
+    pad,
+    pair_ids,
+    pair_vectors,
+    tokenize,
+)
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 EPOCHS = 5
@@ -101,10 +110,28 @@ def fit(
                 + [ids[t] for t in topics]
             )
             x, m = pad(seqs, device)
+            # Client rows also go in as (topic + previous turn, turn) pairs, same topic dropout.
+            client = [k for k, i in enumerate(batch) if turns[i].speaker == "client"]
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                 vec = model.encode(x, m).float()
                 n = len(batch)
-                ob, ot = model.heads(vec[:n], vec[n : 2 * n], vec[2 * n : 3 * n], vec[3 * n :])
+                pair = None
+                if model.paired:
+                    pair = torch.zeros((n, HIDDEN), device=device)
+                    if client:
+                        px, pm = pad(
+                            pair_ids(
+                                tokenizer,
+                                [topics[k] for k in client],
+                                [turns[batch[k]].prev for k in client],
+                                [turns[batch[k]].text for k in client],
+                            ),
+                            device,
+                        )
+                        pair[torch.tensor(client, device=device)] = model.encode(px, pm).float()
+                ob, ot = model.heads(
+                    vec[:n], vec[n : 2 * n], vec[2 * n : 3 * n], vec[3 * n :], pair
+                )
             idx = torch.tensor(batch)
             loss = loss_b(ob.float(), yb[idx].to(device)) * (yb[idx] >= 0).any().float()
             if (yt[idx] >= 0).any():
@@ -137,6 +164,7 @@ def predict(
         torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")),
     ):
         vec = encode_unique(model, tokenizer, texts, device, batch_size=256)
+        pairs = pair_vectors(model, tokenizer, turns, device)
         for s in range(0, len(turns), 512):
             chunk = turns[s : s + 512]
 
@@ -148,6 +176,7 @@ def predict(
                 stack([x.prev for x in chunk]),
                 stack([x.next for x in chunk]),
                 stack([x.topic for x in chunk]),
+                None if pairs is None else pairs[s : s + 512],
             )
             out_b.append(torch.softmax(b.float(), -1).cpu())
             out_t.append(torch.softmax(t.float(), -1).cpu())
@@ -164,6 +193,7 @@ def save(model: ContextCoder, path: Path, meta: dict[str, str]) -> None:
     }
     arrays["rank"] = np.array(RANK)
     arrays["alpha"] = np.array(ALPHA)
+    arrays["paired"] = np.array(int(model.paired))
     arrays["meta_keys"] = np.array(list(meta.keys()))
     arrays["meta_values"] = np.array(list(meta.values()))
     path.parent.mkdir(parents=True, exist_ok=True)
