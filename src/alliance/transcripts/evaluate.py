@@ -126,6 +126,7 @@ def embeddings_oof(
     progress: Progress | None = None,
     max_steps: int | None = None,
     folds: Sequence[int] | None = None,
+    paired: bool = False,
 ) -> dict[str, NDArray[np.float64]]:
     """Embeddings tier (LoRA fine-tune per fold); needs torch, meant for a GPU.
 
@@ -149,6 +150,7 @@ def embeddings_oof(
             device=device,
             seed=0,
             max_steps=max_steps,
+            paired=paired,
         )
         pb, pt = tembed.predict(tok, model, [p.turns[i] for i in te], device)
         pos = {int(i): j for j, i in enumerate(te)}
@@ -220,6 +222,7 @@ def run(
     folds: Sequence[int] | None = None,
     embeddings_probs: dict[str, NDArray[np.float64]] | None = None,
     stack: bool = False,
+    paired: bool = False,
 ) -> dict[str, Any]:
     """The whole AnnoMI evaluation as one JSON-ready dict."""
     rows = load_annomi(require_data_dir(data))
@@ -264,7 +267,7 @@ def run(
         elif embeddings_oof_path is not None:
             e = load_oof(embeddings_oof_path)
         else:
-            e = embeddings_oof(p, device, progress, max_steps=max_steps, folds=folds)
+            e = embeddings_oof(p, device, progress, max_steps, folds, paired)
         if save_embeddings_oof is not None:
             save_oof(save_embeddings_oof, e)
         if folds is not None:
@@ -398,6 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="default tier with a stacked client head (tried, not shipped: docs/transcripts.md)",
     )
+    ap.add_argument(
+        "--paired",
+        action="store_true",
+        help="embeddings: client turns also encoded with the turn before (tried, not shipped)",
+    )
     args = ap.parse_args(argv)
     report = run(
         args.data,
@@ -412,6 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         folds=[int(k) for k in args.folds.split(",")] if args.folds else None,
         embeddings_probs=merge_oof(args.embeddings_oof) if args.embeddings_oof else None,
         stack=args.stack,
+        paired=args.paired,
     )
     if args.mibot:
         report["mibot"] = mibot_report(args.data, args.mibot_tier)

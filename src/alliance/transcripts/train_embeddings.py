@@ -57,11 +57,12 @@ def fit(
     seed: int = 0,
     max_steps: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    paired: bool = False,
 ) -> tuple[object, ContextCoder]:
     """Train on labelled turns (behaviour for therapist rows, talk for client rows, else "")."""
     _seed(seed)
     tokenizer, encoder = load_base()
-    model = ContextCoder(encoder, rank=RANK, alpha=ALPHA).to(device)
+    model = ContextCoder(encoder, rank=RANK, alpha=ALPHA, paired=paired).to(device)
     rows = [i for i in range(len(turns)) if behaviour[i] or talk[i]]
     yb = torch.tensor([BEHAVIOURS.index(b) if b else -100 for b in behaviour])
     yt = torch.tensor([TALK_TYPES.index(t) if t else -100 for t in talk])
@@ -191,8 +192,8 @@ def save(model: ContextCoder, path: Path, meta: dict[str, str]) -> None:
     arrays: dict[str, NDArray[np.generic]] = {
         k: v.astype(np.float16) for k, v in model.adapter_state().items()
     }
-    arrays["rank"] = np.array(RANK)
-    arrays["alpha"] = np.array(ALPHA)
+    arrays["rank"] = np.array(model.rank)
+    arrays["alpha"] = np.array(model.alpha)
     arrays["paired"] = np.array(int(model.paired))
     arrays["meta_keys"] = np.array(list(meta.keys()))
     arrays["meta_values"] = np.array(list(meta.values()))
