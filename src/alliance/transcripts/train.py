@@ -292,8 +292,12 @@ def train_embeddings_tier(
     device: str | None = None,
     corrections: Sequence[Correction] = (),
     progress: Callable[[int, int], None] | None = None,
+    paired: bool = False,
 ) -> Path:
-    """Fine-tune the embeddings tier on all of AnnoMI and save only adapter and heads."""
+    """Fine-tune the embeddings tier on all of AnnoMI and save only adapter and heads.
+
+    `paired` trains the paired variant instead (not shipped; docs/transcripts.md).
+    """
     import torch
 
     from alliance.transcripts import train_embeddings as tembed
@@ -308,6 +312,7 @@ def train_embeddings_tier(
         device=dev,
         seed=SEED,
         progress=progress,
+        paired=paired,
     )
     meta = {
         "trained": date.today().isoformat(),
