@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
@@ -55,11 +56,11 @@ def _positive(
 
 
 def linear_probabilities(
-    turns: Sequence[fx.Turn], model: LinearModel | None = None
+    turns: Sequence[fx.Turn], model: LinearModel | None = None, x: sp.csr_matrix | None = None
 ) -> Probabilities:
-    """Default tier: every head of the linear model on the hashed features."""
+    """Default tier: every head of the linear model on the hashed features (`x`, if computed)."""
     m = model or load_default()
-    p = m.all_proba(m.features(turns))
+    p = m.all_proba(m.features(turns) if x is None else x)
     behaviour = _ordered(p["behaviour"], m.heads["behaviour"].classes, BEHAVIOURS)
     talk = _ordered(p["talk"], m.heads["talk"].classes, TALK_TYPES)
     return Probabilities(

@@ -238,19 +238,6 @@ def pair_ids(
     return out
 
 
-def encode_ids(
-    model: ContextCoder, ids: Sequence[Sequence[int]], device: str, batch_size: int = 64
-) -> torch.Tensor:
-    """Pooled vectors for token-id sequences, in order (length-sorted batches inside)."""
-    order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
-    out = torch.zeros((len(ids), HIDDEN), device=device)
-    for s in range(0, len(order), batch_size):
-        chunk = order[s : s + batch_size]
-        x, m = pad([ids[k] for k in chunk], device)
-        out[torch.tensor(chunk, device=device)] = model.encode(x, m).float()
-    return out
-
-
 def pad(batch: Sequence[Sequence[int]], device: str) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(x) for x in batch)
     ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -266,16 +253,8 @@ def encode_unique(
 ) -> dict[str, torch.Tensor]:
     """Pooled vector per distinct text; length-sorted batches keep padding small."""
     uniq = sorted(set(texts))
-    ids = tokenize(tokenizer, uniq)
-    order = sorted(range(len(uniq)), key=lambda k: len(ids[k]))
-    out: dict[str, torch.Tensor] = {}
-    for s in range(0, len(order), batch_size):
-        chunk = order[s : s + batch_size]
-        x, m = pad([ids[k] for k in chunk], device)
-        vecs = model.encode(x, m)
-        for k, v in zip(chunk, vecs, strict=True):
-            out[uniq[k]] = v
-    return out
+    vecs = _encode_batches(model, tokenize(tokenizer, uniq), device, 1, batch_size)
+    return dict(zip(uniq, vecs, strict=True))
 
 
 def pair_vectors(
@@ -297,7 +276,9 @@ def pair_vectors(
             [turns[i].prev for i in client],
             [turns[i].text for i in client],
         )
-        out[torch.tensor(client, device=device)] = encode_ids(model, ids, device, batch_size)
+        out[torch.tensor(client, device=device)] = _encode_batches(
+            model, ids, device, 1, batch_size
+        )
     return out
 
 
@@ -305,10 +286,10 @@ def threads_for(load: float | None, cores: int) -> int:
     """Encoder workers for a pass: every core (at most 4), or one when the machine is crowded.
 
     Each worker is a Python thread running whole batches with one intra-op thread (torch
-    releases the GIL inside its kernels). On the 2-core VM that was 1.2-1.3x faster than one
-    batch at a time on two intra-op threads (bench/RESULTS.md). With over twice as much
-    runnable work as cores, a second thread spends its time waiting for a core: at load 9 the
-    int8 encoder coded 467 utterances/s on one thread and 87/s on two.
+    releases the GIL inside its kernels). On the 2-core VM that was 1.15x as fast as one
+    batch at a time on two intra-op threads, alternated pass by pass (bench/RESULTS.md). With
+    over twice as much runnable work as cores, a second thread spends its time waiting for a
+    core: at load 9 the int8 encoder coded 467 utterances/s on one thread and 87/s on two.
     """
     if load is not None and load > 2 * cores:
         return 1
@@ -318,10 +299,27 @@ def threads_for(load: float | None, cores: int) -> int:
 def encode_sequences(
     model: ContextCoder, seqs: Sequence[Sequence[int]], workers: int = 1, batch_size: int = 64
 ) -> torch.Tensor:
-    """Pooled vectors of token-id sequences (CPU), batches spread over `workers` threads.
+    """Pooled vectors of token-id sequences on the CPU: `workers` threads, one intra-op each."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _encode_batches(model, seqs, "cpu", workers, batch_size)
+    finally:
+        torch.set_num_threads(threads)
 
-    Sequences are sorted by length so each batch pads little; batches are dealt round-robin so
-    every worker gets a similar share of long and short ones.
+
+def _encode_batches(
+    model: ContextCoder,
+    seqs: Sequence[Sequence[int]],
+    device: str,
+    workers: int = 1,
+    batch_size: int = 64,
+) -> torch.Tensor:
+    """Pooled vectors of token-id sequences, in order, float32 on `device`.
+
+    Sequences are sorted by length so each batch pads little; with several workers (Python
+    threads; torch releases the GIL inside its kernels) batches are dealt round-robin so every
+    worker gets a similar share of long and short ones.
     """
     order = sorted(range(len(seqs)), key=lambda k: len(seqs[k]))
     batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
@@ -330,26 +328,21 @@ def encode_sequences(
         done = []
         with torch.inference_mode():  # thread-local, so entered in each worker
             for chunk in part:
-                x, m = pad([seqs[k] for k in chunk], "cpu")
+                x, m = pad([seqs[k] for k in chunk], device)
                 done.append((chunk, model.encode(x, m).float()))
         return done
 
-    out = torch.zeros((len(seqs), HIDDEN))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one intra-op thread per worker
-    try:
-        if workers <= 1 or len(batches) < 2:
-            parts = [work(batches)]
-        else:
-            from concurrent.futures import ThreadPoolExecutor
+    if workers <= 1 or len(batches) < 2:
+        parts = [work(batches)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(workers) as pool:
-                parts = list(pool.map(work, [batches[w::workers] for w in range(workers)]))
-    finally:
-        torch.set_num_threads(threads)
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(work, [batches[w::workers] for w in range(workers)]))
+    out = torch.zeros((len(seqs), HIDDEN), device=device)
     for part in parts:
         for chunk, vecs in part:
-            out[torch.tensor(chunk)] = vecs
+            out[torch.tensor(chunk, device=device)] = vecs
     return out
 
 

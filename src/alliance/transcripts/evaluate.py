@@ -93,7 +93,7 @@ def default_oof(
         model = fit_linear([p.rows[i] for i in tr], [p.turns[i] for i in tr], stack=stack)
         x = model.features([p.turns[i] for i in te])
         # The coder's own path, so the stacked client head sees the whole held-out transcripts.
-        probs = linear_probabilities([p.turns[i] for i in te], model)
+        probs = linear_probabilities([p.turns[i] for i in te], model, x)
         pos = {int(i): j for j, i in enumerate(te)}
         for task in TASKS:
             idx = _task_index(p, task)
@@ -213,14 +213,13 @@ def run(
     data: str | None,
     tiers: Sequence[str],
     device: str = "cpu",
-    embeddings_oof_path: Path | None = None,
+    embeddings_probs: dict[str, NDArray[np.float64]] | None = None,
     save_embeddings_oof: Path | None = None,
     progress: Progress | None = None,
     limit: int | None = None,
     max_steps: int | None = None,
     nested_talk_threshold: bool = False,
     folds: Sequence[int] | None = None,
-    embeddings_probs: dict[str, NDArray[np.float64]] | None = None,
     stack: bool = False,
     paired: bool = False,
 ) -> dict[str, Any]:
@@ -264,8 +263,6 @@ def run(
     if "embeddings" in tiers:
         if embeddings_probs is not None:
             e = embeddings_probs
-        elif embeddings_oof_path is not None:
-            e = load_oof(embeddings_oof_path)
         else:
             e = embeddings_oof(p, device, progress, max_steps, folds, paired)
         if save_embeddings_oof is not None:
@@ -411,14 +408,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.data,
         args.tiers.split(","),
         args.device,
-        None,
+        merge_oof(args.embeddings_oof) if args.embeddings_oof else None,
         args.save_embeddings_oof,
         progress=lambda s: print(s, file=sys.stderr, flush=True),
         limit=args.limit,
         max_steps=args.max_steps,
         nested_talk_threshold=args.nested_talk_threshold,
         folds=[int(k) for k in args.folds.split(",")] if args.folds else None,
-        embeddings_probs=merge_oof(args.embeddings_oof) if args.embeddings_oof else None,
         stack=args.stack,
         paired=args.paired,
     )

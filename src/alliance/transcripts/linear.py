@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
+from alliance.transcripts.model import TALK_TYPES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
@@ -20,8 +21,6 @@ DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
 HEADS = ("behaviour", "talk", "reflection", "question", "input", "talk_stack")
 STACK_HEAD = "talk_stack"
 N_STACK = 16
-_TALK = ("change", "sustain", "neutral")  # model.TALK_TYPES order
-_BEHAVIOURS = ("reflection", "question", "therapist_input", "other")  # model.BEHAVIOURS order
 
 
 def talk_context(
@@ -34,8 +33,8 @@ def talk_context(
     log P(talk) of the turn itself (3); mean P(talk) of the other client turns of the same
     transcript (3; 1/3 each when there are none); P(talk) of the previous and of the next client
     turn (3 + 3; 1/3 when absent); P(behaviour) of the therapist turn just before (4; zeros when
-    the turn before is not the therapist's). `talk` is in (change, sustain, neutral) order and
-    `behaviour` in (reflection, question, therapist_input, other) order. A transcript is a run
+    the turn before is not the therapist's). `talk` is in TALK_TYPES order and `behaviour` in
+    BEHAVIOURS order (model.py). A transcript is a run
     of turns with the same `session`.
     """
     n = len(turns)
@@ -128,7 +127,7 @@ class LinearModel:
     def stacked_talk(
         self, talk: NDArray[np.float64], behaviour: NDArray[np.float64], turns: Sequence[fx.Turn]
     ) -> NDArray[np.float64]:
-        """Client-talk probabilities (change, sustain, neutral order) from the stacked head.
+        """Client-talk probabilities (TALK_TYPES order) from the stacked head.
 
         `talk` and `behaviour` are the first-stage probabilities, in the orders of talk_context.
         A model without a stacked head returns `talk` unchanged.
@@ -137,7 +136,7 @@ class LinearModel:
         if head is None:
             return talk
         pr = head.proba(sp.csr_matrix(talk_context(talk, behaviour, turns).astype(np.float32)))
-        return pr[:, [list(head.classes).index(c) for c in _TALK]]
+        return pr[:, [list(head.classes).index(c) for c in TALK_TYPES]]
 
     def save(self, path: Path) -> None:
         arrays: dict[str, NDArray[np.generic]] = {}

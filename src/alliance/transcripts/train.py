@@ -235,7 +235,7 @@ def stack_inputs(
         ([int(i) for i in np.flatnonzero(fold != k)], [int(i) for i in np.flatnonzero(fold == k)])
         for k in range(STACK_FOLDS)
     ]
-    # One process per fold (each fit is single-threaded): about twice as fast on two cores.
+    # One process per fold: each fit is single-threaded, so the cores fit folds side by side.
     jobs = Parallel(n_jobs=min(STACK_FOLDS, os.cpu_count() or 1))(
         delayed(_first_stage)([rows[i] for i in tr], [turns[i] for i in tr], [turns[i] for i in te])
         for tr, te in splits
