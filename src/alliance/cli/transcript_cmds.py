@@ -228,7 +228,14 @@ def correct_cmd(
 
 
 @transcript.command("train", epilog="Example: alliance transcript train --tier default")
-@click.option("--tier", type=click.Choice(TIERS), default="default", show_default=True)
+@click.option(
+    "--tier",
+    type=click.Choice((*TIERS, "static")),
+    default="default",
+    show_default=True,
+    help="static: distil the default tier's token vectors from the packaged MiniLM "
+    "(needs the embeddings extra; then retrain the default tier)",
+)
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
@@ -263,7 +270,13 @@ def train_cmd(
     corrections = read_corrections(corrections_path) if corrections_path else []
     try:
         with Progress(console=err) as progress:
-            if tier == "default":
+            if tier == "static":
+                from alliance.transcripts.static import STATIC_WEIGHTS, distil
+
+                progress.add_task("encoding the vocabulary", total=None)
+                target = out or STATIC_WEIGHTS
+                distil(target)
+            elif tier == "default":
                 task = progress.add_task("training heads", total=5)
                 target = out or MODELS_DIR / "default.npz"
                 tr.train_default(data, target, corrections, step=lambda _h: progress.advance(task))

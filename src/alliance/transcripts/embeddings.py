@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.linear import MODELS_DIR
+from alliance.transcripts.linear import MODELS_DIR, PARTNER_WEIGHTS, load_default
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -436,9 +436,11 @@ def embedding_probabilities(turns: Sequence[fx.Turn]) -> Any:
     global _tier
     if _tier is None:
         _tier = EmbeddingTier()
-    lin = linear_probabilities(turns)
+    lin = linear_probabilities(turns, load_default(PARTNER_WEIGHTS))
     pb, pt = _tier.probabilities(turns, workers=_current_threads())
-    # Averaging with the linear tier's probabilities (an ensemble fixed in advance, weight 1/2).
+    # Averaging with the linear partner's probabilities (an ensemble fixed in advance, weight
+    # 1/2). The partner is the hashed n-gram model this tier was cross-validated with; the
+    # default tier's newer model (with static token vectors) has not been measured in this pair.
     return Probabilities(
         behaviour=(pb + lin.behaviour) / 2,
         talk=(pt + lin.talk) / 2,

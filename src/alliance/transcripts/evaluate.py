@@ -70,9 +70,15 @@ def apply_bias(proba: NDArray[np.float64], bias: NDArray[np.float64]) -> NDArray
 
 
 def default_oof(
-    p: Prepared, progress: Progress | None = None, nested_bias: bool = False, stack: bool = False
+    p: Prepared,
+    progress: Progress | None = None,
+    nested_bias: bool = False,
+    stack: bool = False,
+    static: bool = True,
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, tuple[list[str], list[str]]]]:
     """Default tier out-of-fold probabilities, and subtype (gold, predicted) pairs.
+
+    Without `static`, the linear model the embeddings tier is paired with (hashed n-grams only).
 
     With nested_bias, the client head gets decision offsets chosen by an inner cross-validation
     over the other four folds, so the held-out fold never informs them; "talk_unadjusted" keeps
@@ -90,7 +96,9 @@ def default_oof(
     for k in range(N_FOLDS):
         tr = np.where(p.fold != k)[0]
         te = np.where(p.fold == k)[0]
-        model = fit_linear([p.rows[i] for i in tr], [p.turns[i] for i in tr], stack=stack)
+        model = fit_linear(
+            [p.rows[i] for i in tr], [p.turns[i] for i in tr], stack=stack, static=static
+        )
         x = model.features([p.turns[i] for i in te])
         # The coder's own path, so the stacked client head sees the whole held-out transcripts.
         probs = linear_probabilities([p.turns[i] for i in te], model, x)
@@ -116,7 +124,7 @@ def default_oof(
             subs[h][0].extend(lab for _, lab in rows)
             subs[h][1].extend(head.classes[int(c)] for c in pr.argmax(1))
         if progress:
-            progress(f"default fold {k + 1}")
+            progress(f"{'default' if static else 'linear partner'} fold {k + 1}")
     return out, subs
 
 
@@ -272,15 +280,17 @@ def run(
         report["tiers"]["embeddings_alone"] = {t: scores(p, t, e[t]) for t in TASKS}
         if lin is None:
             return report
-        # The shipped embeddings tier averages its probabilities with the default tier's.
+        # The shipped embeddings tier averages its probabilities with those of its own linear
+        # model: the default tier's design without the static token vectors (PARTNER_WEIGHTS).
+        part, _ = default_oof(p, progress, nested_bias=nested_talk_threshold, static=False)
         report["tiers"]["embeddings"] = {
-            "behaviour": scores(p, "behaviour", (e["behaviour"] + lin["behaviour"]) / 2),
-            "talk": scores(p, "talk", (e["talk"] + lin["talk_unadjusted"]) / 2),
+            "behaviour": scores(p, "behaviour", (e["behaviour"] + part["behaviour"]) / 2),
+            "talk": scores(p, "talk", (e["talk"] + part["talk_unadjusted"]) / 2),
         }
         if nested_talk_threshold:
             report["tiers"]["embeddings_threshold"] = {
                 "behaviour": report["tiers"]["embeddings"]["behaviour"],
-                "talk": scores(p, "talk", (e["talk"] + lin["talk"]) / 2),
+                "talk": scores(p, "talk", (e["talk"] + part["talk"]) / 2),
             }
     return report
 

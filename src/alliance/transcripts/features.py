@@ -16,6 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from alliance.transcripts.static import load_static
+
 N_WORD = 2**17
 N_CHAR = 2**17
 N_CTX = 2**16
@@ -178,34 +180,44 @@ def _dense(turns: Sequence[Turn]) -> NDArray[np.float64]:
     return out
 
 
-def raw_blocks(turns: Sequence[Turn]) -> list[sp.csr_matrix]:
+def raw_blocks(turns: Sequence[Turn], static: bool = True) -> list[sp.csr_matrix]:
     """Count matrices, one per block, before IDF weighting.
 
     Neighbour texts repeat (each turn is the next one's "previous"), so the context blocks hash
-    each distinct text once and pick rows.
+    each distinct text once and pick rows. Without `static`, the two WordPiece blocks are left
+    out (the linear model paired with the embeddings tier was trained without them).
     """
     cur = [t.text.lower() for t in turns]
     index: dict[str, int] = {}
     for t in turns:
         for text in (t.text, t.prev, t.prev2, t.next, t.topic):
             index.setdefault(text.lower(), len(index))
-    ctx = word_ngrams(list(index), 1, 2, N_CTX, 3)
+    distinct = list(index)
+    ctx = word_ngrams(distinct, 1, 2, N_CTX, 3)
 
-    def rows(texts: list[str]) -> sp.csr_matrix:
-        picked: sp.csr_matrix = ctx[[index[x.lower()] for x in texts]]
+    def rows(m: sp.csr_matrix, texts: list[str]) -> sp.csr_matrix:
+        picked: sp.csr_matrix = m[[index[x.lower()] for x in texts]]
         return picked
 
-    return [
+    hashed = [
         word_ngrams(cur, 1, 3, N_WORD, 2),
         char_ngrams(cur),
-        rows([t.prev for t in turns]),
-        rows([t.prev2 for t in turns]),
-        rows([t.next for t in turns]),
-        rows([t.topic for t in turns]),
+        rows(ctx, [t.prev for t in turns]),
+        rows(ctx, [t.prev2 for t in turns]),
+        rows(ctx, [t.next for t in turns]),
+        rows(ctx, [t.topic for t in turns]),
     ]
+    if not static:
+        return hashed
+    pieces = load_static().counts(distinct)
+    return [*hashed, rows(pieces, [t.text for t in turns]), rows(pieces, [t.prev for t in turns])]
 
 
-BLOCK_WEIGHTS = (1.0, 1.0, 0.5, 0.25, 0.35, 0.3)
+BLOCK_WEIGHTS = (1.0, 1.0, 0.5, 0.25, 0.35, 0.3, 1.0, 0.5)
+N_HASHED = 6
+# Blocks 6 and 7 (the utterance's and the previous turn's WordPiece tokens) are projected on the
+# static token vectors (static.py): a TF-IDF-weighted sum of the tokens' vectors, not counts.
+PROJECTED = frozenset({6, 7})
 
 
 def fit_idf(blocks: Sequence[sp.csr_matrix]) -> list[NDArray[np.float32]]:
@@ -222,10 +234,23 @@ def weigh(
     blocks: Sequence[sp.csr_matrix], idf: Sequence[NDArray[np.float32]], turns: Sequence[Turn]
 ) -> sp.csr_matrix:
     """Sublinear TF x IDF, L2 per block, blocks weighted and stacked with the dense features."""
+    if len(idf) not in (N_HASHED, len(BLOCK_WEIGHTS)) or len(blocks) != len(idf):
+        raise ValueError(
+            f"linear weights hold {len(idf)} feature blocks for {len(blocks)} computed; this "
+            f"version uses {N_HASHED} or {len(BLOCK_WEIGHTS)}; retrain with "
+            "`alliance transcript train`"
+        )
     parts: list[sp.csr_matrix] = []
-    for m, w, block_weight in zip(blocks, idf, BLOCK_WEIGHTS, strict=True):
+    weights = BLOCK_WEIGHTS[: len(idf)]
+    for i, (m, w, block_weight) in enumerate(zip(blocks, idf, weights, strict=True)):
         m = m.astype(np.float32)
         m.data = (1.0 + np.log(m.data)) * w[m.indices]
+        if i in PROJECTED:
+            dense = np.asarray(m @ load_static().vectors, dtype=np.float32)
+            norms = np.linalg.norm(dense, axis=1)
+            norms[norms == 0] = 1.0
+            parts.append(sp.csr_matrix(dense * (block_weight / norms)[:, None]))
+            continue
         sq = m.copy()
         sq.data = sq.data**2
         norms = np.sqrt(np.asarray(sq.sum(axis=1)).ravel())

@@ -15,6 +15,8 @@ from alliance.transcripts.model import TALK_TYPES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
+# The linear model the embeddings tier averages with: hashed n-grams only, as it was measured.
+PARTNER_WEIGHTS = MODELS_DIR / "embeddings_linear.npz"
 
 # Heads: main therapist behaviour, client talk, and the three subtype splits from AnnoMI-full;
 # "talk_stack" reads the other heads' probabilities across the transcript (talk_context).
@@ -102,8 +104,13 @@ class LinearModel:
     heads: dict[str, LinearHead]
     meta: dict[str, str]
 
+    @property
+    def static(self) -> bool:
+        """Whether this model reads the static token-vector blocks (older models do not)."""
+        return len(self.idf) > fx.N_HASHED
+
     def features(self, turns: Sequence[fx.Turn]) -> sp.csr_matrix:
-        return fx.weigh(fx.raw_blocks(turns), self.idf, turns)
+        return fx.weigh(fx.raw_blocks(turns, self.static), self.idf, turns)
 
     def all_proba(self, x: sp.csr_matrix) -> dict[str, NDArray[np.float64]]:
         """Every head's probabilities from one sparse-dense product (heads stacked column-wise)."""

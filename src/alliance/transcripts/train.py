@@ -19,6 +19,7 @@ from alliance.transcripts.corrections import Correction, apply_corrections
 from alliance.transcripts.dataset import SEED, prepare
 from alliance.transcripts.linear import (
     MODELS_DIR,
+    PARTNER_WEIGHTS,
     STACK_HEAD,
     LinearHead,
     LinearModel,
@@ -173,15 +174,17 @@ def fit_linear(
     heads: Sequence[str] = ("behaviour", "talk", "reflection", "question", "input"),
     step: Callable[[str], None] | None = None,
     stack: bool = False,
+    static: bool = True,
 ) -> LinearModel:
     """Fit IDF and every head on the given rows (all rows share one feature space).
 
     With `stack` (and both main heads asked for), a stacked client head is fitted on
     out-of-fold first-stage probabilities (`stack_inputs`); with too few conversations for that
     the model simply has no stacked head. The shipped model has none: under cross-validation it
-    lowered client-talk macro-F1 (docs/transcripts.md, "what was tried").
+    lowered client-talk macro-F1 (docs/transcripts.md, "what was tried"). Without `static`, the
+    features leave out the static token vectors (the embeddings tier's linear partner).
     """
-    blocks = fx.raw_blocks(turns)
+    blocks = fx.raw_blocks(turns, static)
     idf = fx.fit_idf(blocks)
     x = fx.weigh(blocks, idf, turns)
     fitted: dict[str, LinearHead] = {}
@@ -294,9 +297,11 @@ def train_embeddings_tier(
     progress: Callable[[int, int], None] | None = None,
     paired: bool = False,
 ) -> Path:
-    """Fine-tune the embeddings tier on all of AnnoMI and save only adapter and heads.
+    """Fine-tune the embeddings tier on all of AnnoMI; save adapter, heads and linear partner.
 
-    `paired` trains the paired variant instead (not shipped; docs/transcripts.md).
+    The tier averages its probabilities with a linear model of its own (hashed n-grams, no static
+    token vectors: the pairing that was cross-validated), saved beside `out` as
+    embeddings_linear.npz. `paired` trains the paired variant (not shipped; docs/transcripts.md).
     """
     import torch
 
@@ -323,6 +328,8 @@ def train_embeddings_tier(
         "base": "all-MiniLM-L6-v2",
     }
     tembed.save(model, out, meta)
+    partner = fit_linear(prepared.rows, prepared.turns, static=False)
+    partner.save(out.parent / PARTNER_WEIGHTS.name)
     write_notes(out.parent)
     return out
 
