@@ -94,3 +94,21 @@ def test_the_cpu_tier_matches_the_training_code_path(paired: bool, tmp_path: Pat
     got_b, got_t = tier.probabilities(turns, workers=2)
     assert np.allclose(got_b, want_b, atol=1e-4)
     assert np.allclose(got_t, want_t, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_training_the_tier_also_writes_its_linear_partner(tmp_path: Path) -> None:
+    # The tier averages with a linear model of the design it was cross-validated with: hashed
+    # n-grams, no static token vectors. Training the tier writes that model beside the adapter.
+    from alliance.transcripts.linear import PARTNER_WEIGHTS, LinearModel
+    from alliance.transcripts.train import train_embeddings_tier
+    from tests.transcripts.test_cli import _tiny_annomi
+
+    data = _tiny_annomi(tmp_path / "data")
+    out = train_embeddings_tier(data, tmp_path / "w" / "embeddings.npz", device="cpu")
+    partner = LinearModel.load(out.parent / PARTNER_WEIGHTS.name)
+    assert not partner.static
+    assert {"behaviour", "talk"} <= set(partner.heads)
+    shipped = LinearModel.load(PARTNER_WEIGHTS)
+    assert not shipped.static
+    assert (out.parent / "ATTRIBUTION.txt").read_text().count("static.npz") >= 1

