@@ -292,6 +292,12 @@ def run(
                 "behaviour": report["tiers"]["embeddings"]["behaviour"],
                 "talk": scores(p, "talk", (e["talk"] + part["talk"]) / 2),
             }
+        # Not shipped, scored for the decision written in docs/transcripts.md: the same
+        # adapter averaged with the default tier itself (static token vectors included).
+        report["tiers"]["embeddings+default"] = {
+            "behaviour": scores(p, "behaviour", (e["behaviour"] + lin["behaviour"]) / 2),
+            "talk": scores(p, "talk", (e["talk"] + lin["talk_unadjusted"]) / 2),
+        }
     return report
 
 
