@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from alliance.transcripts import parse_text
 from alliance.transcripts.coder import code_sessions
@@ -130,3 +131,15 @@ def test_out_of_fold_files_add_up_and_overlaps_are_refused(tmp_path: Path) -> No
     save_oof(tmp_path / "c.npz", first)
     with pytest.raises(ValueError, match="exactly one file"):
         merge_oof([tmp_path / "a.npz", tmp_path / "c.npz"])
+
+
+def test_each_model_uses_its_own_coefficients() -> None:
+    # Models are made and dropped one after another in cross-validation; a freed model's
+    # columns must never serve the next one (CPython often reuses the freed address).
+    x = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 1.0]], dtype=np.float32))
+    for k in range(20):
+        coef = np.array([[k, -k], [-k, k]], dtype=np.float32)
+        head = LinearHead(classes=("a", "b"), coef=coef, intercept=np.zeros(2, np.float32))
+        model = LinearModel(idf=(), heads={"behaviour": head}, meta={})
+        assert np.allclose(model.all_proba(x)["behaviour"], head.proba(x)), k
+        del model, head

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +103,9 @@ class LinearModel:
     idf: tuple[NDArray[np.float32], ...]
     heads: dict[str, LinearHead]
     meta: dict[str, str]
+    _columns: tuple[list[str], NDArray[np.float32]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def static(self) -> bool:
@@ -114,14 +117,16 @@ class LinearModel:
 
     def all_proba(self, x: sp.csr_matrix) -> dict[str, NDArray[np.float64]]:
         """Every head's probabilities from one sparse-dense product (heads stacked column-wise)."""
-        key = id(self)
-        if key not in _stacked:
+        # Kept on the model itself: a cache keyed by id() could hand a new model the columns of
+        # a freed one whose id it reused.
+        if self._columns is None:
             names = [n for n in self.heads if n != STACK_HEAD]
             coef_t = np.ascontiguousarray(
                 np.vstack([self.heads[n].coef for n in names]).T, dtype=np.float32
             )
-            _stacked[key] = (names, coef_t)
-        names, coef_t = _stacked[key]
+            object.__setattr__(self, "_columns", (names, coef_t))
+        assert self._columns is not None
+        names, coef_t = self._columns
         scores = np.asarray(x @ coef_t, dtype=np.float64)
         out: dict[str, NDArray[np.float64]] = {}
         start = 0
@@ -190,7 +195,6 @@ class LinearModel:
 
 
 _cache: dict[Path, LinearModel] = {}
-_stacked: dict[int, tuple[list[str], NDArray[np.float32]]] = {}
 
 
 def load_default(path: Path = DEFAULT_WEIGHTS) -> LinearModel:
