@@ -211,7 +211,7 @@ def fit_linear(
         if step is not None:
             step(head)
     if stack and "behaviour" in heads and "talk" in heads:
-        z = stack_inputs(rows, turns)
+        z = stack_inputs(rows, turns, static)
         client = np.array([i for i, r in enumerate(rows) if r.talk], dtype=np.int64)
         if z is not None and len({rows[i].talk for i in client}) >= 2:
             fitted[STACK_HEAD] = _fit_head(
@@ -224,7 +224,7 @@ def fit_linear(
 
 
 def stack_inputs(
-    rows: Sequence[LabelledUtterance], turns: Sequence[fx.Turn]
+    rows: Sequence[LabelledUtterance], turns: Sequence[fx.Turn], static: bool = True
 ) -> NDArray[np.float64] | None:
     """talk_context of out-of-fold first-stage probabilities, or None with too little data.
 
@@ -246,7 +246,9 @@ def stack_inputs(
     ]
     # One process per fold: each fit is single-threaded, so the cores fit folds side by side.
     jobs = Parallel(n_jobs=min(STACK_FOLDS, os.cpu_count() or 1))(
-        delayed(_first_stage)([rows[i] for i in tr], [turns[i] for i in tr], [turns[i] for i in te])
+        delayed(_first_stage)(
+            [rows[i] for i in tr], [turns[i] for i in tr], [turns[i] for i in te], static
+        )
         for tr, te in splits
     )
     for (_, te), probs in zip(splits, jobs, strict=True):
@@ -257,11 +259,14 @@ def stack_inputs(
 
 
 def _first_stage(
-    rows: Sequence[LabelledUtterance], turns: Sequence[fx.Turn], held_out: Sequence[fx.Turn]
+    rows: Sequence[LabelledUtterance],
+    turns: Sequence[fx.Turn],
+    held_out: Sequence[fx.Turn],
+    static: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
     """Behaviour and talk probabilities (BEHAVIOURS, TALK_TYPES order) of held-out turns."""
     try:
-        m = fit_linear(rows, turns, ("behaviour", "talk"), stack=False)
+        m = fit_linear(rows, turns, ("behaviour", "talk"), stack=False, static=static)
     except ValueError:
         return None
     p = m.all_proba(m.features(held_out))
