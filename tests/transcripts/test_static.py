@@ -38,6 +38,7 @@ def test_wordpiece_takes_the_longest_piece_first() -> None:
     assert t.pieces("yous") == ids("you", "##s")
     # Accents are dropped as BERT's uncased tokenizer drops them.
     assert t.pieces("café") == ids("cafe")
+    assert t.pieces("You") == ids("you")
     # A word with a part no piece covers is [UNK] as a whole, as in BERT.
     assert t.pieces("unx") == ids("[UNK]")
     assert t.pieces("x" * 101) == ids("[UNK]")

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from alliance.transcripts.static import load_static
+from alliance.transcripts.static import WORD_TOKENS, load_static
 
 N_WORD = 2**17
 N_CHAR = 2**17
@@ -63,7 +63,7 @@ def turns_from(
     return out
 
 
-_TOKEN = re.compile(r"\w+|[?!]")
+_TOKEN = WORD_TOKENS
 _MUL = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, as a simple polynomial step
 _M1 = np.uint64(0xFF51AFD7ED558CCD)  # MurmurHash3 fmix64 constants
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)

@@ -26,7 +26,8 @@ from numpy.typing import NDArray
 STATIC_WEIGHTS = Path(__file__).resolve().parent / "models" / "static.npz"
 DIMS = 128
 MAX_WORD_CHARS = 100  # as BERT's WordPiece: longer words are [UNK]
-_TOKEN = re.compile(r"\w+|[?!]")
+# Words as the default tier splits them (features.py uses the same pattern for its n-grams).
+WORD_TOKENS = re.compile(r"\w+|[?!]")
 
 
 def _strip_accents(word: str) -> str:
@@ -42,8 +43,8 @@ class StaticTable:
 
     tokens: tuple[str, ...]
     vectors: NDArray[np.float32]  # (len(tokens), DIMS)
-    _ids: dict[str, int] = field(default_factory=dict, repr=False)
-    _pieces: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _ids: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _pieces: dict[str, tuple[int, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.vectors.shape[0] != len(self.tokens):
@@ -59,11 +60,11 @@ class StaticTable:
         return len(self.tokens)
 
     def pieces(self, word: str) -> tuple[int, ...]:
-        """WordPiece ids of one lower-cased word: greedy longest match first (Wu et al. 2016)."""
+        """WordPiece ids of one word, lower-cased: greedy longest match first (Wu et al. 2016)."""
         cached = self._pieces.get(word)
         if cached is not None:
             return cached
-        w = _strip_accents(word)
+        w = _strip_accents(word.lower())
         ids = self._ids
         out: list[int] = []
         start = 0
@@ -93,7 +94,7 @@ class StaticTable:
         cols: list[int] = []
         indptr = [0]
         for text in texts:
-            for tok in _TOKEN.findall(text):
+            for tok in WORD_TOKENS.findall(text):
                 cols.extend(self.pieces(tok))
             indptr.append(len(cols))
         c = np.array(cols, dtype=np.int64)
