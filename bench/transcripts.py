@@ -21,6 +21,7 @@ from pathlib import Path
 
 from alliance.transcripts import code_utterances
 from alliance.transcripts.coder import code_sessions, tier_probabilities, turns_for
+from alliance.transcripts.features import Turn
 from alliance.transcripts.model import Utterance
 
 THERAPIST = [
@@ -103,6 +104,11 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def numbered_turns(sessions: Sequence[list[Utterance]]) -> list[Turn]:
+    """Every session's turns in one list, each session numbered as the coder numbers them."""
+    return [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
+
+
 def timed(fn: Callable[[], object], n: int, repeats: int = 1) -> tuple[float, float]:
     """Median utterances per wall-second over `repeats` runs, and per CPU-second of this process."""
     walls: list[float] = []
@@ -139,7 +145,7 @@ def embeddings_detail(sessions: Sequence[list[Utterance]], repeats: int) -> None
         tokenize,
     )
 
-    turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
+    turns = numbered_turns(sessions)
     texts = [t.text for t in turns] + [t.prev for t in turns] + [t.next for t in turns]
     texts += [t.topic for t in turns]
     int8, fp32 = EmbeddingTier(), EmbeddingTier(quantize=False)
@@ -195,7 +201,7 @@ def compare_weights(sessions: Sequence[list[Utterance]], other: Path, repeats: i
     """The shipped embeddings model against another weights file: same turns, same process."""
     from alliance.transcripts.embeddings import EmbeddingTier
 
-    turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
+    turns = numbered_turns(sessions)
     shipped, earlier = EmbeddingTier(), EmbeddingTier(other)
     for tier in (shipped, earlier):
         tier.probabilities(turns[:64])
@@ -215,7 +221,7 @@ def static_cost(sessions: Sequence[list[Utterance]], repeats: int) -> None:
     from alliance.transcripts.coder import linear_probabilities
     from alliance.transcripts.linear import PARTNER_WEIGHTS, load_default
 
-    turns = [t for k, s in enumerate(sessions) for t in turns_for(s, session=k)]
+    turns = numbered_turns(sessions)
     models = {"static": load_default(), "hashed": load_default(PARTNER_WEIGHTS)}
     runs: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(max(5, repeats)):
