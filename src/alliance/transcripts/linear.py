@@ -119,14 +119,17 @@ class LinearModel:
         """Every head's probabilities from one sparse-dense product (heads stacked column-wise)."""
         # Kept on the model itself: a cache keyed by id() could hand a new model the columns of
         # a freed one whose id it reused.
-        if self._columns is None:
+        columns = self._columns
+        if columns is None:
             names = [n for n in self.heads if n != STACK_HEAD]
-            coef_t = np.ascontiguousarray(
-                np.vstack([self.heads[n].coef for n in names]).T, dtype=np.float32
+            columns = (
+                names,
+                np.ascontiguousarray(
+                    np.vstack([self.heads[n].coef for n in names]).T, dtype=np.float32
+                ),
             )
-            object.__setattr__(self, "_columns", (names, coef_t))
-        assert self._columns is not None
-        names, coef_t = self._columns
+            object.__setattr__(self, "_columns", columns)
+        names, coef_t = columns
         scores = np.asarray(x @ coef_t, dtype=np.float64)
         out: dict[str, NDArray[np.float64]] = {}
         start = 0
