@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 from typing import TypeVar
 
+from alliance.errors import AllianceError
 
-class DomainError(ValueError):
+
+class DomainError(AllianceError, ValueError):
     """A refused operation; the message names the field, the value and the rule.
 
     `value` is safe to show: for free text it is a length, never the client's words.
