@@ -30,14 +30,15 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Engine, func, select, update
 
+from alliance.services import links
+from alliance.services.passwords import hash_password
 from alliance.store import episodes, people, sessions
 from alliance.store import tables as t
+from alliance.store.access import Viewer
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
 from alliance.store.demo import populate
 from alliance.store.engine import make_engine
-from alliance.web.auth import Viewer, hash_password
-from alliance.web.services import links
 
 PASSWORD = "bench password 123"
 console = Console()

@@ -11,3 +11,18 @@ from __future__ import annotations
 
 class AllianceError(Exception):
     """Base of every error raised on purpose; the message is safe to show."""
+
+
+class NotVisibleError(AllianceError, LookupError):
+    """The object does not exist or this user may not see it (the two are not told apart)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+
+
+class FormError(AllianceError, ValueError):
+    """Bad input, by field; nothing was stored."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))

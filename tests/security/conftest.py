@@ -11,12 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from alliance.config import load_settings
+from alliance.services import links
+from alliance.services.passwords import hash_password
 from alliance.store import people
+from alliance.store.access import Viewer
 from alliance.store.base import Actor
 from alliance.store.engine import make_engine
 from alliance.web import create_app
-from alliance.web.auth import Viewer, hash_password
-from alliance.web.services import links
 from tests.web.clinic import PASSWORD, Clinic, build_clinic
 from tests.web.conftest import send_csrf_token, sign_in
 

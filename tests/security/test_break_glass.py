@@ -10,14 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from alliance.domain import DomainError
-from alliance.store import audit, break_glass, people, reads
+from alliance.errors import NotVisibleError
+from alliance.services.caseload import caseload
+from alliance.services.episodes import episode_detail
+from alliance.store import audit, break_glass, people
 from alliance.store import tables as t
+from alliance.store.access import Viewer, can_read, check_write
 from alliance.store.base import (
     AccessDeniedError,
     Actor,
     NotFoundError,
-    can_read,
-    check_write,
     load_episode,
     utc_now,
 )
@@ -149,23 +151,24 @@ def test_it_shows_the_access_to_the_therapist_and_supervisor(
 
 def test_it_is_enforced_in_the_store_not_only_the_pages(engine: Engine, clinic: Clinic) -> None:
     admin = Actor(clinic.admin_id)
+    viewer = Viewer(clinic.admin_id, "admin", "Admin", "admin", None, None)
     with engine.connect() as conn:
         assert not can_read(conn, admin, clinic.therapist_id, episode_id=clinic.rupture_episode)
-        with pytest.raises(AccessDeniedError):
-            reads.episode_detail(conn, admin, clinic.rupture_episode)
+        with pytest.raises(NotVisibleError):
+            episode_detail(conn, viewer, clinic.rupture_episode)
     with engine.begin() as conn:
         break_glass.open_grant(conn, admin, clinic.rupture_episode, REASON)
     with engine.begin() as conn:
-        detail = reads.episode_detail(conn, admin, clinic.rupture_episode)
+        detail = episode_detail(conn, viewer, clinic.rupture_episode)
         assert detail.client_code == "RUPT-001"
+        assert detail.can_write is False
         # Without naming the episode (a caseload, a write path) the grant counts for nothing.
         assert not can_read(conn, admin, clinic.therapist_id)
         assert not can_read(conn, admin, clinic.therapist_id, episode_id=clinic.risk_episode)
-        with pytest.raises(AccessDeniedError):
-            reads.episode_detail(conn, admin, clinic.risk_episode)
-        with pytest.raises(AccessDeniedError):
-            reads.caseload(conn, admin, clinic.therapist_id)
-    assert actions(engine)[-1] == ("read", clinic.admin_id, "episode", str(clinic.rupture_episode))
+        with pytest.raises(NotVisibleError):
+            episode_detail(conn, viewer, clinic.risk_episode)
+        assert caseload(conn, viewer) == []
+    assert actions(engine)[-2] == ("read", clinic.admin_id, "episode", str(clinic.rupture_episode))
 
 
 def test_it_is_for_active_admins_of_the_episodes_clinic_only(

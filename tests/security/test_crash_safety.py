@@ -139,7 +139,7 @@ def test_it_keeps_every_acknowledged_submission_across_sigkill(
             chain_break = audit.verify(conn)
     finally:
         engine.dispose()
-    from alliance.web.services.links import token_hash
+    from alliance.services.links import token_hash
 
     by_hash = {row.token_hash: row for row in linked}
     for n, answers in acknowledged.items():

@@ -9,10 +9,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Row, select, update
 
+from alliance.services.passwords import hash_password, verify_password
 from alliance.store import audit, people
 from alliance.store import tables as t
 from alliance.store.base import Actor, utc_now
-from alliance.web.auth import hash_password, verify_password
 from tests.web.clinic import PASSWORD, Clinic
 from tests.web.conftest import sign_in
 

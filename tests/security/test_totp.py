@@ -14,11 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Row, select
 
+from alliance.services import users
 from alliance.store import audit
 from alliance.store import tables as t
-from alliance.web.auth import Viewer
+from alliance.store.access import Viewer
 from alliance.web.security import THROTTLE_ATTEMPTS
-from alliance.web.services import users
 from tests.security.conftest import therapist_viewer
 from tests.web.clinic import PASSWORD, Clinic
 from tests.web.conftest import send_csrf_token, sign_in

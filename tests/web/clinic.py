@@ -7,11 +7,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import Engine
 
+from alliance.services.passwords import hash_password
 from alliance.store import episodes, goals, people, sessions
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
 from alliance.store.migrate import upgrade
-from alliance.web.auth import hash_password
 
 PASSWORD = "correct horse battery"
 

@@ -348,8 +348,8 @@ def worksheets_and_closing(server: LiveServer, page: Page, episode_id: int, user
 
 def test_it_completes_a_phq9_form_with_the_keyboard(server: LiveServer, browser: Browser) -> None:
     """Radio groups: Tab into the group, arrow keys choose, Space confirms, Enter submits."""
-    from alliance.web.auth import Viewer
-    from alliance.web.services import links
+    from alliance.services import links
+    from alliance.store.access import Viewer
 
     with server.engine.begin() as conn:
         episode = conn.execute(

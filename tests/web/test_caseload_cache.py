@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select, update
 
+from alliance.services import alerts, caseload, users
 from alliance.store import sessions
 from alliance.store import tables as t
+from alliance.store.access import Viewer
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
 from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
-from alliance.web.auth import Viewer
-from alliance.web.services import alerts, caseload, users
 from tests.web.clinic import Clinic, build_clinic, phq9_answers
 
 

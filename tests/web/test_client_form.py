@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from alliance.instruments import Instrument, Score, score
+from alliance.services import measures
 from alliance.store import administrations as store_administrations
 from alliance.store import tables as t
-from alliance.web.services import measures
 from tests.web.clinic import Clinic
 
 

@@ -11,14 +11,8 @@ from alliance.domain import DomainError
 from alliance.domain.episode import require_open
 from alliance.instruments import Score, score
 from alliance.store import audit
-from alliance.store.base import (
-    Actor,
-    atomic,
-    check_session_of,
-    check_write,
-    load_episode,
-    utc_now,
-)
+from alliance.store.access import check_write
+from alliance.store.base import Actor, atomic, check_session_of, load_episode, utc_now
 from alliance.store.tables import administrations
 
 SOURCES = ("link", "tablet", "paper", "import")

@@ -1,4 +1,7 @@
-"""What every store operation shares: the actor, the clock, one transaction, access rules."""
+"""What every store operation shares: the actor, the clock, one transaction, the errors.
+
+Who may read or write an episode is decided in one place, alliance.store.access.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, RowMapping, select
 
 from alliance.domain import DomainError, Episode, Role, Stage
+from alliance.errors import AllianceError
 from alliance.store.tables import episodes, sessions, users
 
 
@@ -25,7 +29,7 @@ class Actor:
         return cls(None)
 
 
-class NotFoundError(LookupError):
+class NotFoundError(AllianceError, LookupError):
     """The named object does not exist (the message names its type and id only)."""
 
     def __init__(self, object_type: str, object_id: object) -> None:
@@ -34,7 +38,7 @@ class NotFoundError(LookupError):
         super().__init__(f"{object_type}: {object_id!r} does not exist")
 
 
-class AccessDeniedError(PermissionError):
+class AccessDeniedError(AllianceError, PermissionError):
     """The actor may not do this to this object."""
 
     def __init__(self, actor: Actor, object_type: str, object_id: object, rule: str) -> None:
@@ -83,54 +87,6 @@ def _user(conn: Connection, user_id: int) -> RowMapping:
     if row is None:
         raise NotFoundError("user", user_id)
     return row
-
-
-def check_write(conn: Connection, actor: Actor, episode: Episode, episode_id: object) -> None:
-    """Clinical entries are written by the treating therapist (or the system)."""
-    if actor.user_id is None:
-        return
-    user = _user(conn, actor.user_id)
-    if not user["active"]:
-        raise AccessDeniedError(actor, "episode", episode_id, "the account is not active")
-    if actor.user_id != episode.therapist_id:
-        raise AccessDeniedError(actor, "episode", episode_id, "only the treating therapist writes")
-
-
-def can_read(
-    conn: Connection, actor: Actor, therapist_id: int, *, episode_id: int | None = None
-) -> bool:
-    """The treating therapist and their supervisor read an episode; admins manage accounts only.
-
-    The one exception: an active admin holding a live break-glass grant for `episode_id` reads
-    that episode (alliance.store.break_glass); callers that write never pass `episode_id`.
-    """
-    if actor.user_id is None or actor.user_id == therapist_id:
-        return True
-    user = _user(conn, actor.user_id)
-    if not user["active"]:
-        return False
-    if Role(user["role"]) == Role.ADMIN and episode_id is not None:
-        from alliance.store.break_glass import has_live_grant
-
-        return has_live_grant(conn, actor.user_id, episode_id)
-    if Role(user["role"]) != Role.SUPERVISOR:
-        return False
-    therapist = _user(conn, therapist_id)
-    return bool(therapist["supervisor_id"] == actor.user_id)
-
-
-def check_read(
-    conn: Connection,
-    actor: Actor,
-    therapist_id: int,
-    object_id: object,
-    *,
-    episode_id: int | None = None,
-) -> None:
-    if not can_read(conn, actor, therapist_id, episode_id=episode_id):
-        raise AccessDeniedError(
-            actor, "episode", object_id, "only the treating therapist or their supervisor reads"
-        )
 
 
 def check_session_of(conn: Connection, session_id: int | None, episode_id: int) -> None:

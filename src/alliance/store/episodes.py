@@ -20,7 +20,8 @@ from alliance.domain.episode import Episode
 from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
 from alliance.store import audit
-from alliance.store.base import Actor, NotFoundError, atomic, check_write, load_episode, utc_now
+from alliance.store.access import check_write
+from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
 from alliance.store.people import user_by_id
 from alliance.store.tables import clients, episodes, goals, stage_transitions, worksheets
 

@@ -10,7 +10,8 @@ from alliance.domain import DomainError, GoalStatus, TaskKind, TaskStatus, check
 from alliance.domain.episode import require_open
 from alliance.domain.goals import check_goal_move, check_task_goal, check_task_text
 from alliance.store import audit
-from alliance.store.base import Actor, NotFoundError, atomic, check_write, load_episode, utc_now
+from alliance.store.access import check_write
+from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
 from alliance.store.tables import goals, tasks
 
 

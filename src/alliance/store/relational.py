@@ -12,15 +12,8 @@ from alliance.domain.episode import check_not_future, require_open
 from alliance.domain.errors import check_text
 from alliance.domain.relational import check_note_text, check_tags
 from alliance.store import audit
-from alliance.store.base import (
-    Actor,
-    atomic,
-    check_read,
-    check_session_of,
-    check_write,
-    load_episode,
-    utc_now,
-)
+from alliance.store.access import check_read, check_write
+from alliance.store.base import Actor, atomic, check_session_of, load_episode, utc_now
 from alliance.store.people import user_by_id
 from alliance.store.tables import boundary_events, boundary_incidents, relational_notes
 

@@ -9,14 +9,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from alliance.domain import Attendance, DomainError, Session, check_next_session
 from alliance.domain.episode import require_open
 from alliance.store import audit
-from alliance.store.base import (
-    Actor,
-    NotFoundError,
-    atomic,
-    check_write,
-    load_episode,
-    utc_now,
-)
+from alliance.store.access import check_write
+from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
 from alliance.store.tables import administrations, sessions
 
 

@@ -12,7 +12,8 @@ from alliance.domain import GoalStatus, MiracleQuestion, WorksheetKind
 from alliance.domain.episode import require_open
 from alliance.domain.worksheets import check_worksheet
 from alliance.store import audit
-from alliance.store.base import Actor, atomic, check_session_of, check_write, load_episode, utc_now
+from alliance.store.access import check_write
+from alliance.store.base import Actor, atomic, check_session_of, load_episode, utc_now
 from alliance.store.goals import add_goal
 from alliance.store.tables import worksheets
 

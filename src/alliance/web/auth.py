@@ -1,4 +1,4 @@
-"""Who is asking: argon2id passwords, the signed session cookie, the role check on every route.
+"""Who is asking: the signed session cookie and the role check on every route.
 
 Every route declares `Depends(require_role(...))` (or is in PUBLIC_PATHS); object-level checks
 (whose episode is this?) live in the service layer, so pages and the API share them.
@@ -7,20 +7,16 @@ Every route declares `Depends(require_role(...))` (or is in PUBLIC_PATHS); objec
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
-Role = Literal["therapist", "supervisor", "admin"]
+from alliance.services import users
+from alliance.store.access import RoleName as Role
+from alliance.store.access import Viewer
+
 ROLES: tuple[Role, ...] = ("therapist", "supervisor", "admin")
 CLINICAL_ROLES: tuple[Role, ...] = ("therapist", "supervisor")
-
-# argon2-cffi's PasswordHasher defaults to argon2id with the RFC 9106 low-memory profile.
-_hasher = PasswordHasher()
 
 # The paths reachable without a login: the client form (its token is the credential), login,
 # the health check and static assets. A test walks app.routes and fails on any other route
@@ -57,30 +53,6 @@ class TabletLockedError(Exception):
         self.location = location
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The signed-in user as the service layer sees them."""
-
-    user_id: int
-    username: str
-    display_name: str
-    role: Role
-    organisation_id: int | None
-    ip: str | None
-    must_change_password: bool = False
-
-
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -96,8 +68,6 @@ def require_role(*roles: Role) -> Callable[[Request], Viewer]:
         user_id = request.session.get("uid")
         if not isinstance(user_id, int):
             raise LoginRequiredError
-        from alliance.web.services import users
-
         viewer = users.load_viewer(request.app.state.engine, user_id, client_ip(request))
         if viewer is None:
             request.session.clear()

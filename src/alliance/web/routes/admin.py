@@ -11,13 +11,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
+from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import list_instruments
+from alliance.services import admin, users
 from alliance.store import break_glass
+from alliance.store.access import Viewer
 from alliance.store.base import utc_now
-from alliance.web.auth import ROLES, Viewer, require_role
+from alliance.web.auth import ROLES, require_role
 from alliance.web.routes.common import form_data, page, redirect, tx
-from alliance.web.services import admin, users
-from alliance.web.services.errors import FormError, NotVisibleError
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(require_role("admin"))]

@@ -9,7 +9,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from alliance.web.auth import Viewer, require_role
+from alliance.errors import FormError, NotVisibleError
+from alliance.services import alerts, clinical, links
+from alliance.services.caseload import caseload
+from alliance.store.access import Viewer
+from alliance.web.auth import require_role
 from alliance.web.routes.clinical import chart_spec, load_detail
 from alliance.web.routes.common import tx
 from alliance.web.schemas import (
@@ -32,9 +36,6 @@ from alliance.web.schemas import (
     StageMoveCreate,
     WorksheetCreate,
 )
-from alliance.web.services import alerts, clinical, links
-from alliance.web.services.caseload import caseload
-from alliance.web.services.errors import FormError, NotVisibleError
 
 router = APIRouter(prefix="/api", tags=["api"])
 Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]

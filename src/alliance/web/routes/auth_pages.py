@@ -12,10 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from alliance.web.auth import Viewer, client_ip, require_role
+from alliance.errors import FormError
+from alliance.services import users
+from alliance.store.access import Viewer
+from alliance.web.auth import client_ip, require_role
 from alliance.web.routes.common import form_data, page, redirect, tx
-from alliance.web.services import users
-from alliance.web.services.errors import FormError
 
 router = APIRouter(include_in_schema=False)
 START = {"therapist": "/caseload", "supervisor": "/supervision", "admin": "/admin/users"}

@@ -8,11 +8,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from alliance.errors import FormError
+from alliance.services import links, users
+from alliance.services.measures import Source
 from alliance.web.auth import LoginRequiredError, client_ip
 from alliance.web.routes.common import form_data, page, redirect, tx
-from alliance.web.services import links, users
-from alliance.web.services.errors import FormError
-from alliance.web.services.measures import Source
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

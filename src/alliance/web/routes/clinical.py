@@ -11,14 +11,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
+from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import list_instruments
-from alliance.web.auth import Viewer, require_role
+from alliance.services import alerts as alert_service
+from alliance.services import clinical, links, measures
+from alliance.services.caseload import caseload_audited
+from alliance.services.episodes import EpisodeDetail, episode_detail
+from alliance.store.access import Viewer
+from alliance.web import charts
+from alliance.web.auth import require_role
 from alliance.web.routes.common import form_data, page, redirect, tx
-from alliance.web.services import alerts as alert_service
-from alliance.web.services import charts, clinical, links, measures
-from alliance.web.services.caseload import caseload_audited
-from alliance.web.services.episodes import EpisodeDetail, chart_data, episode_detail
-from alliance.web.services.errors import FormError, NotVisibleError
 
 router = APIRouter(include_in_schema=False)
 RELAPSE_FIELDS = ("warning_signs", "triggers", "coping_steps", "who_to_call")
@@ -63,7 +65,7 @@ def load_detail(request: Request, viewer: Viewer, episode_id: int) -> EpisodeDet
 
 def chart_spec(request: Request, viewer: Viewer, detail: EpisodeDetail) -> dict[str, Any]:
     band = expected_band(request, detail, viewer.organisation_id)
-    return charts.client_chart_spec(chart_data(detail, band))
+    return charts.client_chart_spec(charts.chart_data(detail, band))
 
 
 @router.get("/caseload", response_class=HTMLResponse)
@@ -376,7 +378,7 @@ def report_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLRes
 
 @router.get("/episodes/{episode_id}/report.pdf")
 def report_pdf(request: Request, viewer: Clinician, episode_id: int) -> Response:
-    from alliance.web.services.reports import progress_report_pdf
+    from alliance.web.reports import progress_report_pdf
 
     detail = load_detail(request, viewer, episode_id)
     spec = chart_spec(request, viewer, detail)

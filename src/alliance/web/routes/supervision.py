@@ -8,12 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
-from alliance.web.auth import Viewer, require_role
+from alliance.services.caseload import caseload
+from alliance.services.clinical import open_incidents
+from alliance.services.supervision import clinic_table, supervisees
+from alliance.store.access import Access, Viewer
+from alliance.web.auth import require_role
 from alliance.web.routes.common import page, tx
-from alliance.web.services.access import therapists_for
-from alliance.web.services.caseload import caseload
-from alliance.web.services.clinical import open_incidents
-from alliance.web.services.supervision import clinic_table, supervisees
 
 router = APIRouter(include_in_schema=False)
 Supervisor = Annotated[Viewer, Depends(require_role("supervisor"))]
@@ -35,7 +35,7 @@ def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
 @router.get("/supervision/therapists/{therapist_id}", response_class=HTMLResponse)
 def therapist_caseload(request: Request, viewer: Supervisor, therapist_id: int) -> HTMLResponse:
     with tx(request) as conn:
-        if therapist_id not in therapists_for(conn, viewer):
+        if therapist_id not in Access(conn, viewer).therapists():
             raise HTTPException(404, "therapist not found")
         rows = caseload(conn, viewer, therapist_id)
     return page(request, "caseload.html", {"viewer": viewer, "rows": rows, "supervising": True})

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, insert, select, update
 
 from alliance.domain import DomainError
+from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import INSTRUMENT_IDS
+from alliance.services.passwords import hash_password
 from alliance.store import audit, break_glass
 from alliance.store import people as store_people
 from alliance.store import tables as t
-from alliance.store.base import Actor, NotFoundError, utc_now
-from alliance.web.auth import Viewer, hash_password
-from alliance.web.services.errors import FormError, NotVisibleError
+from alliance.store.access import Viewer
+from alliance.store.base import NotFoundError, utc_now
 
 # A session rule: "every", "first", "last", "every:N" (every Nth session) or a list "1,4,8".
 _RULE = re.compile(r"^(every|first|last|every:[1-9][0-9]?|[1-9][0-9]{0,2}(,[1-9][0-9]{0,2})*)$")
@@ -51,7 +52,7 @@ def create_account(
     try:
         user_id = store_people.create_user(
             conn,
-            Actor(viewer.user_id, viewer.ip),
+            viewer.actor,
             organisation_id=viewer.organisation_id,
             username=username,
             role=role,
@@ -93,7 +94,7 @@ def reset_password(conn: Connection, viewer: Viewer, user_id: int) -> NewAccount
             locked_until=None,
         )
     )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "reset_password", "user", user_id)
+    audit.record(conn, viewer.actor, "reset_password", "user", user_id)
     return NewAccount(user_id, username, password)
 
 
@@ -110,7 +111,7 @@ def remove_totp(conn: Connection, viewer: Viewer, user_id: int) -> str:
         .where(t.users.c.id == user_id)
         .values(totp_secret=None, totp_enabled=False, totp_last_step=None)
     )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "remove_totp", "user", user_id)
+    audit.record(conn, viewer.actor, "remove_totp", "user", user_id)
     return username
 
 
@@ -130,7 +131,7 @@ def open_break_glass(
     if errors:
         raise FormError(errors)
     try:
-        return break_glass.open_grant(conn, Actor(viewer.user_id, viewer.ip), int(text), reason)
+        return break_glass.open_grant(conn, viewer.actor, int(text), reason)
     except NotFoundError:
         raise FormError({"episode_id": f"episode {text} does not exist in this clinic"}) from None
     except DomainError as exc:
@@ -187,4 +188,4 @@ def set_schedule(
         conn.execute(
             update(table).where(table.c.id == existing).values(session_rule=rule, active=active)
         )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "set", "instrument_schedule", existing)
+    audit.record(conn, viewer.actor, "set", "instrument_schedule", existing)

@@ -7,10 +7,14 @@ clinical cutoff as a dashed rule, the expected-response band, ruptures and repai
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import altair as alt
 
+from alliance.domain import Stage
+from alliance.instruments import load_instrument
+from alliance.services.episodes import EpisodeDetail
 from alliance.web.palette import PALETTE, STAGE_FILLS
 
 # The browser bundle is Vega-Lite 5; vl-convert renders with its nearest 5.x for the same output.
@@ -205,3 +209,70 @@ def render(spec: dict[str, Any], fmt: Literal["svg", "png", "pdf"]) -> bytes:
     if fmt == "png":
         return bytes(vl_convert.vegalite_to_png(spec, vl_version=SERVER_VL_VERSION, scale=2))
     return bytes(vl_convert.vegalite_to_pdf(spec, vl_version=SERVER_VL_VERSION))
+
+
+def _stage_spans(detail: EpisodeDetail) -> list[StageSpan]:
+    """Each stage's stretch of sessions: a session belongs to the stage in force on its day."""
+    attended = list(detail.sessions)
+    if not attended:
+        return []
+    spans: list[StageSpan] = []
+    for session in attended:
+        current = Stage.COMMITMENT.value
+        for tr in detail.transitions:
+            at = tr["at"]
+            if (at.date() if isinstance(at, datetime) else at) <= session.held_on:
+                current = tr["to_stage"]
+        if spans and spans[-1].stage == current:
+            last = spans[-1]
+            spans[-1] = StageSpan(current, last.first_session, session.number + 0.5)
+        else:
+            spans.append(StageSpan(current, session.number - 0.5, session.number + 0.5))
+    return spans
+
+
+def chart_data(detail: EpisodeDetail, expected: list[ExpectedPoint]) -> ChartData:
+    """The client chart's inputs from an episode's scores, stages, ruptures and expected band."""
+    points: list[ChartPoint] = []
+    cutoffs: list[CutoffLine] = []
+    domains: dict[str, tuple[float, float]] = {}
+    for row in detail.frame.iter_rows(named=True):
+        instrument = load_instrument(row["instrument"])
+        points.append(
+            ChartPoint(
+                row["session"], instrument.id, instrument.short_name, instrument.kind, row["total"]
+            )
+        )
+        if instrument.id not in domains:
+            domains[instrument.id] = (instrument.total_min, instrument.total_max)
+            if instrument.cutoff is not None:
+                cutoffs.append(
+                    CutoffLine(
+                        instrument.id,
+                        instrument.cutoff.value,
+                        f"{instrument.short_name} {instrument.cutoff.label}",
+                    )
+                )
+    markers: list[ChartMarker] = []
+    totals = {(p.instrument, p.session): p.total for p in points}
+    for rupture in detail.ruptures:
+        start = int(rupture["start_session"])
+        markers.append(
+            ChartMarker(
+                start,
+                rupture["instrument"],
+                "rupture",
+                totals.get((rupture["instrument"], start), 0.0),
+            )
+        )
+        if rupture.get("repaired") and rupture.get("repair_session") is not None:
+            end = int(rupture["repair_session"])
+            markers.append(
+                ChartMarker(
+                    end,
+                    rupture["instrument"],
+                    "repair",
+                    totals.get((rupture["instrument"], end), 0.0),
+                )
+            )
+    return ChartData(points, _stage_spans(detail), markers, expected, cutoffs, domains)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from alliance.web.services import charts
-from alliance.web.services.episodes import EpisodeDetail
+from alliance.services.episodes import EpisodeDetail
+from alliance.web import charts
 
 
 def report_lines(detail: EpisodeDetail) -> list[str]:

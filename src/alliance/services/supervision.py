@@ -11,10 +11,9 @@ from sqlalchemy import Connection, select
 
 from alliance.analytics.clinic import ALL, clinic_figures
 from alliance.domain import ClosingReason
+from alliance.services.scores import score_frame
 from alliance.store import tables as t
-from alliance.web.auth import Viewer
-from alliance.web.services.access import therapists_for, visible_episodes
-from alliance.web.services.scores import score_frame
+from alliance.store.access import Access, Viewer
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def clinic_table(conn: Connection, viewer: Viewer) -> list[FigureRow]:
     """Per supervisee and overall: effect size, improvement, recovery, alliance, dropout."""
     e = t.episodes
     rows = conn.execute(
-        select(e.c.id, e.c.closed_on, e.c.closing_reason).where(visible_episodes(viewer))
+        select(e.c.id, e.c.closed_on, e.c.closing_reason).where(Access(conn, viewer).episodes())
     ).all()
     frame = score_frame(conn, [r.id for r in rows])
     if frame.height == 0:
@@ -70,7 +69,7 @@ def clinic_table(conn: Connection, viewer: Viewer) -> list[FigureRow]:
     names = dict(
         conn.execute(
             select(t.users.c.id, t.users.c.display_name).where(
-                t.users.c.id.in_(therapists_for(conn, viewer))
+                t.users.c.id.in_(Access(conn, viewer).therapists())
             )
         ).all()
     )
@@ -96,7 +95,7 @@ def clinic_table(conn: Connection, viewer: Viewer) -> list[FigureRow]:
 
 
 def supervisees(conn: Connection, viewer: Viewer) -> list[dict[str, Any]]:
-    ids = therapists_for(conn, viewer)
+    ids = Access(conn, viewer).therapists()
     if not ids:
         return []
     rows = conn.execute(

@@ -12,16 +12,13 @@ from sqlalchemy import Connection, Table, select
 from alliance.domain import DomainError, Stage, WorksheetKind
 from alliance.domain.stages import StageReadiness, check_transition
 from alliance.instruments import load_instrument
-from alliance.store import audit, break_glass
+from alliance.services.alerts import AlertView, alerts_for
+from alliance.services.clinical import goal_moves
+from alliance.services.scores import score_frame
+from alliance.store import break_glass
 from alliance.store import tables as t
-from alliance.store.base import Actor
+from alliance.store.access import Access, Viewer
 from alliance.store.episodes import agreed_goal_count
-from alliance.web.auth import Viewer
-from alliance.web.services import charts
-from alliance.web.services.access import can_write, episode_for
-from alliance.web.services.alerts import AlertView, alerts_for
-from alliance.web.services.clinical import goal_moves
-from alliance.web.services.scores import score_frame
 
 STAGES = [s.value for s in Stage]
 
@@ -128,7 +125,8 @@ def _ruptures(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> EpisodeDetail:
     """Everything about one episode the viewer may see; the read is audited."""
-    row = episode_for(conn, viewer, episode_id)
+    access = Access(conn, viewer)
+    row = access.episode(episode_id)
     stage = Stage(row.stage)
     readiness = StageReadiness(
         closed=row.closed_on is not None,
@@ -169,7 +167,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         consent_on=row.consent_on,
         closed_on=row.closed_on,
         closing_reason=row.closing_reason,
-        can_write=can_write(viewer, row),
+        can_write=access.can_write(row),
         transitions=_rows(conn, t.stage_transitions, episode_id, t.stage_transitions.c.id),
         steps=stage_steps(stage, readiness),
         goals=[
@@ -187,72 +185,5 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         frame=frame,
         break_glass=break_glass.grants_on_episode(conn, episode_id),
     )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "read", "episode", episode_id)
+    access.record("read", "episode", episode_id)
     return detail
-
-
-def _stage_spans(detail: EpisodeDetail) -> list[charts.StageSpan]:
-    """Each stage's stretch of sessions: a session belongs to the stage in force on its day."""
-    attended = list(detail.sessions)
-    if not attended:
-        return []
-    spans: list[charts.StageSpan] = []
-    for session in attended:
-        current = Stage.COMMITMENT.value
-        for tr in detail.transitions:
-            at = tr["at"]
-            if (at.date() if isinstance(at, datetime) else at) <= session.held_on:
-                current = tr["to_stage"]
-        if spans and spans[-1].stage == current:
-            last = spans[-1]
-            spans[-1] = charts.StageSpan(current, last.first_session, session.number + 0.5)
-        else:
-            spans.append(charts.StageSpan(current, session.number - 0.5, session.number + 0.5))
-    return spans
-
-
-def chart_data(detail: EpisodeDetail, expected: list[charts.ExpectedPoint]) -> charts.ChartData:
-    """The client chart's inputs from an episode's scores, stages, ruptures and expected band."""
-    points: list[charts.ChartPoint] = []
-    cutoffs: list[charts.CutoffLine] = []
-    domains: dict[str, tuple[float, float]] = {}
-    for row in detail.frame.iter_rows(named=True):
-        instrument = load_instrument(row["instrument"])
-        points.append(
-            charts.ChartPoint(
-                row["session"], instrument.id, instrument.short_name, instrument.kind, row["total"]
-            )
-        )
-        if instrument.id not in domains:
-            domains[instrument.id] = (instrument.total_min, instrument.total_max)
-            if instrument.cutoff is not None:
-                cutoffs.append(
-                    charts.CutoffLine(
-                        instrument.id,
-                        instrument.cutoff.value,
-                        f"{instrument.short_name} {instrument.cutoff.label}",
-                    )
-                )
-    markers: list[charts.ChartMarker] = []
-    totals = {(p.instrument, p.session): p.total for p in points}
-    for rupture in detail.ruptures:
-        start = int(rupture["start_session"])
-        markers.append(
-            charts.ChartMarker(
-                start,
-                rupture["instrument"],
-                "rupture",
-                totals.get((rupture["instrument"], start), 0.0),
-            )
-        )
-        if rupture.get("repaired") and rupture.get("repair_session") is not None:
-            end = int(rupture["repair_session"])
-            markers.append(
-                charts.ChartMarker(
-                    end,
-                    rupture["instrument"],
-                    "repair",
-                    totals.get((rupture["instrument"], end), 0.0),
-                )
-            )
-    return charts.ChartData(points, _stage_spans(detail), markers, expected, cutoffs, domains)

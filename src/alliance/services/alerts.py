@@ -12,13 +12,12 @@ from sqlalchemy import Connection, insert, select
 from alliance.analytics.etr import EtrModel, default_models
 from alliance.analytics.signals import SEVERITY_ORDER
 from alliance.analytics.signals import signals as find_signals
+from alliance.errors import FormError
 from alliance.instruments import load_instrument
 from alliance.store import audit
 from alliance.store import tables as t
-from alliance.store.base import Actor, utc_now
-from alliance.web.auth import Viewer
-from alliance.web.services.access import episode_for, require_writer
-from alliance.web.services.errors import FormError
+from alliance.store.access import Access, Viewer
+from alliance.store.base import utc_now
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
 TITLES = {
@@ -146,7 +145,7 @@ def _latest_per_kind(views: list[AlertView]) -> list[AlertView]:
 
 def _open_signals(conn: Connection, episode_id: int) -> list[AlertView]:
     """Every unacknowledged signal of one episode, not collapsed."""
-    from alliance.web.services.scores import score_frame
+    from alliance.services.scores import score_frame
 
     frame = score_frame(conn, [episode_id])
     if frame.height == 0:
@@ -183,8 +182,7 @@ def acknowledge(
     now: datetime | None = None,
 ) -> None:
     """Record that the treating therapist has seen an alert (and what they will do)."""
-    episode = episode_for(conn, viewer, episode_id)
-    require_writer(viewer, episode)
+    Access(conn, viewer).episode(episode_id, write=True)
     open_now = {a.key: a for a in _open_signals(conn, episode_id)}
     if signal_key not in open_now:
         raise FormError(
@@ -215,4 +213,4 @@ def acknowledge(
             for key in covered
         ],
     )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "acknowledge", "signal", episode_id)
+    audit.record(conn, viewer.actor, "acknowledge", "signal", episode_id)

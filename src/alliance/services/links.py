@@ -15,21 +15,20 @@ from functools import partial
 
 from sqlalchemy import Connection, insert, select, update
 
+from alliance.errors import FormError
 from alliance.instruments import Instrument
-from alliance.store import audit
-from alliance.store import tables as t
-from alliance.store.base import Actor, as_utc, utc_now
-from alliance.store.writer import GroupCommitWriter
-from alliance.web.auth import Viewer
-from alliance.web.services.access import episode_for, require_writer
-from alliance.web.services.errors import FormError
-from alliance.web.services.measures import (
+from alliance.services.measures import (
     Source,
     known_instrument,
     parse_answers,
     session_of,
     store_administration,
 )
+from alliance.store import audit
+from alliance.store import tables as t
+from alliance.store.access import Access, Viewer
+from alliance.store.base import as_utc, utc_now
+from alliance.store.writer import GroupCommitWriter
 
 TOKEN_BYTES = 16
 
@@ -68,7 +67,7 @@ def create_link(
     now: datetime | None = None,
 ) -> NewLink:
     """A new single-use link to one measure for one session of one episode."""
-    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    Access(conn, viewer).episode(episode_id, write=True)
     if session_id is not None:
         session_of(conn, episode_id, session_id)
     instrument = known_instrument(instrument_id)
@@ -90,7 +89,7 @@ def create_link(
             .returning(t.client_links.c.id)
         ).scalar_one()
     )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "create", "client_link", link_id)
+    audit.record(conn, viewer.actor, "create", "client_link", link_id)
     return NewLink(link_id, token, expires_at, instrument.id)
 
 

@@ -11,11 +11,12 @@ import pyotp
 import segno
 from sqlalchemy import Connection, Engine, Row, select, update
 
+from alliance.errors import FormError
+from alliance.services.passwords import hash_password, verify_password
 from alliance.store import audit
 from alliance.store import tables as t
-from alliance.store.base import Actor
-from alliance.web.auth import Role, Viewer, hash_password, verify_password
-from alliance.web.services.errors import FormError
+from alliance.store.access import RoleName as Role
+from alliance.store.access import Viewer
 
 # A fixed dummy hash keeps the time of a failed sign-in the same whether or not the user exists.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
@@ -255,7 +256,7 @@ def confirm_totp(conn: Connection, viewer: Viewer, code: str, now: datetime | No
         .where(t.users.c.id == viewer.user_id)
         .values(totp_enabled=True, totp_last_step=step)
     )
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "enable_totp", "user", viewer.user_id)
+    audit.record(conn, viewer.actor, "enable_totp", "user", viewer.user_id)
 
 
 def change_password(

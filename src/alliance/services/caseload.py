@@ -15,15 +15,14 @@ import polars as pl
 from sqlalchemy import Connection, Engine, func, select
 
 from alliance.instruments import load_instrument
+from alliance.services.alerts import AlertView, alerts_for
+from alliance.services.scores import score_frame
 from alliance.store import audit
 from alliance.store import tables as t
+from alliance.store.access import Access, Viewer
 from alliance.store.base import Actor
 from alliance.store.engine import READ_ONLY
 from alliance.store.writer import GroupCommitWriter
-from alliance.web.auth import Viewer
-from alliance.web.services.access import visible_episodes
-from alliance.web.services.alerts import AlertView, alerts_for
-from alliance.web.services.scores import score_frame
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ def read_caseload(
         )
         .join(c, c.c.id == e.c.client_id)
         .join(u, u.c.id == e.c.therapist_id)
-        .where(e.c.closed_on.is_(None), visible_episodes(viewer))
+        .where(e.c.closed_on.is_(None), Access(conn, viewer).episodes())
         .order_by(e.c.id)
     )
     if therapist_id is not None:
@@ -252,7 +251,7 @@ def caseload(
 ) -> list[CaseloadRow]:
     """Open episodes visible to `viewer` (optionally one therapist's), most in need first."""
     rows = read_caseload(conn, viewer, therapist_id)
-    audit.record(conn, Actor(viewer.user_id, viewer.ip), "read", "caseload", therapist_id)
+    audit.record(conn, viewer.actor, "read", "caseload", therapist_id)
     return rows
 
 
@@ -266,7 +265,7 @@ def caseload_audited(
     """
     with engine.connect().execution_options(**{READ_ONLY: True}) as conn, conn.begin():
         rows = read_caseload(conn, viewer, therapist_id)
-    actor = Actor(viewer.user_id, viewer.ip)
+    actor = viewer.actor
     writer.run(partial(_record_read, actor=actor, therapist_id=therapist_id))
     return rows
 

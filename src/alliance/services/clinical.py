@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 from alliance.domain import DomainError, GoalStatus, WorksheetKind
 from alliance.domain.boundaries import BoundaryRationale
 from alliance.domain.goals import check_goal_move
+from alliance.errors import FormError, NotVisibleError
 from alliance.store import audit
 from alliance.store import episodes as store_episodes
 from alliance.store import goals as store_goals
@@ -21,16 +22,14 @@ from alliance.store import relational as store_relational
 from alliance.store import sessions as store_sessions
 from alliance.store import tables as t
 from alliance.store import worksheets as store_worksheets
+from alliance.store.access import Access, Viewer
 from alliance.store.base import Actor
-from alliance.web.auth import Viewer
-from alliance.web.services.access import episode_for, require_writer
-from alliance.web.services.errors import FormError, NotVisibleError
 
 T = TypeVar("T")
 
 
 def actor(viewer: Viewer) -> Actor:
-    return Actor(viewer.user_id, viewer.ip)
+    return viewer.actor
 
 
 # Domain field names whose form field is called differently.
@@ -52,7 +51,7 @@ def refused_as_form_errors() -> Iterator[None]:
 
 
 def _write(conn: Connection, viewer: Viewer, episode_id: int, op: Callable[[], T]) -> T:
-    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    Access(conn, viewer).episode(episode_id, write=True)
     with refused_as_form_errors():
         return op()
 
@@ -112,8 +111,7 @@ def add_task(
 ) -> int:
     if not description.strip():
         raise FormError({"description": "the task is empty"})
-    episode = episode_for(conn, viewer, episode_id)
-    require_writer(viewer, episode)
+    Access(conn, viewer).episode(episode_id, write=True)
     owner = conn.execute(select(t.goals.c.episode_id).where(t.goals.c.id == goal_id)).scalar()
     if owner != episode_id:
         raise FormError({"goal_id": f"goal {goal_id} is not a goal of this episode"})
@@ -205,7 +203,7 @@ def add_worksheet(
     content: dict[str, list[str]],
 ) -> int:
     """A Miracle Question (its answers become proposed goals) or a relapse-prevention plan."""
-    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    Access(conn, viewer).episode(episode_id, write=True)
     try:
         sheet_kind = WorksheetKind.parse(kind)
     except DomainError as exc:
@@ -221,8 +219,7 @@ def set_goal_status(
     conn: Connection, viewer: Viewer, episode_id: int, goal_id: str | int, status: str
 ) -> str:
     """Agree, achieve or drop one of this episode's goals."""
-    episode = episode_for(conn, viewer, episode_id)
-    require_writer(viewer, episode)
+    Access(conn, viewer).episode(episode_id, write=True)
     goal = int(goal_id) if isinstance(goal_id, int) or str(goal_id).isdigit() else None
     owner = (
         conn.execute(select(t.goals.c.episode_id).where(t.goals.c.id == goal)).scalar()
@@ -275,7 +272,7 @@ def report_incident(
     """A suspected boundary violation, sent to the therapist's supervisor as an incident."""
     if viewer.role not in ("therapist", "supervisor"):
         raise NotVisibleError("episode")
-    episode_for(conn, viewer, episode_id)  # the treating therapist or their supervisor
+    Access(conn, viewer).episode(episode_id)  # the treating therapist or their supervisor
     day = parse_date("occurred_on", occurred_on)
     assert day is not None
     with refused_as_form_errors():
@@ -287,7 +284,7 @@ def report_incident(
 def set_attendance(
     conn: Connection, viewer: Viewer, episode_id: int, session_id: int, attendance: str
 ) -> str:
-    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    Access(conn, viewer).episode(episode_id, write=True)
     owner = conn.execute(
         select(t.sessions.c.episode_id).where(t.sessions.c.id == session_id)
     ).scalar()

@@ -8,14 +8,13 @@ from typing import Literal
 from sqlalchemy import Connection, select
 
 from alliance.domain import DomainError
+from alliance.errors import FormError
 from alliance.instruments import Instrument, InstrumentError, load_instrument, score
 from alliance.instruments.scoring import check_answer
 from alliance.store import tables as t
+from alliance.store.access import Access, Viewer
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
-from alliance.web.auth import Viewer
-from alliance.web.services.access import episode_for, require_writer
-from alliance.web.services.errors import FormError
 
 Source = Literal["link", "tablet", "paper", "import"]
 
@@ -108,7 +107,7 @@ def enter_paper_scores(
     form: Mapping[str, str],
 ) -> int:
     """A therapist types in a paper form's answers for a session."""
-    require_writer(viewer, episode_for(conn, viewer, episode_id))
+    Access(conn, viewer).episode(episode_id, write=True)
     session_of(conn, episode_id, session_id)
     instrument = known_instrument(instrument_id)
     answers = parse_answers(instrument, form)
