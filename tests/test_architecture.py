@@ -77,9 +77,7 @@ def violations(root: Path, contract: list[tuple[str, str, str]]) -> list[str]:
 
 
 def qualified(contract: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
-    return [
-        (i if i.startswith("alliance") else f"alliance.{i}", f, why) for i, f, why in contract
-    ]
+    return [(i if i.startswith("alliance") else f"alliance.{i}", f, why) for i, f, why in contract]
 
 
 def test_the_checker_finds_a_forbidden_import(tmp_path: Path) -> None:

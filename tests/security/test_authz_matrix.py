@@ -57,11 +57,25 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/caseload"): THERAPISTS,
     ("GET", "/episodes/{episode_id}"): A_READERS,
     ("GET", "/episodes/{episode_id}/details"): A_READERS,
-    ("POST", "/episodes/{episode_id}/{action}"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/stage"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/consent"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/goals"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/goal_status"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/tasks"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/boundaries"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/notes"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/miracle_question"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/relapse_prevention"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/sessions"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/close"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/ack"): A_WRITER,
     # A suspected boundary violation may be reported by whoever reads the episode clinically.
     ("POST", "/episodes/{episode_id}/incidents"): A_READERS,
     ("GET", "/episodes/{episode_id}/sessions/{session_id}"): A_READERS,
-    ("POST", "/episodes/{episode_id}/sessions/{session_id}/{action}"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/attendance"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/paper"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/link"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/tablet"): A_WRITER,
     ("GET", "/episodes/{episode_id}/chart.{fmt}"): A_READERS,
     ("GET", "/episodes/{episode_id}/report"): A_READERS,
     ("GET", "/episodes/{episode_id}/report.pdf"): A_READERS,
@@ -125,8 +139,6 @@ def concrete(
 ) -> str:
     if path == "/static":
         return "/static/css/alliance.css"
-    if path.startswith("/episodes/{episode_id}/sessions/{session_id}/"):
-        path = path.replace("{action}", "link")
     return (
         path.replace("{episode_id}", str(episode_id or clinic.rupture_episode))
         .replace("{user_id}", str(clinic.other_therapist_id))
@@ -134,7 +146,6 @@ def concrete(
         .replace("{therapist_id}", str(clinic.therapist_id))
         .replace("{token}", token)
         .replace("{link_id}", str(link_id))
-        .replace("{action}", "goals")
         .replace("{fmt}", "json")
     )
 
@@ -174,8 +185,11 @@ def test_it_enforces_the_matrix_with_zero_leaks(
     persona_client: Callable[[str], TestClient],
 ) -> None:
     link = new_link(engine, clinic)
-    # Sign-out last, so each persona keeps its session through the rest of the table.
-    routes = sorted(route_table(app), key=lambda r: r == ("POST", "/logout"))
+    # Handing the browser over as a tablet locks it to the form, and signing out ends the
+    # session: those two last, so each persona keeps its session through the rest of the table.
+    routes = sorted(
+        route_table(app), key=lambda r: (r == ("POST", "/logout"), r[1].endswith("/tablet"))
+    )
     failures: list[str] = []
     for persona in PERSONAS:
         client = persona_client(persona)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import segno
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError, NotVisibleError
@@ -131,17 +133,219 @@ async def report_incident(request: Request, viewer: Reporter, episode_id: int) -
     )
 
 
-def _close(request: Request, viewer: Viewer, episode_id: int, form: dict[str, str]) -> Response:
-    """Close the episode; the store's warnings (e.g. no relapse-prevention plan) stay visible."""
-    with tx(request) as conn:
-        result = clinical.close_episode(
+async def _episode_form(
+    request: Request,
+    viewer: Viewer,
+    episode_id: int,
+    form_name: str,
+    message: str,
+    write: Callable[[Connection, dict[str, str]], object],
+) -> Response:
+    """Run one episode-page form: saved and back to the page, or the form again with its error."""
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            write(conn, form)
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _episode_page(request, viewer, episode_id, {form_name: exc.errors}, form, 400)
+    return redirect(request, f"/episodes/{episode_id}/details", message)
+
+
+@router.post("/episodes/{episode_id}/stage", response_model=None)
+async def move_stage(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "stage",
+        "Stage moved.",
+        lambda conn, form: clinical.move_stage(
+            conn, viewer, episode_id, form.get("target", ""), form.get("reason")
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/consent", response_model=None)
+async def record_consent(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "consent",
+        "Consent recorded.",
+        lambda conn, form: clinical.record_consent(
+            conn, viewer, episode_id, form.get("consent_on", "")
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/goals", response_model=None)
+async def add_goal(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "goals",
+        "Goal added.",
+        lambda conn, form: clinical.add_goal(
+            conn, viewer, episode_id, form.get("text", ""), form.get("status", "agreed")
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/goal_status", response_model=None)
+async def set_goal_status(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "goal_status",
+        "Goal updated.",
+        lambda conn, form: clinical.set_goal_status(
+            conn, viewer, episode_id, form.get("goal_id", ""), form.get("status", "")
+        ),
+    )
+
+
+def _add_task(conn: Connection, viewer: Viewer, episode_id: int, form: dict[str, str]) -> int:
+    goal = form.get("goal_id", "")
+    if not goal.isdigit():
+        raise FormError({"goal_id": "Choose the goal this task serves."})
+    return clinical.add_task(
+        conn,
+        viewer,
+        episode_id,
+        int(goal),
+        form.get("description", ""),
+        form.get("kind", "technique"),
+    )
+
+
+@router.post("/episodes/{episode_id}/tasks", response_model=None)
+async def add_task(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "tasks",
+        "Task added.",
+        lambda conn, form: _add_task(conn, viewer, episode_id, form),
+    )
+
+
+@router.post("/episodes/{episode_id}/boundaries", response_model=None)
+async def record_boundary(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "boundaries",
+        "Boundary entry recorded.",
+        lambda conn, form: clinical.record_boundary(
             conn,
             viewer,
             episode_id,
-            form.get("closed_on", ""),
-            form.get("summary"),
-            form.get("closing_reason"),
-        )
+            kind=form.get("kind", ""),
+            description=form.get("description", ""),
+            occurred_on=form.get("occurred_on", ""),
+            client_welfare=form.get("client_welfare", ""),
+            technique_goal=form.get("technique_goal", ""),
+            plan_link=form.get("plan_link", ""),
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/notes", response_model=None)
+async def add_note(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "notes",
+        "Relational note added.",
+        lambda conn, form: clinical.add_note(
+            conn,
+            viewer,
+            episode_id,
+            form.get("kind", ""),
+            form.get("text", ""),
+            form.get("tags", ""),
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/miracle_question", response_model=None)
+async def save_miracle_question(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "miracle_question",
+        "Miracle Question saved; its answers are proposed goals.",
+        lambda conn, form: clinical.add_worksheet(
+            conn,
+            viewer,
+            episode_id,
+            "miracle_question",
+            {"answers": clinical.lines(form.get("answers"))},
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/relapse_prevention", response_model=None)
+async def save_relapse_plan(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "relapse_prevention",
+        "Relapse-prevention plan saved.",
+        lambda conn, form: clinical.add_worksheet(
+            conn,
+            viewer,
+            episode_id,
+            "relapse_prevention",
+            {name: clinical.lines(form.get(name)) for name in RELAPSE_FIELDS},
+        ),
+    )
+
+
+@router.post("/episodes/{episode_id}/sessions", response_model=None)
+async def record_session(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    """A new session opens its own page, where its measures are entered or sent."""
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            session_id = clinical.record_session(
+                conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
+            )
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _episode_page(request, viewer, episode_id, {"sessions": exc.errors}, form, 400)
+    return redirect(request, f"/episodes/{episode_id}/sessions/{session_id}", "Session recorded.")
+
+
+@router.post("/episodes/{episode_id}/close", response_model=None)
+async def close_episode(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    """Close the episode; the store's warnings (e.g. no relapse-prevention plan) stay visible."""
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            result = clinical.close_episode(
+                conn,
+                viewer,
+                episode_id,
+                form.get("closed_on", ""),
+                form.get("summary"),
+                form.get("closing_reason"),
+            )
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _episode_page(request, viewer, episode_id, {"close": exc.errors}, form, 400)
     text = "Episode closed."
     if result.warnings:
         text += " Warning: " + " ".join(result.warnings)
@@ -149,114 +353,21 @@ def _close(request: Request, viewer: Viewer, episode_id: int, form: dict[str, st
     return redirect(request, f"/episodes/{episode_id}/details")
 
 
-@router.post("/episodes/{episode_id}/{action}", response_model=None)
-async def episode_action(
-    request: Request, viewer: Therapist, episode_id: int, action: str
-) -> Response:
-    """One handler per form on the episode page; a refusal shows the form again with its error."""
+@router.post("/episodes/{episode_id}/ack", response_model=None)
+async def acknowledge_alert(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    """The alert card sits on the chart page, so a refusal is shown there."""
     form = await form_data(request)
-    messages = {
-        "stage": "Stage moved.",
-        "consent": "Consent recorded.",
-        "goals": "Goal added.",
-        "tasks": "Task added.",
-        "boundaries": "Boundary entry recorded.",
-        "notes": "Relational note added.",
-        "sessions": "Session recorded.",
-        "ack": "Alert acknowledged.",
-        "miracle_question": "Miracle Question saved; its answers are proposed goals.",
-        "relapse_prevention": "Relapse-prevention plan saved.",
-        "goal_status": "Goal updated.",
-        "close": "Episode closed.",
-    }
-    if action not in messages:
-        raise HTTPException(404, "no such form")
-    target = f"/episodes/{episode_id}/details"
     try:
-        if action == "close":
-            return _close(request, viewer, episode_id, form)
         with tx(request) as conn:
-            if action == "stage":
-                clinical.move_stage(
-                    conn, viewer, episode_id, form.get("target", ""), form.get("reason")
-                )
-            elif action == "consent":
-                clinical.record_consent(conn, viewer, episode_id, form.get("consent_on", ""))
-            elif action == "goals":
-                clinical.add_goal(
-                    conn, viewer, episode_id, form.get("text", ""), form.get("status", "agreed")
-                )
-            elif action == "tasks":
-                goal = form.get("goal_id", "")
-                if not goal.isdigit():
-                    raise FormError({"goal_id": "choose the goal this task serves"})
-                clinical.add_task(
-                    conn,
-                    viewer,
-                    episode_id,
-                    int(goal),
-                    form.get("description", ""),
-                    form.get("kind", "technique"),
-                )
-            elif action == "boundaries":
-                clinical.record_boundary(
-                    conn,
-                    viewer,
-                    episode_id,
-                    kind=form.get("kind", ""),
-                    description=form.get("description", ""),
-                    occurred_on=form.get("occurred_on", ""),
-                    client_welfare=form.get("client_welfare", ""),
-                    technique_goal=form.get("technique_goal", ""),
-                    plan_link=form.get("plan_link", ""),
-                )
-            elif action == "notes":
-                clinical.add_note(
-                    conn,
-                    viewer,
-                    episode_id,
-                    form.get("kind", ""),
-                    form.get("text", ""),
-                    form.get("tags", ""),
-                )
-            elif action == "sessions":
-                session_id = clinical.record_session(
-                    conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
-                )
-                target = f"/episodes/{episode_id}/sessions/{session_id}"
-            elif action == "miracle_question":
-                clinical.add_worksheet(
-                    conn,
-                    viewer,
-                    episode_id,
-                    action,
-                    {"answers": clinical.lines(form.get("answers"))},
-                )
-            elif action == "relapse_prevention":
-                clinical.add_worksheet(
-                    conn,
-                    viewer,
-                    episode_id,
-                    action,
-                    {name: clinical.lines(form.get(name)) for name in RELAPSE_FIELDS},
-                )
-            elif action == "goal_status":
-                clinical.set_goal_status(
-                    conn, viewer, episode_id, form.get("goal_id", ""), form.get("status", "")
-                )
-            elif action == "ack":
-                alert_service.acknowledge(
-                    conn, viewer, episode_id, form.get("signal_key", ""), form.get("note")
-                )
-                target = f"/episodes/{episode_id}"
+            alert_service.acknowledge(
+                conn, viewer, episode_id, form.get("signal_key", ""), form.get("note")
+            )
     except NotVisibleError as exc:
         raise HTTPException(404, str(exc)) from None
     except FormError as exc:
-        if action == "ack":
-            request.session["flash"] = {"kind": "error", "text": str(exc)}
-            return redirect(request, f"/episodes/{episode_id}")
-        return _episode_page(request, viewer, episode_id, {action: exc.errors}, form, 400)
-    return redirect(request, target, messages[action])
+        request.session["flash"] = {"kind": "error", "text": str(exc)}
+        return redirect(request, f"/episodes/{episode_id}")
+    return redirect(request, f"/episodes/{episode_id}", "Alert acknowledged.")
 
 
 def _session_page(
@@ -303,44 +414,22 @@ def session_page(
     return _session_page(request, viewer, episode_id, session_id)
 
 
-@router.post("/episodes/{episode_id}/sessions/{session_id}/{action}", response_model=None)
-async def session_action(
-    request: Request, viewer: Therapist, episode_id: int, session_id: int, action: str
+async def _session_form(
+    request: Request,
+    viewer: Viewer,
+    episode_id: int,
+    session_id: int,
+    form_name: str,
+    write: Callable[[Connection, dict[str, str]], Callable[[], Response]],
 ) -> Response:
+    """Run one session-page form, then build its answer once the write is committed.
+
+    A refusal shows the session page again with its error.
+    """
     form = await form_data(request)
-    settings = request.app.state.settings
     try:
-        if action == "attendance":
-            with tx(request) as conn:
-                clinical.set_attendance(
-                    conn, viewer, episode_id, session_id, form.get("attendance", "")
-                )
-            return redirect(
-                request, f"/episodes/{episode_id}/sessions/{session_id}", "Attendance saved."
-            )
-        if action == "paper":
-            with tx(request) as conn:
-                measures.enter_paper_scores(
-                    conn, viewer, episode_id, session_id, form.get("instrument", ""), form
-                )
-            return redirect(
-                request, f"/episodes/{episode_id}/sessions/{session_id}", "Scores saved."
-            )
-        if action in ("link", "tablet"):
-            with tx(request) as conn:
-                new = links.create_link(
-                    conn,
-                    viewer,
-                    episode_id,
-                    session_id,
-                    form.get("instrument", ""),
-                    settings.link_ttl_minutes,
-                )
-            if action == "link":
-                return _session_page(request, viewer, episode_id, session_id, new_link=new)
-            request.session["tablet"] = new.link_id
-            request.session["tablet_back"] = f"/episodes/{episode_id}/sessions/{session_id}"
-            return redirect(request, f"/tablet/{new.link_id}")
+        with tx(request) as conn:
+            respond = write(conn, form)
     except NotVisibleError as exc:
         raise HTTPException(404, str(exc)) from None
     except FormError as exc:
@@ -349,11 +438,81 @@ async def session_action(
             viewer,
             episode_id,
             session_id,
-            errors={action: exc.errors},
+            errors={form_name: exc.errors},
             values=form,
             status_code=400,
         )
-    raise HTTPException(404, "no such form")
+    return respond()
+
+
+@router.post("/episodes/{episode_id}/sessions/{session_id}/attendance", response_model=None)
+async def set_attendance(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int
+) -> Response:
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        clinical.set_attendance(conn, viewer, episode_id, session_id, form.get("attendance", ""))
+        url = f"/episodes/{episode_id}/sessions/{session_id}"
+        return lambda: redirect(request, url, "Attendance saved.")
+
+    return await _session_form(request, viewer, episode_id, session_id, "attendance", write)
+
+
+@router.post("/episodes/{episode_id}/sessions/{session_id}/paper", response_model=None)
+async def enter_paper_scores(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int
+) -> Response:
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        measures.enter_paper_scores(
+            conn, viewer, episode_id, session_id, form.get("instrument", ""), form
+        )
+        url = f"/episodes/{episode_id}/sessions/{session_id}"
+        return lambda: redirect(request, url, "Scores saved.")
+
+    return await _session_form(request, viewer, episode_id, session_id, "paper", write)
+
+
+def _new_link(
+    request: Request,
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    session_id: int,
+    form: dict[str, str],
+) -> links.NewLink:
+    ttl = request.app.state.settings.link_ttl_minutes
+    return links.create_link(conn, viewer, episode_id, session_id, form.get("instrument", ""), ttl)
+
+
+@router.post("/episodes/{episode_id}/sessions/{session_id}/link", response_model=None)
+async def create_link(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int
+) -> Response:
+    """A single-use link (and its QR code) for the client to answer on their own device."""
+
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        new = _new_link(request, conn, viewer, episode_id, session_id, form)
+        return lambda: _session_page(request, viewer, episode_id, session_id, new_link=new)
+
+    return await _session_form(request, viewer, episode_id, session_id, "link", write)
+
+
+@router.post("/episodes/{episode_id}/sessions/{session_id}/tablet", response_model=None)
+async def hand_over_tablet(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int
+) -> Response:
+    """This browser is locked to the form until the therapist unlocks it again."""
+
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        new = _new_link(request, conn, viewer, episode_id, session_id, form)
+
+        def lock_to_the_form() -> Response:
+            request.session["tablet"] = new.link_id
+            request.session["tablet_back"] = f"/episodes/{episode_id}/sessions/{session_id}"
+            return redirect(request, f"/tablet/{new.link_id}")
+
+        return lock_to_the_form
+
+    return await _session_form(request, viewer, episode_id, session_id, "tablet", write)
 
 
 @router.get("/episodes/{episode_id}/chart.{fmt}")
