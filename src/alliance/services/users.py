@@ -280,6 +280,7 @@ def change_password(
         .where(t.users.c.id == viewer.user_id)
         .values(password_hash=hash_password(new), must_change_password=False)
     )
+    audit.record(conn, viewer.actor, "change_password", "user", viewer.user_id)
     return {}
 
 
