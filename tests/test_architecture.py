@@ -111,3 +111,70 @@ def test_each_layer_is_where_the_guide_says(package: str) -> None:
     assert (SRC / "alliance" / package / "__init__.py").exists()
     guide = (SRC.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     assert f"`{package}/`" in guide
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module → the alliance modules it imports (anywhere in the file, functions included).
+
+    `from package import module` is an edge to the module, not to the package's __init__.
+    """
+    paths = {module_name(root, p): p for p in root.rglob("*.py")}
+
+    def owner(name: str) -> str:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps.update(owner(alias.name) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for alias in node.names:
+                    deps.add(owner(f"{node.module}.{alias.name}"))
+        graph[module] = {d for d in deps if d.startswith("alliance")} - {module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_imports_itself_round_a_cycle() -> None:
+    assert cycles(import_graph(SRC)) == []

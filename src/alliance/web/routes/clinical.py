@@ -27,7 +27,7 @@ from alliance.web.routes.common import form_data, page, redirect, tx
 router = APIRouter(include_in_schema=False)
 RELAPSE_FIELDS = ("warning_signs", "triggers", "coping_steps", "who_to_call")
 # Readers: an admin passes the role check but sees an episode only under a live break-glass
-# grant (services/access.visible_episodes); writes stay with the therapist.
+# grant (alliance.store.access); writes stay with the therapist.
 Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor", "admin"))]
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
 # Whoever may read the episode clinically may report a suspected boundary violation.
