@@ -39,6 +39,7 @@ metadata = MetaData(
 
 STAGES = ("commitment", "process", "change", "termination")
 CLOSING_REASONS = ("planned", "dropout", "referred", "other")
+INCIDENT_STATES = ("open", "acknowledged", "resolved")
 
 
 def _in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
@@ -98,6 +99,9 @@ client_identities = Table(
     Column("name", String(200), nullable=True),
     Column("contact", String(500), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Where check-ins are sent; both optional (migration 0004).
+    Column("email", String(254), nullable=True),
+    Column("phone", String(40), nullable=True),
 )
 
 episodes = Table(
@@ -115,8 +119,24 @@ episodes = Table(
     _created(),
     # NULL only for episodes closed before the reason was recorded (migration 0003).
     Column("closing_reason", String(20), nullable=True),
+    # A returning client's new episode points at the one before it (migration 0004).
+    Column("previous_episode_id", ForeignKey("episodes.id"), nullable=True),
     _in("stage", STAGES, "stage"),
     _in("closing_reason", CLOSING_REASONS, "closing_reason"),
+)
+
+# Reopening a closed episode keeps what the closing said, with who reopened it and why.
+episode_reopenings = Table(
+    "episode_reopenings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
+    Column("reopened_at", DateTime(timezone=True), nullable=False),
+    Column("reopened_by", ForeignKey("users.id"), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("closed_on", Date, nullable=False),
+    Column("closing_reason", String(20), nullable=True),
+    Column("closing_summary", Text, nullable=True),
 )
 
 stage_transitions = Table(
@@ -222,7 +242,20 @@ boundary_incidents = Table(
     _created(),
     Column("reviewed_at", DateTime(timezone=True), nullable=True),
     Column("reviewed_by", ForeignKey("users.id"), nullable=True),
-    _in("status", ("open", "reviewed"), "status"),
+    _in("status", INCIDENT_STATES, "status"),
+)
+
+# Each step a supervisor takes on an incident, kept in order: acknowledged, responded, resolved.
+incident_steps = Table(
+    "incident_steps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", ForeignKey("boundary_incidents.id"), nullable=False, index=True),
+    Column("step", String(20), nullable=False),
+    Column("text", Text, nullable=True),
+    Column("by_user_id", ForeignKey("users.id"), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    _in("step", ("acknowledged", "responded", "resolved"), "step"),
 )
 
 relational_notes = Table(
@@ -350,6 +383,21 @@ code_corrections = Table(
     Column("corrected_code", String(40), nullable=False),
     Column("corrected_by", ForeignKey("users.id"), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Personal API tokens: only a SHA-256 of the secret is kept; the prefix lets a list name a token.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("label", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    _created(),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
 )
 
 etr_models = Table(
