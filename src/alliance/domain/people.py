@@ -58,3 +58,39 @@ def check_client_code(code: str) -> str:
 def check_supervisor_role(role: Role) -> None:
     if role != Role.SUPERVISOR:
         raise DomainError("user.supervisor_id", role.value, "must name a user with role supervisor")
+
+
+# One @, a dot in the domain, no spaces: enough to catch a slip, not a full RFC 5322 parser
+# (the clinic's mail server is the judge of the rest).
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s.]{2,}$")
+_PHONE_KEPT = re.compile(r"[\s().-]")
+
+
+def check_email(email: str) -> str:
+    """A plausible e-mail address, lower-cased; the error never repeats the address."""
+    clean = str(email).strip().lower()
+    if len(clean) > 254 or not _EMAIL.match(clean):
+        raise DomainError(
+            "client.email",
+            "the address",
+            "an address such as name@example.org",
+            detail="not an e-mail address",
+        )
+    return clean
+
+
+def check_phone(phone: str) -> str:
+    """A phone number for text messages: digits with an optional leading +, 7 to 15 digits.
+
+    Spaces, dots, dashes and brackets are dropped (E.164 allows at most 15 digits).
+    """
+    clean = _PHONE_KEPT.sub("", str(phone).strip())
+    digits = clean[1:] if clean.startswith("+") else clean
+    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+        raise DomainError(
+            "client.phone",
+            "the number",
+            "7 to 15 digits, optionally starting with +",
+            detail="not a phone number",
+        )
+    return clean

@@ -17,13 +17,21 @@ from alliance.domain import (
     check_opening,
 )
 from alliance.domain.episode import Episode
+from alliance.domain.errors import check_text
 from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
 from alliance.store import audit
 from alliance.store.access import check_write
 from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
 from alliance.store.people import user_by_id
-from alliance.store.tables import clients, episodes, goals, stage_transitions, worksheets
+from alliance.store.tables import (
+    clients,
+    episode_reopenings,
+    episodes,
+    goals,
+    stage_transitions,
+    worksheets,
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,13 @@ def open_episode(
             )
         if consent_on is not None:
             check_consent(Episode(client_id, therapist_id, opened_on), consent_on, now)
+        # A returning client: the new episode points at the last one, so both read as one story.
+        previous = conn.execute(
+            select(episodes.c.id)
+            .where(episodes.c.client_id == client_id)
+            .order_by(episodes.c.closed_on.desc(), episodes.c.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
         episode_id = int(
             conn.execute(
                 insert(episodes)
@@ -78,6 +93,7 @@ def open_episode(
                     consent_recorded_by=actor.user_id if consent_on else None,
                     stage=Stage.COMMITMENT.value,
                     created_at=now,
+                    previous_episode_id=previous,
                 )
                 .returning(episodes.c.id)
             ).scalar_one()
@@ -210,3 +226,73 @@ def close_episode(
         )
         audit.record(conn, actor, "close", "episode", episode_id, now=now)
     return ClosingResult(episode_id, closed_on, clean_reason, warnings)
+
+
+# How long after its closing an episode may be reopened (a set period, then a new episode).
+REOPEN_DAYS = 90
+REASON_MIN = 10
+
+
+def reopen_episode(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    reason: str,
+    *,
+    within_days: int = REOPEN_DAYS,
+    now: datetime | None = None,
+) -> None:
+    """Reopen a closed episode within `within_days` of its closing, for a stated reason.
+
+    What the closing said (date, reason, summary) is kept in `episode_reopenings`.
+    """
+    now = now or utc_now()
+    clean = check_text("episode.reopen_reason", reason, max_length=2000)
+    if len(clean) < REASON_MIN:
+        raise DomainError(
+            "episode.reopen_reason",
+            len(clean),
+            f"say why in at least {REASON_MIN} characters",
+            detail=f"{len(clean)} characters is too short",
+        )
+    with atomic(conn):
+        episode, row = load_episode(conn, episode_id)
+        check_write(conn, actor, episode, episode_id)
+        closed_on = row["closed_on"]
+        if closed_on is None:
+            raise DomainError("episode.closed_on", "open", "only a closed episode can be reopened")
+        days = (now.date() - closed_on).days
+        if days > within_days:
+            raise DomainError(
+                "episode.closed_on",
+                str(closed_on),
+                f"an episode can be reopened up to {within_days} days after its closing; "
+                "open a new episode instead",
+                detail=f"closed {days} days ago",
+            )
+        other_open = conn.execute(
+            select(episodes.c.id).where(
+                episodes.c.client_id == row["client_id"], episodes.c.closed_on.is_(None)
+            )
+        ).first()
+        if other_open is not None:
+            raise DomainError(
+                "episode.client_id", row["client_id"], "the client already has an open episode"
+            )
+        conn.execute(
+            insert(episode_reopenings).values(
+                episode_id=episode_id,
+                reopened_at=now,
+                reopened_by=actor.user_id,
+                reason=clean,
+                closed_on=closed_on,
+                closing_reason=row["closing_reason"],
+                closing_summary=row["closing_summary"],
+            )
+        )
+        conn.execute(
+            update(episodes)
+            .where(episodes.c.id == episode_id)
+            .values(closed_on=None, closing_reason=None, closing_summary=None)
+        )
+        audit.record(conn, actor, "reopen", "episode", episode_id, now=now)

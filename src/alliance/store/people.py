@@ -5,14 +5,16 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from alliance.domain import DomainError, Role
 from alliance.domain.people import (
     CODE_ALPHABET,
     check_client_code,
     check_display_name,
+    check_email,
     check_organisation_name,
+    check_phone,
     check_supervisor_role,
     check_username,
 )
@@ -130,6 +132,8 @@ def create_client(
     code: str | None = None,
     name: str | None = None,
     contact: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
     now: datetime | None = None,
 ) -> int:
     """A client known by a code; a name or contact, if given, goes to the identity table."""
@@ -149,13 +153,27 @@ def create_client(
         client_id = int(
             conn.execute(
                 insert(clients)
-                .values(organisation_id=organisation_id, code=clean_code, created_at=now)
+                .values(
+                    organisation_id=organisation_id,
+                    code=clean_code,
+                    created_at=now,
+                    created_by=actor.user_id,
+                )
                 .returning(clients.c.id)
             ).scalar_one()
         )
         audit.record(conn, actor, "create", "client", client_id, now=now)
-        if name or contact:
-            set_client_identity(conn, actor, client_id, name=name, contact=contact, now=now)
+        if name or contact or email or phone:
+            set_client_identity(
+                conn,
+                actor,
+                client_id,
+                name=name,
+                contact=contact,
+                email=email,
+                phone=phone,
+                now=now,
+            )
     return client_id
 
 
@@ -166,12 +184,16 @@ def set_client_identity(
     *,
     name: str | None,
     contact: str | None,
+    email: str | None = None,
+    phone: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Keep (or clear, with both None) a client's name and contact, apart from clinical data."""
+    """Keep (or clear, with all None) a client's name and contact, apart from clinical data."""
     now = now or utc_now()
     clean_name = _optional_text("client.name", name, 200)
     clean_contact = _optional_text("client.contact", contact, 500)
+    clean_email = check_email(email) if email and email.strip() else None
+    clean_phone = check_phone(phone) if phone and phone.strip() else None
     with atomic(conn):
         org = conn.execute(
             select(clients.c.organisation_id).where(clients.c.id == client_id)
@@ -179,14 +201,41 @@ def set_client_identity(
         if org is None:
             raise NotFoundError("client", client_id)
         check_member(conn, actor, org, frozenset({Role.THERAPIST, Role.SUPERVISOR}))
+        if clean_email is not None:
+            _check_email_free(conn, org, client_id, clean_email)
         conn.execute(client_identities.delete().where(client_identities.c.client_id == client_id))
-        if clean_name or clean_contact:
+        if clean_name or clean_contact or clean_email or clean_phone:
             conn.execute(
                 insert(client_identities).values(
-                    client_id=client_id, name=clean_name, contact=clean_contact, updated_at=now
+                    client_id=client_id,
+                    name=clean_name,
+                    contact=clean_contact,
+                    email=clean_email,
+                    phone=clean_phone,
+                    updated_at=now,
                 )
             )
         audit.record(conn, actor, "update", "client_identity", client_id, now=now)
+
+
+def _check_email_free(conn: Connection, organisation_id: int, client_id: int, email: str) -> None:
+    """Two clients of one clinic never share an address: a message must reach one person."""
+    taken = conn.execute(
+        select(client_identities.c.client_id)
+        .join(clients, clients.c.id == client_identities.c.client_id)
+        .where(
+            clients.c.organisation_id == organisation_id,
+            func.lower(client_identities.c.email) == email.lower(),
+            client_identities.c.client_id != client_id,
+        )
+    ).first()
+    if taken is not None:
+        raise DomainError(
+            "client.email",
+            "the address",
+            "another client of this clinic has it; each address reaches one person",
+            detail="already in use",
+        )
 
 
 def _optional_text(field: str, value: str | None, max_length: int) -> str | None:

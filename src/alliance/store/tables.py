@@ -89,6 +89,8 @@ clients = Table(
     Column("organisation_id", ForeignKey("organisations.id"), nullable=False, index=True),
     Column("code", String(32), nullable=False, unique=True),
     _created(),
+    # Who added the client: they see the client before any episode is opened (migration 0004).
+    Column("created_by", ForeignKey("users.id"), nullable=True),
 )
 
 # Identity is optional and kept apart, so every other table stays pseudonymous.

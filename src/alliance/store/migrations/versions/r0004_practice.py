@@ -20,6 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("clients") as batch:
+        batch.add_column(sa.Column("created_by", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            op.f("fk_clients_created_by_users"), "users", ["created_by"], ["id"]
+        )
     with op.batch_alter_table("client_identities") as batch:
         batch.add_column(sa.Column("email", sa.String(length=254), nullable=True))
         batch.add_column(sa.Column("phone", sa.String(length=40), nullable=True))
@@ -119,3 +124,6 @@ def downgrade() -> None:
     with op.batch_alter_table("client_identities") as batch:
         batch.drop_column("phone")
         batch.drop_column("email")
+    with op.batch_alter_table("clients") as batch:
+        batch.drop_constraint(op.f("fk_clients_created_by_users"), type_="foreignkey")
+        batch.drop_column("created_by")
