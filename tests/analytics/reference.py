@@ -18,79 +18,63 @@ class PlainRupture:
     pre_level: float
     repaired: bool
     repair_session: int | None
+    open: bool
 
 
 def plain_ruptures(
     episodes: dict[str, list[tuple[int, float]]],
     config: RuptureConfig,
     cutoff: float | None = None,
+    tolerance: float | None = None,
 ) -> list[PlainRupture]:
-    """`episodes` maps an episode to its (session, score) pairs in session order."""
-    everything = [score for pairs in episodes.values() for _, score in pairs]
-    sample_sd = statistics.stdev(everything) if len(everything) >= 2 else math.nan
+    """`episodes` maps an episode to its (session, score) pairs in session order.
+
+    Each episode is read on its own: nothing about one episode depends on another.
+    """
+    reach = config.min_drop if tolerance is None else tolerance
     found: list[PlainRupture] = []
     for episode_id in sorted(episodes):
         pairs = episodes[episode_id]
         scores = [s for _, s in pairs]
-        flagged: list[bool] = []
-        refs: list[float] = []
-        drops: list[float] = []
-        for i, x in enumerate(scores):
-            others = scores[:i] + scores[i + 1 :]
-            previous = scores[i - 1] if i > 0 else math.nan
-            if config.rule == "cutoff":
-                ref, margin = (cutoff if cutoff is not None else math.nan), 0.0
-            elif config.rule == "drop":
-                ref, margin = previous, config.drop_points
-            else:
-                mean_others = statistics.fmean(others) if others else math.nan
-                ref = mean_others if config.reference == "others_mean" else previous
-                client_sd = statistics.stdev(others) if len(others) >= 2 else math.nan
-                if config.sd_source == "client":
-                    sd = client_sd
-                elif config.sd_source == "sample":
-                    sd = sample_sd
-                else:
-                    candidates = [v for v in (client_sd, sample_sd) if not math.isnan(v)]
-                    sd = max(candidates) if candidates else math.nan
-                margin = config.k * sd
-                if config.min_drop and not math.isnan(margin):
-                    margin = max(margin, config.min_drop)
-            drop = ref - x
-            if math.isnan(drop) or math.isnan(margin):
-                hit = False
-            elif config.rule == "cutoff":
-                hit = drop > 0
-            else:
-                hit = drop > 0 and drop >= margin - 1e-9
-            flagged.append(hit)
-            refs.append(ref)
-            drops.append(drop)
         i = 0
         while i < len(scores):
-            if not flagged[i]:
+            earlier = scores[:i]
+            if len(earlier) < config.min_prior or not _flagged(scores, i, config, cutoff):
                 i += 1
                 continue
-            start = i
-            while i + 1 < len(scores) and flagged[i + 1]:
-                i += 1
-            end = i
-            pre = scores[start - 1] if start > 0 else refs[start]
-            repair = None
-            for j in range(end + 1, min(end + config.repair_window, len(scores) - 1) + 1):
-                if scores[j] >= pre:
-                    repair = j
-                    break
+            pre = statistics.fmean(earlier)
+            back = next(
+                (j for j in range(i + 1, len(scores)) if scores[j] >= pre - reach - 1e-9), None
+            )
+            end = back - 1 if back is not None else len(scores) - 1
+            repaired = back is not None and back - i <= config.repair_window
             found.append(
                 PlainRupture(
                     episode_id=episode_id,
-                    start_session=pairs[start][0],
+                    start_session=pairs[i][0],
                     end_session=pairs[end][0],
-                    depth=max(drops[start : end + 1]),
+                    depth=pre - min(scores[i : end + 1]),
                     pre_level=pre,
-                    repaired=repair is not None,
-                    repair_session=pairs[repair][0] if repair is not None else None,
+                    repaired=repaired,
+                    repair_session=pairs[back][0] if repaired and back is not None else None,
+                    open=back is None,
                 )
             )
-            i += 1
+            i = end + 1
     return found
+
+
+def _flagged(scores: list[float], i: int, config: RuptureConfig, cutoff: float | None) -> bool:
+    earlier = scores[:i]
+    x = scores[i]
+    mean = statistics.fmean(earlier)
+    if config.rule == "cutoff":
+        return cutoff is not None and x < cutoff <= mean
+    if config.rule == "drop":
+        fall = earlier[-1] - x
+        return fall > 0 and fall >= config.drop_points - 1e-9
+    sd = statistics.stdev(earlier) if len(earlier) >= 2 else math.nan
+    margin = config.min_drop if math.isnan(sd) else max(config.k * sd, config.min_drop)
+    reference = mean if config.reference == "prior_mean" else earlier[-1]
+    fall = reference - x
+    return fall > 0 and fall >= margin - 1e-9

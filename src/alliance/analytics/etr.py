@@ -8,13 +8,21 @@ fixed-effects core of that idea, fitted on a clinic's own closed episodes per in
 
 with a tolerance band whose width grows with ln(session): the residual variance is modelled as
 v0 + v1·ln(session) from the squared residuals. A score on the worse side of the band is not on
-track. Below `MIN_EPISODES` learned episodes the model is not used: alerts fall back to reliable
-change (Jacobson & Truax 1991) and say so.
+track.
+
+No model fitted on synthetic data decides a real client's alert (DOMAIN §4): the shipped
+models (fitted on synthetic episodes, for benchmarks and checks) are never `usable`. A model is
+used only when it was fitted on at least `MIN_EPISODES` of the clinic's own closed episodes;
+until then the alerts rest on the rule-based "no change" signal (no reliable improvement after a
+set number of ratings), and every alert says which it used. No published expected-change
+parameters are given in DOMAIN.md (Finch, Lambert & Schaalje 2001 publish the method, and PCOMS
+keeps its equations unpublished), so none ship here.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -31,6 +39,10 @@ MIN_EPISODES = 30
 DEFAULT_COVERAGE = 0.90
 DEFAULT_MODEL_FILE = "etr_default.json"
 MODEL_FORMAT = 1
+# `source` of a model fitted on synthetic data starts so; of one fitted on the clinic's database
+# is exactly CLINIC_SOURCE.
+SYNTHETIC_PREFIX = "synthetic"
+CLINIC_SOURCE = "database"
 
 
 class EtrError(ValueError):
@@ -51,9 +63,27 @@ class EtrModel:
     source: str
 
     @property
+    def synthetic(self) -> bool:
+        """Fitted on synthetic episodes (the shipped models): never decides a client's alert."""
+        return self.source.strip().lower().startswith(SYNTHETIC_PREFIX)
+
+    @property
     def usable(self) -> bool:
-        """Whether enough episodes were learned from to trust the band."""
-        return self.n_episodes >= MIN_EPISODES
+        """Whether it may decide alerts: fitted on enough of a clinic's own closed episodes."""
+        return self.n_episodes >= MIN_EPISODES and not self.synthetic
+
+    @property
+    def description(self) -> str:
+        """Where the model came from, in words for the alert."""
+        day = self.fitted_at[:10]
+        if self.synthetic:
+            return f"fitted on {self.n_episodes} synthetic episodes on {day}; not used for alerts"
+        where = (
+            "of your clinic's closed episodes"
+            if self.source == CLINIC_SOURCE
+            else (f"closed episodes ({self.source})")
+        )
+        return f"fitted on {self.n_episodes} {where} on {day}"
 
     def expected(
         self, intake: float | FloatArray, session: float | FloatArray
@@ -66,7 +96,14 @@ class EtrModel:
         v0, v1 = self.variance
         sd = np.sqrt(np.maximum(v0 + v1 * log_s, 1e-12))
         z = NormalDist().inv_cdf(0.5 + self.coverage / 2.0)
-        return mean, mean - z * sd, mean + z * sd
+        # The band never leaves the measure's range (a PHQ-9 band below 0 means nothing).
+        facts = measure_facts(self.instrument)
+        low, high = facts.total_min, facts.total_max
+        return (
+            np.clip(mean, low, high),
+            np.clip(mean - z * sd, low, high),
+            np.clip(mean + z * sd, low, high),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,6 +131,11 @@ class EtrModel:
             raise EtrError(f"ETR model: {exc}") from None
 
 
+def usable_models(models: Mapping[str, EtrModel]) -> dict[str, EtrModel]:
+    """Only the models that may decide a client's alert (see `EtrModel.usable`)."""
+    return {name: model for name, model in models.items() if model.usable}
+
+
 def fit_etr(
     frame: pl.DataFrame | Series,
     instrument: str,
@@ -102,7 +144,7 @@ def fit_etr(
     closed_only: bool = True,
     source: str = "score frame",
 ) -> EtrModel:
-    """Fit the model for `instrument` on closed episodes (on all episodes when none is closed)."""
+    """Fit the model for `instrument` on closed episodes (`closed_only=False`: on every one)."""
     if not 0.5 <= coverage < 1.0:
         raise EtrError(f"coverage: {coverage} must be from 0.5 to below 1")
     facts = measure_facts(instrument)
@@ -111,9 +153,8 @@ def fit_etr(
     series = frame if isinstance(frame, Series) else cut_series(frame)
     rows = series.rows_of({instrument})
     if closed_only:
-        closed = series.frame["closed"].to_numpy().astype(np.bool_)
-        if closed[rows].any():
-            rows = rows & closed
+        # Only finished episodes say how treatment went; an open one's course is not known yet.
+        rows = rows & series.frame["closed"].to_numpy().astype(np.bool_)
     intake = series.per_row(series.total[series.starts])
     use = rows & (series.position > 0)
     y = series.total[use]
@@ -122,8 +163,8 @@ def fit_etr(
     n_episodes = int(np.unique(series.series[use]).size)
     if y.size < 8 or n_episodes < 3:
         raise EtrError(
-            f"{instrument}: {n_episodes} episode(s) with a score after intake; "
-            "at least 3 are needed"
+            f"{instrument}: {n_episodes} {'closed ' if closed_only else ''}episode(s) with a "
+            "score after intake; at least 3 are needed"
         )
     design = np.column_stack([np.ones_like(y), x0, log_s, x0 * log_s])
     beta, *_ = np.linalg.lstsq(design, y, rcond=None)

@@ -1,18 +1,29 @@
 """Ruptures and repairs detected from session alliance scores, for every series at once.
 
-The published session-score rules are ad hoc, so the detector is configurable:
+A rupture is a breakdown of an *established* alliance (Safran & Muran 2000; the 3RS manual,
+Eubanks, Muran & Safran 2015), so every rule here reads only the client's own earlier ratings:
 
-* **sd** — a session whose score falls below a reference by at least k·SD. Reference: the mean of
-  the client's other sessions, or the previous session. SD: the client's other sessions, the
-  sample's ratings of that measure, or the stricter (larger) of the two, which a 2012 comparison
-  of rupture-detection methods recommends (BMC Med Res Methodol 12:10).
-* **drop** — a fall of at least `drop_points` from the previous session (OpenFIT's SRS red flag:
-  a drop of 1 point or more).
-* **cutoff** — a total below the measure's cutoff (OpenFIT: SRS below 36).
+* no rupture before `min_prior` (2) earlier ratings: a low first score is the starting alliance
+  (the signals flag it low), not a rupture;
+* the client's **established level** before a session is the mean of their earlier ratings;
+* each rule's threshold comes from the client's own earlier ratings, or from a fixed SD per
+  measure given in the config — never from who else is in the data, so a client's ruptures are
+  the same alone and inside any file.
 
-Consecutive flagged sessions make one rupture (declines can last several sessions). A **repair** is
-a return to at least the pre-rupture level (the score before the rupture began; the reference when
-the rupture begins at the first rating) within `repair_window` sessions after its last flagged one.
+Rules (the published session-score rules are ad hoc, so the detector is configurable; every
+preset is an approximation, see docs/analytics.md):
+
+* **sd** — a rating at least k·SD below the reference, where the reference is the established
+  level (`prior_mean`) or the previous rating (`previous`) and the SD is that of the client's
+  earlier ratings (`client`) or a fixed published SD (`fixed`); never less than `min_drop`.
+* **drop** — a fall of at least `drop_points` from the previous rating (OpenFIT's SRS red flag).
+* **cutoff** — a rating below the measure's cutoff when the established level was at or above it.
+
+A rupture lasts until the client is back within reach of the established level: within the
+measure's reliable change of it, or within `min_drop` where no reliable change is published.
+Back within `repair_window` ratings of the start is a **repair** (the V of Safran & Muran's
+resolution model); not back by then is an **unrepaired** rupture (a sustained fall), which stays
+open until the client is back, if ever.
 """
 
 from __future__ import annotations
@@ -35,8 +46,8 @@ from alliance.analytics.frame import (
 )
 
 Rule = Literal["sd", "drop", "cutoff"]
-SdSource = Literal["client", "sample", "stricter"]
-Reference = Literal["others_mean", "previous"]
+SdSource = Literal["client", "fixed"]
+Reference = Literal["prior_mean", "previous"]
 
 RUPTURE_COLUMNS = (
     "episode_id",
@@ -52,7 +63,13 @@ RUPTURE_COLUMNS = (
     "depth",
     "repaired",
     "repair_session",
+    "tolerance",
+    "returned_session",
+    "open",
+    "ratings",
 )
+# How many earlier ratings the evidence quotes before a rupture.
+_QUOTED_BEFORE = 3
 
 
 @dataclass(frozen=True)
@@ -62,27 +79,32 @@ class RuptureConfig:
     name: str = "custom"
     rule: Rule = "sd"
     k: float = 2.0
-    sd_source: SdSource = "stricter"
-    reference: Reference = "others_mean"
+    sd_source: SdSource = "client"
+    reference: Reference = "prior_mean"
     repair_window: int = 3
     drop_points: float = 1.0
-    # The smallest fall counted by the sd rule. With a very steady client (or a small sample) k·SD
-    # can be a fraction of a point; OpenFIT treats 1 SRS point as the smallest meaningful drop.
-    min_drop: float = 1.0
+    # The smallest fall counted, and the reach of a repair where the measure publishes no
+    # reliable change. A house rule: no published reliable change for the SRS was found, and
+    # OpenFIT's 1-point drop fires on session-to-session noise (DOMAIN §4); 2 points is 5% of
+    # the SRS range.
+    min_drop: float = 2.0
+    # Earlier ratings needed before a rupture can be called: an established alliance.
+    min_prior: int = 2
     # Alliance measures the rule applies to; None means every alliance measure in the frame.
     instruments: tuple[str, ...] | None = None
-    # A published SD per measure to use as "the sample" instead of the frame's own ratings.
-    sample_sd: Mapping[str, float] = field(default_factory=dict)
+    # A published SD per measure, for sd_source="fixed".
+    fixed_sd: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.rule not in ("sd", "drop", "cutoff"):
             raise ValueError(f"rule: {self.rule!r} is not one of sd, drop, cutoff")
-        if self.sd_source not in ("client", "sample", "stricter"):
+        if self.sd_source not in ("client", "fixed"):
             raise ValueError(
-                f"sd_source: {self.sd_source!r} is not one of client, sample, stricter"
+                f"sd_source: {self.sd_source!r} is not one of client, fixed (an SD pooled over "
+                "other clients would make one client's ruptures depend on who else is in the data)"
             )
-        if self.reference not in ("others_mean", "previous"):
-            raise ValueError(f"reference: {self.reference!r} is not one of others_mean, previous")
+        if self.reference not in ("prior_mean", "previous"):
+            raise ValueError(f"reference: {self.reference!r} is not one of prior_mean, previous")
         if not self.k > 0:
             raise ValueError(f"k: {self.k} must be above 0")
         if self.repair_window < 1:
@@ -91,6 +113,11 @@ class RuptureConfig:
             raise ValueError(f"drop_points: {self.drop_points} must be above 0")
         if self.min_drop < 0:
             raise ValueError(f"min_drop: {self.min_drop} must be 0 or more")
+        if self.min_prior < 1:
+            raise ValueError(f"min_prior: {self.min_prior} must be 1 or more")
+        for instrument, sd in self.fixed_sd.items():
+            if not sd > 0:
+                raise ValueError(f"fixed_sd: {instrument} {sd} must be above 0")
 
     @classmethod
     def preset(cls, name: str, **changes: object) -> RuptureConfig:
@@ -103,20 +130,31 @@ class RuptureConfig:
             ) from None
         return replace(base, **changes) if changes else base  # type: ignore[arg-type]
 
+    def describe(self) -> str:
+        """The rule in words, for the evidence of every rupture signal."""
+        floor = f"at least {self.min_drop:g} points"
+        if self.rule == "sd":
+            sd = "their earlier ratings" if self.sd_source == "client" else "a fixed published SD"
+            ref = (
+                "the mean of the client's earlier ratings"
+                if self.reference == "prior_mean"
+                else "the previous rating"
+            )
+            text = f"{self.k:g} SD (of {sd}) below {ref}, {floor}"
+        elif self.rule == "drop":
+            text = f"a fall of {self.drop_points:g} points or more from the previous rating"
+        else:
+            text = "below the measure's cutoff after an established level at or above it"
+        return f"{self.name}: {text}, after {self.min_prior} or more earlier ratings"
+
 
 PRESETS: dict[str, RuptureConfig] = {
-    # Approximates Stiles et al. (2004): a session ≥ 2 SD below the mean of the client's other
-    # sessions. Stiles used the client's own SD; the stricter SD is the default here because the
-    # 2012 comparison (BMC Med Res Methodol 12:10) found client-only SDs flag noise in stable
-    # clients. Pass sd_source="client" for the original.
-    "stiles-like": RuptureConfig(
-        name="stiles-like", rule="sd", k=2.0, sd_source="stricter", reference="others_mean"
-    ),
-    # Approximates Strauss et al. (2006): a fall of ≥ 1 SD from the previous session, repaired by a
-    # return to the pre-rupture level.
-    "strauss-like": RuptureConfig(
-        name="strauss-like", rule="sd", k=1.0, sd_source="stricter", reference="previous"
-    ),
+    # Approximates Stiles et al. (2004): a session at least 2 SD below the client's mean, the SD
+    # being the client's own. Here the mean and SD are of the earlier ratings only, so a rupture
+    # found today does not change when later sessions come in.
+    "stiles-like": RuptureConfig(name="stiles-like", rule="sd", k=2.0, reference="prior_mean"),
+    # Approximates Strauss et al. (2006): a fall of at least 1 SD from the previous session.
+    "strauss-like": RuptureConfig(name="strauss-like", rule="sd", k=1.0, reference="previous"),
     # OpenFIT's SRS rules: a total below the cutoff (36), and a drop of 1 point or more.
     "openfit-low": RuptureConfig(name="openfit-low", rule="cutoff", instruments=("srs",)),
     "openfit-drop": RuptureConfig(
@@ -125,29 +163,48 @@ PRESETS: dict[str, RuptureConfig] = {
 }
 
 
-def detect_ruptures(
-    frame: pl.DataFrame | Series, config: RuptureConfig | None = None
-) -> pl.DataFrame:
-    """Every rupture in the alliance series of `frame`: start, depth, repaired, repair session."""
-    config = config or PRESETS["stiles-like"]
-    series = frame if isinstance(frame, Series) else cut_series(frame)
-    chosen = _alliance_instruments(series, config)
-    # Only the chosen series are read: compact arrays halve the work on a two-measure frame.
-    sub = series.subset(series.series_of(chosen))
-    scores = sub.total
-    reference, margin = _reference_and_margin(series, sub, config)
-    drop = reference - scores
-    with np.errstate(invalid="ignore"):
-        if config.rule == "cutoff":
-            flagged = drop > 0
-        else:
-            margin -= 1e-9
-            flagged = (drop > 0) & (drop >= margin)
-    flagged &= ~np.isnan(drop)
-    return _runs_to_frame(series, sub, config, flagged, reference, drop)
+@dataclass(frozen=True)
+class PriorStats:
+    """Per compact alliance row: how many earlier ratings, their mean and SD (n − 1)."""
+
+    count: IntArray
+    mean: FloatArray
+    sd: FloatArray
 
 
-def _alliance_instruments(series: Series, config: RuptureConfig) -> set[str]:
+def prior_stats(sub: Subset) -> PriorStats:
+    """Mean and SD of each row's earlier ratings in its series, from running sums."""
+    x = sub.total
+    count = sub.position()
+    if x.size == 0:
+        return PriorStats(count, np.zeros(0), np.zeros(0))
+    # Centre each series on its mean so the running sums of squares do not cancel.
+    centre = sub.per_row(np.add.reduceat(x, sub.starts) / sub.lengths)
+    y = x - centre
+    s1 = np.cumsum(y)
+    s2 = np.cumsum(y * y)
+    before1 = sub.per_row(s1[sub.starts] - y[sub.starts])
+    before2 = sub.per_row(s2[sub.starts] - y[sub.starts] ** 2)
+    e1 = s1 - y - before1
+    e2 = s2 - y * y - before2
+    n = count.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = e1 / n
+        var = (e2 - n * mean * mean) / (n - 1.0)
+    mean[count < 1] = np.nan
+    var[count < 2] = np.nan
+    np.maximum(var, 0.0, out=var, where=~np.isnan(var))
+    return PriorStats(count, mean + centre, np.sqrt(var))
+
+
+def repair_tolerance(instrument: str, config: RuptureConfig) -> float:
+    """How far below the established level still counts as back: reliable change, or min_drop."""
+    rc = measure_facts(instrument).reliable_change
+    return float(rc) if rc is not None else config.min_drop
+
+
+def alliance_instruments(series: Series, config: RuptureConfig) -> set[str]:
+    """The alliance measures in the frame the rule applies to."""
     present = [i for i in series.instruments if measure_facts(i).kind == "alliance"]
     if config.instruments is not None:
         present = [i for i in present if i in config.instruments]
@@ -156,142 +213,152 @@ def _alliance_instruments(series: Series, config: RuptureConfig) -> set[str]:
     return set(present)
 
 
+def detect_ruptures(
+    frame: pl.DataFrame | Series, config: RuptureConfig | None = None
+) -> pl.DataFrame:
+    """Every rupture in the alliance series of `frame`: start, depth, repaired, repair session."""
+    config = config or PRESETS["stiles-like"]
+    series = frame if isinstance(frame, Series) else cut_series(frame)
+    sub = series.subset(series.series_of(alliance_instruments(series, config)))
+    stats = prior_stats(sub)
+    reference, margin = _reference_and_margin(series, sub, config, stats)
+    x = sub.total
+    with np.errstate(invalid="ignore"):
+        fall = reference - x
+        if config.rule == "cutoff":
+            flagged = (fall > 0) & (stats.mean >= reference)
+        else:
+            flagged = (fall > 0) & (fall >= margin - 1e-9)
+    flagged &= (stats.count >= config.min_prior) & ~np.isnan(fall)
+    return _spans(series, sub, config, stats, np.flatnonzero(flagged), reference)
+
+
 def _reference_and_margin(
-    series: Series, sub: Subset, config: RuptureConfig
+    series: Series, sub: Subset, config: RuptureConfig, stats: PriorStats
 ) -> tuple[FloatArray, FloatArray]:
-    n_rows = sub.total.size
+    n = sub.total.size
     if config.rule == "cutoff":
         cutoffs = np.array(
             [measure_facts(i).cutoff or np.nan for i in series.instruments], dtype=np.float64
         )
-        reference = cutoffs[sub.codes] if n_rows else np.zeros(0)
-        return reference, np.zeros(n_rows)
+        return (cutoffs[sub.codes] if n else np.zeros(0)), np.zeros(n)
     if config.rule == "drop":
-        return sub.previous(), np.full(n_rows, config.drop_points)
-    others_mean, sd = _leave_one_out(sub)
-    reference = others_mean if config.reference == "others_mean" else sub.previous()
-    if config.sd_source != "client":
-        sample = _sample_sd(series, sub, config)
-        if config.sd_source == "sample":
-            sd = sample
-        else:
-            np.fmax(sd, sample, out=sd)
-    # np.maximum keeps NaN: with no SD there is no rule to apply, whatever the floor.
-    sd *= config.k
-    np.maximum(sd, config.min_drop, out=sd)
-    return reference, sd
+        return sub.previous(), np.full(n, config.drop_points)
+    if config.sd_source == "fixed":
+        missing = [
+            series.instruments[c]
+            for c in np.unique(sub.codes)
+            if series.instruments[c] not in config.fixed_sd
+        ]
+        if missing:
+            raise ValueError(f"fixed_sd: no SD given for {', '.join(missing)}")
+        per_code = np.array([config.fixed_sd.get(i, np.nan) for i in series.instruments])
+        sd = per_code[sub.codes] if n else np.zeros(0)
+    else:
+        sd = stats.sd.copy()
+    reference = stats.mean if config.reference == "prior_mean" else sub.previous()
+    # fmax: with no SD (a single earlier rating) the floor alone applies.
+    return reference, np.fmax(config.k * sd, config.min_drop)
 
 
-def _leave_one_out(sub: Subset) -> tuple[FloatArray, FloatArray]:
-    """Mean and SD (n − 1 denominator) of each series' other sessions, for every row.
-
-    Written with in-place steps to keep few row-length temporaries alive at once.
-    """
-    x = sub.total
-    if x.size == 0:
-        return np.zeros(0), np.zeros(0)
-    # Centre on the series mean first so the sums of squares do not cancel catastrophically.
-    mean = sub.per_row(np.add.reduceat(x, sub.starts) / sub.lengths)
-    y = x - mean
-    y_squared = y * y
-    others = sub.per_row(sub.lengths.astype(np.float64) - 1.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # Mean of the others (centred): (Σy − y) / (n − 1).
-        others_mean = sub.per_row(np.add.reduceat(y, sub.starts))
-        others_mean -= y
-        others_mean /= others
-        others_mean[others < 1] = np.nan
-        # Their sum of squares about their own mean: Σy² − y² − (n − 1)·mean².
-        ss = sub.per_row(np.add.reduceat(y_squared, sub.starts))
-        ss -= y_squared
-        y_squared = others * others_mean  # reuse the name: (n − 1)·mean, then ·mean
-        y_squared *= others_mean
-        ss -= y_squared
-        np.maximum(ss, 0.0, out=ss)
-        others -= 1.0
-        ss /= others
-        ss[others < 1] = np.nan
-    np.sqrt(ss, out=ss)
-    others_mean += mean
-    return others_mean, ss
-
-
-def _sample_sd(series: Series, sub: Subset, config: RuptureConfig) -> FloatArray:
-    """The SD of all ratings of each measure in the frame (or the configured published SD)."""
-    per_code = np.full(len(series.instruments), np.nan)
-    single = sub.lengths.size > 0 and bool((sub.codes == sub.codes[0]).all())
-    for code, instrument in enumerate(series.instruments):
-        if instrument in config.sample_sd:
-            per_code[code] = config.sample_sd[instrument]
-            continue
-        if single:
-            values = sub.total if code == sub.codes[0] else sub.total[:0]
-        else:
-            values = sub.total[sub.codes == code]
-        if values.size >= 2:
-            per_code[code] = float(np.std(values, ddof=1))
-    return per_code[sub.codes] if sub.total.size else np.zeros(0)
-
-
-def _runs_to_frame(
+def _spans(
     series: Series,
     sub: Subset,
     config: RuptureConfig,
-    flagged: BoolArray,
+    stats: PriorStats,
+    candidates: IntArray,
     reference: FloatArray,
-    drop: FloatArray,
 ) -> pl.DataFrame:
-    n = flagged.size
-    ends = sub.ends
-    # A run starts at a flagged row whose predecessor in the same series is not flagged, and
-    # ends at one whose successor in the same series is not flagged.
-    before = np.zeros(n, dtype=np.bool_)
-    after = np.zeros(n, dtype=np.bool_)
-    if n:
-        before[1:] = flagged[:-1]
-        before[sub.starts] = False
-        after[:-1] = flagged[1:]
-        after[ends] = False
-    start_idx: IntArray = np.flatnonzero(flagged & ~before)
-    end_idx: IntArray = np.flatnonzero(flagged & ~after)
+    """Turn flagged rows into ruptures: each lasts until the client is back within reach.
+
+    Every candidate's span is worked out as if it began a rupture; a candidate inside the span
+    of the rupture before it in the same series belongs to that rupture.
+    """
     x = sub.total
-    # Depth and lowest score per run, reduced over the flagged rows in order.
-    flagged_idx = np.flatnonzero(flagged)
-    run_offsets = np.searchsorted(flagged_idx, start_idx)
-    if flagged_idx.size:
-        depth = np.maximum.reduceat(drop[flagged_idx], run_offsets)
-        lowest = np.minimum.reduceat(x[flagged_idx], run_offsets)
-    else:
-        depth = lowest = np.zeros(0)
-    series_of_run = np.searchsorted(sub.starts, start_idx, side="right") - 1
-    has_before = start_idx > sub.starts[series_of_run] if n else np.zeros(0, dtype=np.bool_)
-    pre_level = np.where(has_before, x[np.maximum(start_idx - 1, 0)], reference[start_idx])
-    last_of_series = ends[series_of_run] if n else np.zeros(0, dtype=np.int64)
-    repair_idx = np.full(start_idx.size, -1, dtype=np.int64)
-    for step in range(1, config.repair_window + 1):
-        candidate = end_idx + step
-        same_series = candidate <= last_of_series
-        safe = np.where(same_series, candidate, 0)
-        back = same_series & (x[safe] >= pre_level) & (repair_idx < 0)
-        repair_idx = np.where(back, safe, repair_idx)
-    repaired = repair_idx >= 0
-    start_rows = sub.rows[start_idx]
+    series_of = np.searchsorted(sub.starts, candidates, side="right") - 1
+    last = sub.ends[series_of] if candidates.size else np.zeros(0, dtype=np.int64)
+    tolerance_by_code = np.array(
+        [repair_tolerance(i, config) for i in series.instruments] or [0.0], dtype=np.float64
+    )
+    pre = stats.mean[candidates]
+    tolerance = tolerance_by_code[sub.codes[candidates]] if candidates.size else np.zeros(0)
+    back_at = pre - tolerance - 1e-9
+    # The first later rating back within reach: inside the repair window, or after it.
+    back = np.full(candidates.size, -1, dtype=np.int64)
+    longest = int(sub.lengths.max()) if sub.lengths.size else 0
+    for step in range(1, longest):
+        at = candidates + step
+        inside = (at <= last) & (back < 0)
+        if not inside.any():
+            break
+        safe = np.where(inside, at, 0)
+        back = np.where(inside & (x[safe] >= back_at), safe, back)
+    repaired = (back >= 0) & (back - candidates <= config.repair_window)
+    end = np.where(back >= 0, back - 1, last)
+    keep = _first_of_each_span(series_of.tolist(), candidates.tolist(), end.tolist())
+    candidates, series_of, end, back = candidates[keep], series_of[keep], end[keep], back[keep]
+    repaired, pre, tolerance = repaired[keep], pre[keep], tolerance[keep]
+    lowest = np.array(
+        [float(x[s : e + 1].min()) for s, e in zip(candidates.tolist(), end.tolist(), strict=True)]
+    )
+    rows = sub.rows
+    session = series.session
+    start_rows = rows[candidates]
     picked = series.frame.select("episode_id", "client_id", "therapist_id", "instrument")[
-        pl.Series(start_rows)
+        pl.Series(start_rows, dtype=pl.Int64)
     ]
+    back_session = session[rows[np.maximum(back, 0)]] if back.size else np.zeros(0, np.int64)
     out: pl.DataFrame = picked.with_columns(
         pl.lit(config.name).alias("rule"),
-        pl.Series("start_session", series.session[start_rows], dtype=pl.Int64),
-        pl.Series("end_session", series.session[sub.rows[end_idx]], dtype=pl.Int64),
-        pl.Series("reference", reference[start_idx], dtype=pl.Float64),
-        pl.Series("pre_level", pre_level, dtype=pl.Float64),
+        pl.Series("start_session", session[start_rows], dtype=pl.Int64),
+        pl.Series("end_session", session[rows[end]] if end.size else [], dtype=pl.Int64),
+        pl.Series("reference", reference[candidates], dtype=pl.Float64),
+        pl.Series("pre_level", pre, dtype=pl.Float64),
         pl.Series("lowest", lowest, dtype=pl.Float64),
-        pl.Series("depth", depth, dtype=pl.Float64),
+        pl.Series("depth", pre - lowest, dtype=pl.Float64),
         pl.Series("repaired", repaired, dtype=pl.Boolean),
-        pl.Series(
-            "repair_session",
-            np.where(repaired, series.session[sub.rows[np.maximum(repair_idx, 0)]], 0),
-            dtype=pl.Int64,
-        ),
-    ).with_columns(pl.when(pl.col("repaired")).then(pl.col("repair_session")).otherwise(None))
+        pl.Series("repair_session", np.where(repaired, back_session, 0), dtype=pl.Int64),
+        pl.Series("tolerance", tolerance, dtype=pl.Float64),
+        pl.Series("returned_session", np.where(back >= 0, back_session, 0), dtype=pl.Int64),
+        pl.Series("open", back < 0, dtype=pl.Boolean),
+        pl.Series("ratings", _quoted(sub, candidates, end, back), dtype=pl.String),
+    ).with_columns(
+        pl.when(pl.col("repaired")).then(pl.col("repair_session")).otherwise(None),
+        pl.when(pl.col("returned_session") > 0).then(pl.col("returned_session")).otherwise(None),
+    )
     return out
+
+
+def _first_of_each_span(series_of: list[int], starts: list[int], ends: list[int]) -> BoolArray:
+    """Which candidates begin a rupture (the others fall inside the one before them)."""
+    keep = np.zeros(len(starts), dtype=np.bool_)
+    current_series, current_end = -1, -1
+    for i, (s, start, end) in enumerate(zip(series_of, starts, ends, strict=True)):
+        if s == current_series and start <= current_end:
+            continue
+        keep[i] = True
+        current_series, current_end = s, end
+    return keep
+
+
+def _quoted(sub: Subset, starts: IntArray, ends: IntArray, back: IntArray) -> list[str]:
+    """The client's own ratings around each rupture, e.g. "38, 38.5 | 27 | 38"."""
+    x = sub.total
+    first = (
+        sub.starts[np.searchsorted(sub.starts, starts, side="right") - 1] if starts.size else starts
+    )
+    out = []
+    for s, e, b, f in zip(
+        starts.tolist(), ends.tolist(), back.tolist(), first.tolist(), strict=True
+    ):
+        before = ", ".join(_num(v) for v in x[max(f, s - _QUOTED_BEFORE) : s])
+        during = ", ".join(_num(v) for v in x[s : e + 1])
+        text = f"{before} | {during}"
+        if b >= 0:
+            text += f" | {_num(float(x[b]))}"
+        out.append(text)
+    return out
+
+
+def _num(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
