@@ -204,7 +204,9 @@ def test_it_analyzes_a_csv_without_a_database(tmp_path: Path) -> None:
     kinds = {(s["kind"], s["session"]) for s in payload["signals"]}
     assert ("reliable_deterioration", 2) in kinds  # PHQ-9 18 -> 25
     assert ("alliance_low", 2) in kinds  # SRS 30 < 36
-    assert payload["models"]["phq9"]["used"] is True
+    # The shipped models were fitted on synthetic episodes: listed, never used for an alert.
+    assert payload["models"]["phq9"]["used"] is False
+    assert payload["models"]["phq9"]["synthetic"] is True
     text = CliRunner().invoke(main, ["analyze", str(source)])
     assert text.exit_code == 0
     assert "Signals" in text.output

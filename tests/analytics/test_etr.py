@@ -103,16 +103,35 @@ def _stuck_client() -> pl.DataFrame:
     )
 
 
-def test_it_falls_back_to_reliable_change_and_says_so() -> None:
+def test_it_falls_back_to_the_rule_and_says_so() -> None:
     small = EtrModel("phq9", (0.5, 0.95, -1.0, -0.15), (3.0, 2.0), 0.9, 12, 100, "t", "test")
-    found = [
-        s for s in signals(_stuck_client(), models={"phq9": small}) if s.kind == "not_on_track"
-    ]
-    # Fallback from the 7th rating (6 after intake) when there is no reliable improvement.
-    assert [s.session for s in found] == [7]
-    assert "fallback" in found[0].evidence["detail"]
-    assert "12 episodes" in found[0].evidence["detail"]
-    assert found[0].evidence["rule"] == "fallback"
+    found = signals(_stuck_client(), models={"phq9": small})
+    # A model from 12 episodes does not decide: no "not on track", the rule-based "no change"
+    # from the 7th rating (6 after intake) with no reliable improvement, saying why.
+    assert [s.kind for s in found] == ["no_change"]
+    assert found[0].session == 7
+    assert "rule-based" in found[0].evidence["detail"]
+    assert found[0].evidence["rule"] == "no_reliable_improvement"
+
+
+def test_it_never_lets_a_synthetic_model_decide() -> None:
+    synthetic = EtrModel(
+        "phq9", (0.5, 0.95, -1.0, -0.15), (3.0, 2.0), 0.9, 2000, 20000, "t", "synthetic: 2000"
+    )
+    assert not synthetic.usable
+    assert "synthetic" in synthetic.description
+    found = signals(_stuck_client(), models={"phq9": synthetic})
+    assert [s.kind for s in found] == ["no_change"]
+    assert all(not m.usable for m in default_models().values())
+
+
+def test_it_keeps_the_band_inside_the_measures_range() -> None:
+    # Intake 2 on the PHQ-9: the band's lower edge would fall below 0 without the floor.
+    model = EtrModel("phq9", (0.5, 0.95, -1.0, -0.15), (3.0, 2.0), 0.9, 100, 900, "t", "test")
+    mean, low, high = model.expected(np.full(3, 2.0), np.array([2.0, 6.0, 12.0]))
+    assert low.min() == 0.0
+    assert (mean >= 0).all()
+    assert (high <= 27).all()
 
 
 def test_it_flags_a_stuck_client_with_a_usable_model() -> None:
@@ -120,6 +139,8 @@ def test_it_flags_a_stuck_client_with_a_usable_model() -> None:
     found = [
         s for s in signals(_stuck_client(), models={"phq9": usable}) if s.kind == "not_on_track"
     ]
+    # Whatever the model, the rule-based "no change" is raised as well (one card with it).
+    assert any(s.kind == "no_change" for s in signals(_stuck_client(), models={"phq9": usable}))
     assert found, "a client stuck at intake should leave the expected band"
     assert all(s.evidence["rule"] == "etr" for s in found)
-    assert "500 episodes" in found[0].evidence["detail"]
+    assert "fitted on 500 closed episodes" in found[0].evidence["detail"]

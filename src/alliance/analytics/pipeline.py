@@ -10,7 +10,7 @@ from typing import Any
 import polars as pl
 
 from alliance.analytics.clinic import clinic_figures
-from alliance.analytics.etr import MIN_EPISODES, EtrModel, default_models
+from alliance.analytics.etr import EtrModel, default_models, usable_models
 from alliance.analytics.frame import Series, cut_series
 from alliance.analytics.outcome import outcome_rows
 from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures
@@ -40,9 +40,11 @@ class Analysis:
             "models": {
                 name: {
                     "n_episodes": m.n_episodes,
-                    "used": m.n_episodes >= MIN_EPISODES,
+                    "used": m.usable,
+                    "synthetic": m.synthetic,
                     "source": m.source,
                     "fitted_at": m.fitted_at,
+                    "description": m.description,
                 }
                 for name, m in sorted(self.models.items())
             },
@@ -63,6 +65,7 @@ def analyze(
     rupture_config: RuptureConfig | None = None,
     acknowledged: Collection[str] = (),
     by: str = "therapist_id",
+    unscored_risk: pl.DataFrame | None = None,
 ) -> Analysis:
     """Run every analysis on `frame`, cutting it into series once."""
     clock = _Clock()
@@ -70,7 +73,8 @@ def analyze(
     clock.lap("split")
     models = default_models() if models is None else models
     config = rupture_config or PRESETS["stiles-like"]
-    outcomes = outcome_rows(series, models)
+    # Only a model fitted on the clinic's own closed episodes decides an alert.
+    outcomes = outcome_rows(series, usable_models(models))
     clock.lap("outcomes")
     ruptures = detect_ruptures(series, config)
     clock.lap("ruptures")
@@ -81,6 +85,7 @@ def analyze(
         acknowledged=acknowledged,
         outcomes=outcomes,
         ruptures=ruptures,
+        unscored_risk=unscored_risk,
     )
     clock.lap("signals")
     figures = clinic_figures(series, by, outcomes=outcomes)

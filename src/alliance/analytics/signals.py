@@ -1,7 +1,11 @@
 """Signals: alerts on the alliance and the outcome, each with its evidence and next steps.
 
-Every signal has a stable key (`kind:rule:episode:instrument:session`) so an acknowledgement
-recorded against it still matches when the analysis is run again.
+A signal is a run of consecutive ratings of one measure on which a rule holds (a risk item is
+one signal per form). Its stable key is `kind:rule:episode:instrument:session`, `session` being
+where the run began, so an acknowledgement still matches when later sessions are added and the
+condition goes on; `last_session` is where it last held and `open` says whether it still holds
+at the measure's latest rating (the alert clears itself when it does not). Every rule reads only
+the client's own ratings, so a client's signals are the same alone and inside any file.
 """
 
 from __future__ import annotations
@@ -13,19 +17,25 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from alliance.analytics.etr import MIN_EPISODES, EtrModel, default_models
+from alliance.analytics.etr import MIN_EPISODES, EtrModel, default_models, usable_models
 from alliance.analytics.frame import (
     BoolArray,
     FloatArray,
     IntArray,
     Series,
+    Subset,
     cut_series,
     measure_facts,
 )
-from alliance.analytics.outcome import FALLBACK_AFTER, OutcomeRows, outcome_rows
-from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures
+from alliance.analytics.outcome import OutcomeRows, outcome_rows
+from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures, prior_stats
+from alliance.instruments import load_instrument
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
+# "No change": no reliable improvement by this many ratings after intake (the 7th rating).
+NO_CHANGE_AFTER = 6
+# A fall in the alliance that counts as a drop at all (OpenFIT's SRS red flag: 1 point).
+DROP_POINTS = 1.0
 
 # DOMAIN §4: alerts carry what to do next; the evidence favours support tools over bare alarms.
 _TALK = "Talk about the alliance with the client: ask what fits and what does not"
@@ -40,9 +50,11 @@ NEXT_STEPS: dict[str, tuple[str, ...]] = {
     ),
     "reliable_deterioration": (_TALK, _GOALS, _LIFE, _CHANGE, _SUPERVISION),
     "not_on_track": (_TALK, _GOALS, _LIFE, _CHANGE, _SUPERVISION),
+    "no_change": (_TALK, _GOALS, _LIFE, _CHANGE, _SUPERVISION),
     "rupture": (_TALK, _GOALS, _SUPERVISION),
     "alliance_low": (_TALK, _GOALS, _SUPERVISION),
     "alliance_drop": (_TALK, _GOALS),
+    "alliance_decline": (_TALK, _GOALS, _SUPERVISION),
     "repair": (_TALK,),
 }
 KINDS = tuple(NEXT_STEPS)
@@ -56,12 +68,16 @@ SIGNAL_SCHEMA: dict[str, Any] = {
     "severity": pl.String,
     "instrument": pl.String,
     "session": pl.Int64,
+    "last_session": pl.Int64,
+    "open": pl.Boolean,
     "value": pl.Float64,
     "reference": pl.Float64,
     "detail": pl.String,
     "source": pl.String,
     "_ep": pl.Int64,
 }
+# The rows of an incomplete or otherwise unscorable form with a risk item endorsed.
+UNSCORED_RISK_COLUMNS = ("episode_id", "client_id", "therapist_id", "session", "instrument")
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,8 @@ class Signal:
     acknowledged: bool = False
     client_id: str | None = None
     therapist_id: str | None = None
+    last_session: int | None = None
+    open: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +109,8 @@ class Signal:
             "severity": self.severity,
             "instrument": self.instrument,
             "session": self.session,
+            "last_session": self.last_session,
+            "open": self.open,
             "evidence": self.evidence,
             "next_steps": list(self.next_steps),
             "acknowledged": self.acknowledged,
@@ -106,25 +126,34 @@ def signals_frame(
     latest_only: bool = False,
     outcomes: OutcomeRows | None = None,
     ruptures: pl.DataFrame | None = None,
+    unscored_risk: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """All signals as one columnar frame (most severe first), with `key` and `acknowledged`."""
+    """All signals as one columnar frame (most severe first), with `key` and `acknowledged`.
+
+    Only models fitted on enough of a clinic's own closed episodes decide alerts (see
+    `EtrModel.usable`); the others are ignored. `latest_only` keeps the signals still open.
+    `unscored_risk` lists forms that could not be scored but had a risk item endorsed.
+    """
     series = frame if isinstance(frame, Series) else cut_series(frame)
-    models = default_models() if models is None else models
+    models = usable_models(default_models() if models is None else models)
     config = rupture_config or PRESETS["stiles-like"]
     outcomes = outcomes if outcomes is not None else outcome_rows(series, models)
     ruptures = ruptures if ruptures is not None else detect_ruptures(series, config)
     parts = [
         _risk(series),
         _deterioration(series, outcomes),
-        *_not_on_track(series, outcomes, models),
-        *_alliance(series),
+        _not_on_track(series, outcomes, models),
+        _no_change(series, outcomes, models),
+        *_alliance(series, config),
     ]
-    if latest_only and series.total.size:
-        last = np.maximum.reduceat(series.session, series.episode_starts)
-        parts = [p.keep(series.session[p.rows] == last[series.episode[p.rows]]) for p in parts]
-    from_ruptures = _ruptures(ruptures, config, series)
+    parts = [_as_runs(series, p) for p in parts]
     if latest_only:
-        from_ruptures = [_latest(b, series) for b in from_ruptures]
+        parts = [p.keep(p.open) for p in parts]
+    from_ruptures = _ruptures(ruptures, config, series)
+    if unscored_risk is not None and unscored_risk.height:
+        from_ruptures.append(_unscored_risk(unscored_risk, series))
+    if latest_only:
+        from_ruptures = [b.filter(pl.col("open")) for b in from_ruptures]
     # Most severe first, then episode (its ordinal, not the id string) and session; ties keep
     # the order of the parts above. The row-based block is built already in that order, the
     # few rupture rows are sorted on their own, and the two sorted blocks are merged.
@@ -157,6 +186,7 @@ def signals(
     rupture_config: RuptureConfig | None = None,
     acknowledged: Collection[str] = (),
     latest_only: bool = False,
+    unscored_risk: pl.DataFrame | None = None,
 ) -> list[Signal]:
     """All signals as objects, most severe first."""
     table = signals_frame(
@@ -165,6 +195,7 @@ def signals(
         rupture_config=rupture_config,
         acknowledged=acknowledged,
         latest_only=latest_only,
+        unscored_risk=unscored_risk,
     )
     return to_signals(table)
 
@@ -181,6 +212,7 @@ def to_signals(table: pl.DataFrame) -> list[Signal]:
             "reference": _number(row["reference"]),
             "instrument": row["instrument"],
             "session": row["session"],
+            "last_session": row["last_session"],
         }
         result.append(
             Signal(
@@ -195,6 +227,8 @@ def to_signals(table: pl.DataFrame) -> list[Signal]:
                 acknowledged=row["acknowledged"],
                 client_id=row["client_id"],
                 therapist_id=row["therapist_id"],
+                last_session=row["last_session"],
+                open=bool(row["open"]),
             )
         )
     return result
@@ -202,6 +236,11 @@ def to_signals(table: pl.DataFrame) -> list[Signal]:
 
 def _number(value: float | None) -> float | None:
     return None if value is None or np.isnan(value) else float(value)
+
+
+def _short(instrument: str) -> str:
+    """The measure's name for people ("PHQ-9", never "phq9")."""
+    return load_instrument(instrument).short_name
 
 
 # Few distinct values, many rows: categorical columns keep a large signal table small.
@@ -222,7 +261,9 @@ def _empty() -> pl.DataFrame:
 class _Part:
     """Signals of one kind and rule raised on rows of the frame (before any frame is built).
 
-    `labels[i]` is the detail of rows whose `label_codes` is i.
+    `rows` are where each signal begins and `last` where it last holds (the same row for a
+    signal that is one rating long); `labels[i]` is the detail of rows whose `label_codes` is i.
+    `runs`: consecutive flagged ratings of one measure are one signal (False: one per rating).
     """
 
     kind: str
@@ -233,6 +274,9 @@ class _Part:
     reference: FloatArray
     label_codes: IntArray
     labels: tuple[str, ...]
+    runs: bool = True
+    last: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    open: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
 
     def keep(self, mask: BoolArray) -> _Part:
         return replace(
@@ -240,6 +284,8 @@ class _Part:
             rows=self.rows[mask],
             reference=self.reference[mask],
             label_codes=self.label_codes[mask],
+            last=self.last[mask],
+            open=self.open[mask],
         )
 
 
@@ -254,24 +300,46 @@ def _part(
     detail: str | Callable[[int], str],
     source: str,
     label_by: IntArray | None = None,
+    runs: bool = True,
 ) -> _Part:
     """Signals on frame `rows` (`reference` is given at those rows).
 
     `detail` is one text, or a text per value of `label_by` (default: the instrument) at the row.
     """
     if isinstance(detail, str) or rows.size == 0:
-        labels = (detail,) if isinstance(detail, str) else ()
-        return _Part(
-            kind, rule, severity, source, rows, reference, np.zeros(rows.size, np.int64), labels
-        )
+        labels: tuple[str, ...] = (detail,) if isinstance(detail, str) else ()
+        codes = np.zeros(rows.size, np.int64)
+        return _Part(kind, rule, severity, source, rows, reference, codes, labels, runs)
     by = series.instrument_codes[rows] if label_by is None else label_by[rows]
     if bool((by == by[0]).all()):
         values, codes = by[:1], np.zeros(rows.size, dtype=np.int64)
     else:
         values, inverse = np.unique(by, return_inverse=True)
         codes = inverse.reshape(-1).astype(np.int64)
-    return _Part(
-        kind, rule, severity, source, rows, reference, codes, tuple(detail(int(v)) for v in values)
+    labels = tuple(detail(int(v)) for v in values)
+    return _Part(kind, rule, severity, source, rows, reference, codes, labels, runs)
+
+
+def _as_runs(series: Series, part: _Part) -> _Part:
+    """Collapse consecutive flagged ratings of one series into one signal each."""
+    rows = part.rows
+    series_end = series.ends[series.series[rows]] if rows.size else rows
+    if not part.runs or rows.size == 0:
+        # One signal per rating (a risk item): open until it is acknowledged.
+        return replace(part, last=rows, open=np.ones(rows.size, dtype=np.bool_))
+    same = np.zeros(rows.size, dtype=np.bool_)
+    same[1:] = (rows[1:] == rows[:-1] + 1) & (series.series[rows[1:]] == series.series[rows[:-1]])
+    begins = np.flatnonzero(~same)
+    ends = np.append(begins[1:], rows.size) - 1
+    last = rows[ends]
+    return replace(
+        part,
+        rows=rows[begins],
+        # The reference and the quoted score are those of the latest rating of the run.
+        reference=part.reference[ends],
+        label_codes=part.label_codes[begins],
+        last=last,
+        open=last == series_end[ends],
     )
 
 
@@ -289,6 +357,8 @@ def _block(series: Series, parts: list[_Part]) -> pl.DataFrame:
     rank = np.array([_RANK[p.severity] for p in parts])[part_of]
     order = _stable_order(rank, series.episode[rows], series.session[rows])
     rows, part_of, rank = rows[order], part_of[order], rank[order]
+    last = np.concatenate([p.last for p in parts])[order]
+    is_open = np.concatenate([p.open for p in parts])[order]
     label_base = np.cumsum([0] + [len(p.labels) for p in parts[:-1]])
     label_codes = np.concatenate(
         [p.label_codes + b for p, b in zip(parts, label_base, strict=True)]
@@ -309,7 +379,9 @@ def _block(series: Series, parts: list[_Part]) -> pl.DataFrame:
         constant([p.severity for p in parts], part_of).alias("severity"),
         constant(list(series.instruments), codes).alias("instrument"),
         pl.Series("session", session, dtype=pl.Int64),
-        pl.Series("value", series.total[rows], dtype=pl.Float64),
+        pl.Series("last_session", series.session[last], dtype=pl.Int64),
+        pl.Series("open", is_open, dtype=pl.Boolean),
+        pl.Series("value", series.total[last], dtype=pl.Float64),
         pl.Series("reference", reference, dtype=pl.Float64),
         constant([label for p in parts for label in p.labels], label_codes).alias("detail"),
         constant([p.source for p in parts], part_of).alias("source"),
@@ -415,23 +487,17 @@ def _merge_order(first: _Keys, second: _Keys) -> IntArray:
     return order
 
 
-def _latest(block: pl.DataFrame, series: Series) -> pl.DataFrame:
-    """Only the rows of an episode's last session."""
-    if block.height == 0:
-        return block
-    last = pl.DataFrame(
-        {
-            "_ep": np.arange(series.n_episodes, dtype=np.int64),
-            "_last": np.maximum.reduceat(series.session, series.episode_starts)
-            if series.total.size
-            else np.zeros(0, dtype=np.int64),
-        }
-    )
-    return (
-        block.join(last, on="_ep", how="inner", maintain_order="left")
-        .filter(pl.col("session") == pl.col("_last"))
-        .drop("_last")
-    )
+def _risk_words(instrument: str) -> str:
+    """Which item is the risk item, in words: "PHQ-9 item 9 (Thoughts of self-harm)"."""
+    definition = load_instrument(instrument)
+    items = [f"item {r.item} ({definition.item(r.item).label})" for r in definition.risk_items]
+    return f"{definition.short_name} {' or '.join(items) or 'risk item'}"
+
+
+_RISK_SOURCE = (
+    "The measure's risk item (PHQ-9 item 9 at 1 or more; CORE-10 item 6 above 'Not at all'): "
+    "reviewed whatever the total or the rest of the form (DOMAIN §3)"
+)
 
 
 def _risk(series: Series) -> _Part:
@@ -443,13 +509,65 @@ def _risk(series: Series) -> _Part:
         rule="risk_item",
         severity="critical",
         reference=np.full(rows.size, np.nan),
-        detail="A risk item was endorsed; it is shown whatever the total",
-        source="Instrument definition (risk item, e.g. PHQ-9 item 9, CORE-10 item 6)",
+        detail=lambda code: (
+            f"{_risk_words(series.instruments[code])} endorsed: review risk now, whatever the total"
+        ),
+        source=_RISK_SOURCE,
+        runs=False,
     )
+
+
+def _unscored_risk(table: pl.DataFrame, series: Series) -> pl.DataFrame:
+    """Risk items endorsed on forms that could not be scored: still the most urgent signal."""
+    ordinals = pl.DataFrame(
+        {
+            "episode_id": series.frame["episode_id"].gather(series.episode_starts).cast(pl.String),
+            "_ep": np.arange(series.n_episodes, dtype=np.int64),
+        }
+    )
+    base = table.select(
+        *[pl.col(c).cast(pl.String) for c in ("episode_id", "client_id", "therapist_id")],
+        pl.col("session").cast(pl.Int64),
+        pl.col("instrument").cast(pl.String),
+    ).join(ordinals, on="episode_id", how="left", maintain_order="left")
+    words = {i: _risk_words(i) for i in base["instrument"].unique().to_list()}
+    out = base.select(
+        "episode_id",
+        "client_id",
+        "therapist_id",
+        pl.lit("risk_item").alias("kind"),
+        pl.lit("risk_item_unscored").alias("rule"),
+        pl.lit("critical").alias("severity"),
+        "instrument",
+        "session",
+        pl.col("session").alias("last_session"),
+        pl.lit(True).alias("open"),
+        pl.lit(None, dtype=pl.Float64).alias("value"),
+        pl.lit(None, dtype=pl.Float64).alias("reference"),
+        (
+            pl.col("instrument").replace_strict(words, return_dtype=pl.String)
+            + pl.lit(
+                " endorsed on a form that could not be scored (items missing or invalid): "
+                "review risk now"
+            )
+        ).alias("detail"),
+        pl.lit(_RISK_SOURCE).alias("source"),
+        "_ep",
+        pl.lit(_RANK["critical"]).alias("_rank"),
+    )
+    return out.cast(_BLOCK_SCHEMA)  # type: ignore[arg-type]
 
 
 def _deterioration(series: Series, outcomes: OutcomeRows) -> _Part:
     rows = np.flatnonzero(outcomes.deteriorated)
+
+    def detail(code: int) -> str:
+        instrument = series.instruments[code]
+        rc = measure_facts(instrument).reliable_change or 0.0
+        return (
+            f"{_short(instrument)} worse than at intake by {rc:g} points or more (reliable change)"
+        )
+
     return _part(
         series,
         rows,
@@ -457,48 +575,80 @@ def _deterioration(series: Series, outcomes: OutcomeRows) -> _Part:
         rule="reliable_change",
         severity="high",
         reference=outcomes.intake[rows],
-        detail=lambda code: (
-            f"Worse than intake by at least the reliable change for {series.instruments[code]}"
-        ),
-        source="Jacobson & Truax 1991 (minimum reliable difference from the instrument)",
+        detail=detail,
+        source="Jacobson & Truax 1991 (the measure's minimum reliable difference)",
     )
 
 
-def _not_on_track(
-    series: Series, outcomes: OutcomeRows, models: Mapping[str, EtrModel]
-) -> list[_Part]:
-    by_model = np.flatnonzero(outcomes.not_on_track & outcomes.by_model)
-    fallback = np.flatnonzero(outcomes.not_on_track & ~outcomes.by_model)
-    modelled = _part(
+def _not_on_track(series: Series, outcomes: OutcomeRows, models: Mapping[str, EtrModel]) -> _Part:
+    """Outside the expected-response band of a model fitted on the clinic's own episodes."""
+    rows = np.flatnonzero(outcomes.not_on_track & outcomes.by_model)
+
+    def detail(code: int) -> str:
+        instrument = series.instruments[code]
+        model = models[instrument]
+        return (
+            f"{_short(instrument)} outside the expected-response band (model {model.description})"
+        )
+
+    return _part(
         series,
-        by_model,
+        rows,
         kind="not_on_track",
         rule="etr",
         severity="high",
-        reference=outcomes.expected[by_model],
-        detail=lambda n: f"Outside the expected-response band (model learned from {n} episodes)",
-        label_by=outcomes.model_episodes,
+        reference=outcomes.expected[rows],
+        detail=detail,
         source="Finch, Lambert & Schaalje 2001 (expected treatment response)",
     )
-    fell_back = _part(
+
+
+def _no_change(series: Series, outcomes: OutcomeRows, models: Mapping[str, EtrModel]) -> _Part:
+    """No reliable improvement by the 7th rating, whatever the model (DOMAIN §4)."""
+    n = series.total.size
+    facts = [measure_facts(i) for i in series.instruments]
+    clinical_at_intake = np.zeros(n, dtype=np.bool_)
+    for code, f in enumerate(facts):
+        if f.kind != "outcome":
+            continue
+        at = series.instrument_codes == code
+        # A client who starts outside the clinical range has little room to improve reliably.
+        clinical_at_intake[at] = f.cutoff is None or f.in_clinical_range(outcomes.intake[at])
+    late = outcomes.outcome & (series.position >= NO_CHANGE_AFTER) & clinical_at_intake
+    rows = np.flatnonzero(late & ~outcomes.improved)
+
+    def detail(code: int) -> str:
+        instrument = series.instruments[code]
+        rc = measure_facts(instrument).reliable_change or 0.0
+        text = (
+            f"No reliable improvement on the {_short(instrument)} (a change of {rc:g} points) "
+            f"by rating {NO_CHANGE_AFTER + 1}"
+        )
+        if instrument in models:
+            return text
+        # Say which the alerts rest on: this rule, until the clinic has its own model.
+        return (
+            f"{text}; rule-based, as no expected-response model has been fitted on "
+            f"{MIN_EPISODES} or more of your clinic's closed episodes yet"
+        )
+
+    return _part(
         series,
-        fallback,
-        kind="not_on_track",
-        rule="fallback",
+        rows,
+        kind="no_change",
+        rule="no_reliable_improvement",
         severity="medium",
-        reference=outcomes.intake[fallback],
-        detail=lambda n: (
-            f"No reliable improvement after {FALLBACK_AFTER} ratings; fallback to reliable change "
-            f"because the expected-response model learned from {n} episodes "
-            f"(fewer than {MIN_EPISODES})"
+        reference=outcomes.intake[rows],
+        detail=detail,
+        source=(
+            f"House rule, not a published one: no reliable improvement (Jacobson & Truax 1991) "
+            f"by rating {NO_CHANGE_AFTER + 1}, for a client in the clinical range at intake; "
+            "about half of clients improve within 8 sessions (Howard et al. 1986)"
         ),
-        label_by=outcomes.model_episodes,
-        source="Jacobson & Truax 1991 (fallback when no usable expected-response model)",
     )
-    return [modelled, fell_back]
 
 
-def _alliance(series: Series) -> list[_Part]:
+def _alliance(series: Series, config: RuptureConfig) -> list[_Part]:
     facts = [measure_facts(i) for i in series.instruments]
     alliance = np.array([f.kind == "alliance" for f in facts], dtype=np.bool_)
     # Only alliance series are read, as compact arrays.
@@ -509,20 +659,28 @@ def _alliance(series: Series) -> list[_Part]:
         [(f.cutoff if f.cutoff is not None and f.clinical_below else np.nan) for f in facts]
         + [np.nan]
     )[sub.codes]
-    srs_like = ~np.isnan(cutoff)
+    rc = np.array([f.reliable_change or np.nan for f in facts] + [np.nan])[sub.codes]
     previous = sub.previous()
     position = sub.position()
+    stats = prior_stats(sub)
     # The lowest rating before each session: the running minimum, shifted by one row.
     prior_min = np.full(n, np.nan)
     if n:
         prior_min[1:] = _running_min(x, position)[:-1]
         prior_min[sub.starts] = np.nan
+    floor = config.min_drop - 1e-9
     with np.errstate(invalid="ignore"):
-        low = srs_like & (x < cutoff)
-        lowest = ~low & (position >= 2) & (x < prior_min)
-        # OpenFIT red flag: SRS down 1 point or more from the previous session.
-        drop = srs_like & (previous - x >= 1.0)
+        fall = previous - x
+        low = x < cutoff
+        # A new low that is also a real fall from the client's established level.
+        lowest = ~low & (position >= 2) & (x < prior_min) & (stats.mean - x >= floor)
+        # OpenFIT flags any fall of 1 point, which fires on noise; a drop counts only when it
+        # takes the client below the cutoff or is at least the measure's reliable change.
+        drop = (fall >= DROP_POINTS) & (low | (fall >= rc - 1e-9))
+    decline = _slow_decline(sub, position, floor)
     low_at, lowest_at, drop_at = np.flatnonzero(low), np.flatnonzero(lowest), np.flatnonzero(drop)
+    decline_at = np.flatnonzero(decline)
+    established = _established(sub)
     return [
         _part(
             series,
@@ -531,7 +689,11 @@ def _alliance(series: Series) -> list[_Part]:
             rule="below_cutoff",
             severity="medium",
             reference=cutoff[low_at],
-            detail=lambda code: f"{series.instruments[code]} total below its cutoff",
+            detail=lambda code: (
+                f"{_short(series.instruments[code])} below "
+                f"{measure_facts(series.instruments[code]).cutoff:g}: the client signals "
+                "dissatisfaction; discuss it now"
+            ),
             source="OpenFIT; Duncan et al. 2003 (SRS below 36: discuss now)",
         ),
         _part(
@@ -541,22 +703,93 @@ def _alliance(series: Series) -> list[_Part]:
             rule="lowest_so_far",
             severity="low",
             reference=prior_min[lowest_at],
-            detail=lambda code: f"The client's lowest {series.instruments[code]} rating so far",
-            source="Alert rule: an alliance measure at the client's lowest so far",
+            detail=lambda code: (
+                f"The client's lowest {_short(series.instruments[code])} rating so far, "
+                f"{config.min_drop:g} points or more below their usual level"
+            ),
+            source=(
+                "Alert rule: an alliance measure at the client's lowest so far (DOMAIN §4); the "
+                f"{config.min_drop:g}-point floor is a house rule"
+            ),
         ),
         _part(
             series,
             sub.rows[drop_at],
             kind="alliance_drop",
-            rule="drop_1_point",
+            rule="drop_that_matters",
             severity="medium",
             reference=previous[drop_at],
             detail=lambda code: (
-                f"{series.instruments[code]} fell 1 point or more from the previous session"
+                f"{_short(series.instruments[code])} fell {DROP_POINTS:g} point or more from "
+                "the previous session, to below its cutoff or by its reliable change"
             ),
-            source="OpenFIT red flag (SRS drop of 1 point or more)",
+            source=(
+                "OpenFIT red flag (a fall of 1 point or more), counted only below the cutoff or "
+                "at the measure's reliable change (DOMAIN §4)"
+            ),
+        ),
+        _part(
+            series,
+            sub.rows[decline_at],
+            kind="alliance_decline",
+            rule="slow_decline",
+            severity="medium",
+            reference=established[decline_at],
+            detail=lambda code: (
+                f"{_short(series.instruments[code])} sliding: {config.min_drop:g} points or more "
+                "below the client's first three ratings, falling over the last four, with no "
+                "single sudden drop"
+            ),
+            source=(
+                "House rule, not a published one: a slow decline is its own signal; ruptures "
+                "can unfold over several sessions (Eubanks, Muran & Safran 2015, 3RS)"
+            ),
         ),
     ]
+
+
+def _established(sub: Subset) -> FloatArray:
+    """The mean of each series' first three ratings, on every row (NaN before the third)."""
+    x = sub.total
+    out = np.full(x.size, np.nan)
+    if x.size == 0:
+        return out
+    ok = sub.lengths >= 3
+    s = sub.starts[ok]
+    per_series = np.full(sub.lengths.size, np.nan)
+    per_series[ok] = (x[s] + x[s + 1] + x[s + 2]) / 3.0
+    out = sub.per_row(per_series)
+    out[sub.position() < 3] = np.nan
+    return np.asarray(out, dtype=np.float64)
+
+
+def _slow_decline(sub: Subset, position: IntArray, floor: float) -> BoolArray:
+    """Rows in a slow slide: far enough below the first three ratings, falling, no sudden drop.
+
+    The trend is the least-squares slope of the last four ratings,
+    (−1.5·x₋₃ − 0.5·x₋₂ + 0.5·x₋₁ + 1.5·x₀) / 5.
+    """
+    x = sub.total
+    n = x.size
+    if n == 0:
+        return np.zeros(0, dtype=np.bool_)
+
+    def back(k: int) -> FloatArray:
+        out = np.full(n, np.nan)
+        out[k:] = x[:-k]
+        out[position < k] = np.nan
+        return out
+
+    x1, x2, x3 = back(1), back(2), back(3)
+    with np.errstate(invalid="ignore"):
+        slope = (-1.5 * x3 - 0.5 * x2 + 0.5 * x1 + 1.5 * x) / 5.0
+        biggest_fall = np.fmax(np.fmax(x3 - x2, x2 - x1), x1 - x)
+        return np.asarray(
+            (position >= 3)
+            & (_established(sub) - x >= floor)
+            & (slope < 0)
+            & (biggest_fall < floor)
+        )
 
 
 def _running_min(x: FloatArray, position: IntArray) -> FloatArray:
@@ -586,6 +819,7 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
             "_ep": np.arange(series.n_episodes, dtype=np.int64),
         }
     )
+    names = {i: _short(i) for i in ruptures["instrument"].unique().to_list()}
     base = ruptures.join(ordinals, on="episode_id", how="left", maintain_order="left")
     base = base.with_columns(
         pl.col("episode_id").cast(pl.String),
@@ -593,6 +827,20 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
         pl.col("therapist_id").cast(pl.String),
         pl.lit(config.name).alias("rule"),
         pl.lit(_rupture_source(config)).alias("source"),
+        pl.col("instrument").replace_strict(names, return_dtype=pl.String).alias("_name"),
+    )
+    outcome = (
+        pl.when(pl.col("repaired"))
+        .then(pl.format("repaired at session {}", "repair_session"))
+        .when(pl.col("returned_session").is_not_null())
+        .then(
+            pl.format(
+                "not repaired within {} sessions; back at session {}",
+                pl.lit(config.repair_window),
+                "returned_session",
+            )
+        )
+        .otherwise(pl.lit("not repaired"))
     )
     rupture = base.select(
         "episode_id",
@@ -606,16 +854,19 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
         .alias("severity"),
         "instrument",
         pl.col("start_session").alias("session"),
+        pl.col("end_session").alias("last_session"),
+        "open",
         pl.col("lowest").alias("value"),
         pl.col("pre_level").alias("reference"),
         pl.format(
-            "Rupture from session {} to {}, {} points below the reference; {}",
+            "{} rupture from session {}: {} points below the client's usual level of {}; "
+            "ratings {}; {}",
+            "_name",
             "start_session",
-            "end_session",
             pl.col("depth").round(1),
-            pl.when(pl.col("repaired"))
-            .then(pl.format("repaired at session {}", "repair_session"))
-            .otherwise(pl.lit("not repaired")),
+            pl.col("pre_level").round(1),
+            "ratings",
+            outcome,
         ).alias("detail"),
         "source",
         "_ep",
@@ -633,10 +884,15 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
         pl.lit("info").alias("severity"),
         "instrument",
         pl.col("repair_session").alias("session"),
+        pl.col("repair_session").alias("last_session"),
+        pl.lit(False).alias("open"),
         pl.col("pre_level").alias("value"),
         pl.col("pre_level").alias("reference"),
         pl.format(
-            "Back to the pre-rupture level after the rupture at session {}", "start_session"
+            "{} back within {} points of the client's usual level after the rupture at session {}",
+            "_name",
+            pl.col("tolerance").round(1),
+            "start_session",
         ).alias("detail"),
         "source",
         "_ep",
@@ -647,10 +903,11 @@ def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> 
 
 def _rupture_source(config: RuptureConfig) -> str:
     if config.rule == "sd":
-        return (
-            f"{config.name}: {config.k:g} SD ({config.sd_source}) below the {config.reference} "
-            "reference; an approximation of Stiles et al. 2004 / Strauss et al. 2006"
-        )
-    if config.rule == "drop":
-        return f"{config.name}: a drop of {config.drop_points:g} points (OpenFIT)"
-    return f"{config.name}: below the measure's cutoff (OpenFIT)"
+        cited = "an approximation of Stiles et al. 2004 / Strauss et al. 2006"
+    else:
+        cited = "OpenFIT"
+    return (
+        f"{config.describe()} ({cited}); no rupture before an established alliance (Safran & "
+        "Muran 2000); a repair is a return to within reach of the usual level within "
+        f"{config.repair_window} sessions"
+    )

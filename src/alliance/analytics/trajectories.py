@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import polars as pl
 
-from alliance.analytics.etr import EtrModel
+from alliance.analytics.etr import EtrModel, usable_models
 from alliance.analytics.frame import Series, cut_series, measure_facts
 from alliance.analytics.outcome import outcome_rows
 
@@ -20,7 +20,8 @@ def trajectories(
     expected-response model; `cutoff` is the measure's cutoff line.
     """
     series = frame if isinstance(frame, Series) else cut_series(frame)
-    outcomes = outcome_rows(series, models or {})
+    # The band only from a model that may decide alerts; never below the measure's floor.
+    outcomes = outcome_rows(series, usable_models(models or {}))
     kinds = {i: measure_facts(i).kind for i in series.instruments}
     cutoffs = {i: measure_facts(i).cutoff for i in series.instruments}
     return (
