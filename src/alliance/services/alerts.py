@@ -1,4 +1,10 @@
-"""Alerts shown to clinicians: the analytics' signals, with acknowledgements from the store."""
+"""Alerts shown to clinicians: one card per client and problem, with acknowledgements stored.
+
+The cards come from the analytics (`alliance.analytics.alerts`): a card gathers the open,
+unacknowledged signals of one problem (risk, outcome, alliance) of one episode. It clears
+itself when its condition clears, and a closed episode shows none (`close_with_episode`
+records that, to be called when an episode is closed).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Text, cast, insert, select
 
-from alliance.analytics.etr import EtrModel, default_models
-from alliance.analytics.signals import SEVERITY_ORDER
-from alliance.analytics.signals import signals as find_signals
+from alliance.analytics.alerts import PROBLEM_OF, merged_next_steps, open_cards
+from alliance.analytics.etr import EtrModel
+from alliance.analytics.signals import SEVERITY_ORDER, signals_frame
 from alliance.errors import FormError
 from alliance.instruments import load_instrument
 from alliance.store import audit
@@ -24,17 +30,22 @@ TITLES = {
     "risk_item": "Risk item endorsed",
     "reliable_deterioration": "Reliable deterioration",
     "not_on_track": "Not on track",
+    "no_change": "No reliable improvement",
     "rupture": "Alliance rupture",
     "alliance_low": "Alliance low",
     "alliance_drop": "Alliance drop",
+    "alliance_decline": "Alliance slowly declining",
     "repair": "Rupture repaired",
 }
 # Repairs are good news: shown on the chart, not counted as alerts that need acting on.
 NOT_ALERTS = frozenset({"repair"})
+CLOSED_NOTE = "Closed with the episode"
 
 
 @dataclass(frozen=True)
 class AlertView:
+    """One card: the headline signal, every signal of the problem, merged next steps."""
+
     key: str
     episode_id: int
     kind: str
@@ -47,6 +58,11 @@ class AlertView:
     reference: float | None
     next_steps: list[str] = field(default_factory=list)
     acknowledged: bool = False
+    problem: str = ""
+    # Every signal on the card (the headline first): its key, and its evidence in words.
+    keys: list[str] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
     @property
     def rank(self) -> int:
@@ -54,19 +70,23 @@ class AlertView:
 
     @property
     def is_risk(self) -> bool:
-        return self.kind == "risk_item"
+        return self.problem == "risk" or self.kind == "risk_item"
 
 
 def etr_models(conn: Connection, organisation_id: int | None) -> dict[str, EtrModel]:
-    """The clinic's latest fitted models per instrument, else the models that ship."""
-    models = default_models()
+    """The clinic's latest fitted models per instrument (only these may decide an alert).
+
+    The models that ship were fitted on synthetic episodes and never decide one, so they are
+    not offered here.
+    """
+    models: dict[str, EtrModel] = {}
     rows = conn.execute(
         select(t.etr_models.c.instrument_id, t.etr_models.c.params)
         .where(
             (t.etr_models.c.organisation_id == organisation_id)
             | t.etr_models.c.organisation_id.is_(None)
         )
-        .order_by(t.etr_models.c.fitted_at)
+        .order_by(t.etr_models.c.fitted_at, t.etr_models.c.id)
     ).all()
     for row in rows:
         params = row.params
@@ -91,86 +111,159 @@ def acknowledged_keys(conn: Connection, episode_ids: Sequence[int]) -> set[str]:
     return set(rows)
 
 
-def alerts_for(
-    conn: Connection, frame: pl.DataFrame, models: dict[str, EtrModel] | None = None
-) -> dict[int, list[AlertView]]:
-    """Every alert per episode, unacknowledged and most urgent first."""
-    if frame.height == 0:
-        return {}
-    episode_ids = frame["episode_id"].unique().to_list()
-    found = find_signals(
-        frame.drop("flags"),
-        models=models if models is not None else default_models(),
-        acknowledged=acknowledged_keys(conn, episode_ids),
+def unscored_risk(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
+    """Forms stored although they could not be scored, with a risk item endorsed.
+
+    They are left out of the score frame (no total), but their risk item still raises the most
+    urgent alert.
+    """
+    a, s, e = t.administrations, t.sessions, t.episodes
+    rows = conn.execute(
+        select(a.c.episode_id, e.c.client_id, e.c.therapist_id, s.c.number, a.c.instrument_id)
+        .join(s, s.c.id == a.c.session_id)
+        .join(e, e.c.id == a.c.episode_id)
+        .where(
+            a.c.episode_id.in_(list(episode_ids)),
+            a.c.validity == "invalid",
+            cast(a.c.flags, Text).contains('"risk:'),
+        )
+        .order_by(a.c.episode_id, s.c.number, a.c.id)
+    ).all()
+    return pl.DataFrame(
+        [tuple(str(v) if i < 3 else v for i, v in enumerate(r)) for r in rows],
+        schema={
+            "episode_id": pl.String,
+            "client_id": pl.String,
+            "therapist_id": pl.String,
+            "session": pl.Int64,
+            "instrument": pl.String,
+        },
+        orient="row",
     )
+
+
+def _closed(conn: Connection, episode_ids: Sequence[int]) -> set[int]:
+    e = t.episodes
+    return set(
+        conn.execute(
+            select(e.c.id).where(e.c.id.in_(list(episode_ids)), e.c.closed_on.is_not(None))
+        ).scalars()
+    )
+
+
+def alerts_for(
+    conn: Connection,
+    frame: pl.DataFrame,
+    models: dict[str, EtrModel] | None = None,
+    episode_ids: Sequence[int] | None = None,
+) -> dict[int, list[AlertView]]:
+    """Every open card per episode, most urgent first; closed episodes have none.
+
+    `episode_ids` adds episodes with no scored form yet (a form that could not be scored can
+    still carry a risk item).
+    """
+    ids = sorted(
+        {int(i) for i in (frame["episode_id"].unique().to_list() if frame.height else [])}
+        | {int(i) for i in (episode_ids or [])}
+    )
+    if not ids:
+        return {}
+    open_ids = [i for i in ids if i not in _closed(conn, ids)]
+    if not open_ids:
+        return {}
+    scored = frame.filter(pl.col("episode_id").is_in(open_ids)) if frame.height else frame
+    table = signals_frame(
+        scored.drop("flags", strict=False),
+        models=models if models is not None else etr_models(conn, None),
+        acknowledged=acknowledged_keys(conn, open_ids),
+        unscored_risk=unscored_risk(conn, open_ids),
+    )
+    return _cards(table)
+
+
+def _cards(table: pl.DataFrame) -> dict[int, list[AlertView]]:
     out: dict[int, list[AlertView]] = {}
-    for s in found:
-        if s.kind in NOT_ALERTS:
-            continue
+    if table.height == 0:
+        return out
+    headline = {
+        row["key"]: row for row in table.select("key", "value", "reference").iter_rows(named=True)
+    }
+    for card in open_cards(table).iter_rows(named=True):
+        first = headline[card["key"]]
+        names = list(dict.fromkeys(load_instrument(i).short_name for i in card["instruments"]))
         view = AlertView(
-            key=s.key,
-            episode_id=int(s.episode_id),
-            kind=s.kind,
-            severity=s.severity,
-            title=f"{TITLES.get(s.kind, s.kind)} · {load_instrument(s.instrument).short_name}",
-            instrument=s.instrument,
-            session=int(s.session),
-            detail=str(s.evidence.get("detail") or ""),
-            score=s.evidence.get("score"),
-            reference=s.evidence.get("reference"),
-            next_steps=list(s.next_steps),
-            acknowledged=s.acknowledged,
+            key=card["key"],
+            episode_id=int(card["episode_id"]),
+            kind=card["kind"],
+            severity=card["severity"],
+            title=f"{TITLES.get(card['kind'], card['kind'])} · {', '.join(names)}",
+            instrument=card["instrument"],
+            session=max(card["last_sessions"]),
+            detail=card["detail"],
+            score=_number(first["value"]),
+            reference=_number(first["reference"]),
+            next_steps=merged_next_steps(card["kinds"]),
+            problem=card["problem"],
+            keys=list(card["keys"]),
+            evidence=[
+                _evidence(kind, start, end, detail)
+                for kind, start, end, detail in zip(
+                    card["kinds"],
+                    card["sessions"],
+                    card["last_sessions"],
+                    card["details"],
+                    strict=True,
+                )
+            ],
+            sources=list(dict.fromkeys(card["sources"])),
         )
         out.setdefault(view.episode_id, []).append(view)
-    for episode_id, views in out.items():
-        out[episode_id] = _latest_per_kind(views)
+    for views in out.values():
+        views.sort(key=lambda v: (v.rank, -v.session))
     return out
 
 
-def _latest_per_kind(views: list[AlertView]) -> list[AlertView]:
-    """One open alert per kind and measure (its latest session); earlier ones are its history.
-
-    A risk item endorsed at ten sessions is one thing to act on, not ten; acknowledging the
-    latest also acknowledges the earlier ones of the same kind (see `acknowledge`).
-    """
-    latest: dict[tuple[str, str], AlertView] = {}
-    for view in views:
-        if view.acknowledged:
-            continue
-        slot = (view.kind, view.instrument)
-        if slot not in latest or latest[slot].session < view.session:
-            latest[slot] = view
-    return sorted(latest.values(), key=lambda v: (v.rank, -v.session))
+def _evidence(kind: str, start: int, end: int, detail: str) -> str:
+    when = f"session {start}" if start == end else f"sessions {start} to {end}"
+    return f"{TITLES.get(kind, kind)}, {when}: {detail}"
 
 
-def _open_signals(conn: Connection, episode_id: int) -> list[AlertView]:
-    """Every unacknowledged signal of one episode, not collapsed."""
+def _number(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def _open_cards(conn: Connection, episode_id: int) -> list[AlertView]:
+    """The open cards of one episode."""
     from alliance.services.scores import score_frame
 
     frame = score_frame(conn, [episode_id])
-    if frame.height == 0:
-        return []
-    found = find_signals(
-        frame.drop("flags"),
-        models=default_models(),
-        acknowledged=acknowledged_keys(conn, [episode_id]),
+    return alerts_for(conn, frame, episode_ids=[episode_id]).get(episode_id, [])
+
+
+def _record(
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    keys: Sequence[str],
+    note: str | None,
+    at: datetime,
+) -> None:
+    if not keys:
+        return
+    conn.execute(
+        insert(t.signal_acknowledgements),
+        [
+            {
+                "episode_id": episode_id,
+                "signal_key": key,
+                "user_id": viewer.user_id,
+                "at": at,
+                "note": note,
+            }
+            for key in keys
+        ],
     )
-    return [
-        AlertView(
-            key=s.key,
-            episode_id=episode_id,
-            kind=s.kind,
-            severity=s.severity,
-            title=s.kind,
-            instrument=s.instrument,
-            session=int(s.session),
-            detail="",
-            score=None,
-            reference=None,
-        )
-        for s in found
-        if not s.acknowledged and s.kind not in NOT_ALERTS
-    ]
+    audit.record(conn, viewer.actor, "acknowledge", "signal", episode_id)
 
 
 def acknowledge(
@@ -181,36 +274,43 @@ def acknowledge(
     note: str | None,
     now: datetime | None = None,
 ) -> None:
-    """Record that the treating therapist has seen an alert (and what they will do)."""
+    """Record that the treating therapist has seen an alert card (and what they will do).
+
+    `signal_key` is any signal of the card; every signal on it is acknowledged.
+    """
     Access(conn, viewer).episode(episode_id, write=True)
-    open_now = {a.key: a for a in _open_signals(conn, episode_id)}
-    if signal_key not in open_now:
+    card = next((c for c in _open_cards(conn, episode_id) if signal_key in c.keys), None)
+    if card is None:
         raise FormError(
             {"signal_key": "this alert is not open on this episode (already acknowledged?)"}
         )
-    chosen = open_now[signal_key]
-    covered = [
-        a.key
-        for a in open_now.values()
-        if a.kind == chosen.kind
-        and a.instrument == chosen.instrument
-        and a.session <= chosen.session
-    ]
     clean_note = (note or "").strip() or None
     if clean_note is not None and len(clean_note) > 1000:
         raise FormError({"note": f"the note has {len(clean_note)} characters; at most 1000"})
-    at = now or utc_now()
-    conn.execute(
-        insert(t.signal_acknowledgements),
-        [
-            {
-                "episode_id": episode_id,
-                "signal_key": key,
-                "user_id": viewer.user_id,
-                "at": at,
-                "note": clean_note,
-            }
-            for key in covered
-        ],
+    _record(conn, viewer, episode_id, card.keys, clean_note, now or utc_now())
+
+
+def close_with_episode(
+    conn: Connection, viewer: Viewer, episode_id: int, now: datetime | None = None
+) -> int:
+    """Close every open alert of an episode being closed; returns how many signals it closed.
+
+    Call it from the episode's close, in the same transaction: the alerts are recorded as
+    acknowledged with the note "Closed with the episode", by whoever closed it.
+    """
+    Access(conn, viewer).episode(episode_id, write=True)
+    from alliance.services.scores import score_frame
+
+    frame = score_frame(conn, [episode_id])
+    table = signals_frame(
+        frame.drop("flags", strict=False),
+        models=etr_models(conn, None),
+        acknowledged=acknowledged_keys(conn, [episode_id]),
+        unscored_risk=unscored_risk(conn, [episode_id]),
     )
-    audit.record(conn, viewer.actor, "acknowledge", "signal", episode_id)
+    kinds = table["kind"].cast(pl.String)
+    keys = table.filter(kinds.is_in(list(PROBLEM_OF)) & pl.col("open") & ~pl.col("acknowledged"))[
+        "key"
+    ].to_list()
+    _record(conn, viewer, episode_id, keys, CLOSED_NOTE, now or utc_now())
+    return len(keys)
