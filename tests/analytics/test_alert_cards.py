@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import polars as pl
 
 from alliance.analytics import signals_frame
 from alliance.analytics.alerts import alerts_to_read, merged_next_steps, open_cards
 
 
-def frame(rows: dict[tuple[str, str], list[float]]) -> pl.DataFrame:
+def frame(rows: Mapping[tuple[str, str], Sequence[float]]) -> pl.DataFrame:
     data = [
         (episode, instrument, session, float(total))
         for (episode, instrument), totals in rows.items()
@@ -30,7 +32,10 @@ def frame(rows: dict[tuple[str, str], list[float]]) -> pl.DataFrame:
 # SRS     38  38  38  30    s4: a rupture (8 below 38), below 36, and a fall of 8 to below 36:
 #                           three signals, one problem, one card.
 # PHQ-9   14  15  16  21    s4: 7 worse than intake (reliable change 6): the outcome card.
-OPEN_RUPTURE = {("a", "srs"): [38, 38, 38, 30], ("a", "phq9"): [14, 15, 16, 21]}
+OPEN_RUPTURE: dict[tuple[str, str], list[float]] = {
+    ("a", "srs"): [38, 38, 38, 30],
+    ("a", "phq9"): [14, 15, 16, 21],
+}
 
 
 def test_it_makes_one_card_per_client_and_problem() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -40,7 +41,9 @@ def new_episode(engine: Engine, clinic: Clinic, code: str) -> int:
         )
 
 
-def add(engine: Engine, episode_id: int, instrument: str, answers: list[dict[str, float]]) -> None:
+def add(
+    engine: Engine, episode_id: int, instrument: str, answers: Sequence[Mapping[str, float]]
+) -> None:
     system = Actor.system()
     with engine.begin() as conn:
         for n, given in enumerate(answers, start=1):
