@@ -7,8 +7,12 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alliance.analytics import clinic_figures, fisher_interval, wilson
+from alliance.analytics.clinic import too_few
+from alliance.instruments import Referral, count_referrals
 
 
 def test_it_computes_wilson_intervals_by_hand() -> None:
@@ -118,3 +122,87 @@ def test_it_counts_distinct_sessions_per_stage(step: int) -> None:
     assert ana["mean_sessions_process"] == pytest.approx(1.0)
     assert ana["mean_sessions_change"] == pytest.approx(0.5)
     assert ana["mean_sessions_termination"] == pytest.approx(0.0)
+
+
+def _paired(rows: list[tuple[str, float, float, float, float]]) -> pl.DataFrame:
+    """Episodes rated on PHQ-9 and GAD-7 at sessions 1 and 2: (episode, phq first, gad first,
+    phq last, gad last); every episode closed."""
+    data = []
+    for eid, pf, gf, pl_, gl in rows:
+        for session, phq, gad in ((1, pf, gf), (2, pl_, gl)):
+            data.append((eid, "phq9", session, phq))
+            data.append((eid, "gad7", session, gad))
+    return pl.DataFrame(
+        {
+            "episode_id": [d[0] for d in data],
+            "client_id": [d[0] for d in data],
+            "therapist_id": ["ana"] * len(data),
+            "instrument": [d[1] for d in data],
+            "session": [d[2] for d in data],
+            "total": [float(d[3]) for d in data],
+            "closed": [True] * len(data),
+        }
+    )
+
+
+# Three clients with PHQ-9 and GAD-7 (caseness PHQ-9 >= 10 or GAD-7 >= 8; reliable change 6, 4):
+# client  PHQ-9    GAD-7    at caseness  first -> last   recovered  reliable change
+# A       15 -> 4  12 -> 3  yes -> no                     yes        both down: improved
+# B        8 -> 8  12 -> 9  yes -> yes (GAD-7 9)          no         GAD-7 down 3 < 4: none
+# C       12 -> 9   6 -> 10 yes -> yes (GAD-7 10)         no         GAD-7 up 4: deteriorated
+# Paired rule: recovery 1 of 3, reliable improvement 1 of 3, reliable deterioration 1 of 3,
+# reliable recovery 1 of 3. PHQ-9 alone would say 2 of 2 recovered (B is not a PHQ-9 case;
+# C's PHQ-9 of 9 is below 10) — the figure the paired rule replaces.
+THREE = [("A", 15, 12, 4, 3), ("B", 8, 12, 8, 9), ("C", 12, 6, 9, 10)]
+
+
+def test_it_uses_the_nhs_paired_rule_when_phq9_and_gad7_are_both_there() -> None:
+    everyone = (
+        clinic_figures(_paired(THREE)).filter(pl.col("therapist_id") == "(all)").row(0, named=True)
+    )
+    assert everyone["rates_measure"] == "PHQ-9 and GAD-7, NHS Talking Therapies paired rule"
+    counts = (
+        everyone["n_outcome_episodes"],
+        everyone["n_clinical_at_intake"],
+        everyone["n_recovered"],
+        everyone["n_reliable_improvement"],
+        everyone["n_reliable_deterioration"],
+        everyone["n_reliable_recovery"],
+    )
+    assert counts == (3, 3, 1, 1, 1, 1)
+    assert everyone["pct_recovery"] == pytest.approx(100 / 3)
+    assert everyone["effect_size_measure"] in ("PHQ-9", "GAD-7")
+    # Three episodes is below every minimum: the pages show "too few (n = 3)".
+    assert too_few(everyone, "recovery") == 3
+    assert too_few(everyone, "effect_size") == 3
+
+
+def test_it_uses_one_measure_and_names_it_without_the_pair() -> None:
+    phq_only = _paired(THREE).filter(pl.col("instrument") == "phq9")
+    everyone = clinic_figures(phq_only).row(-1, named=True)
+    assert everyone["rates_measure"] == "PHQ-9"
+    assert (everyone["n_clinical_at_intake"], everyone["n_recovered"]) == (2, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 27), st.integers(0, 21), st.integers(0, 27), st.integers(0, 21)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_it_counts_the_paired_rule_as_nhs_outcome_does(
+    scores: list[tuple[int, int, int, int]],
+) -> None:
+    rows = [(f"e{i}", *s) for i, s in enumerate(scores)]
+    everyone = clinic_figures(_paired([(r[0], *map(float, r[1:])) for r in rows])).row(
+        -1, named=True
+    )
+    counts = count_referrals(Referral(*map(float, s), treatment_sessions=2) for s in scores)
+    assert everyone["n_outcome_episodes"] == counts.finished
+    assert everyone["n_clinical_at_intake"] == counts.finished - counts.not_at_caseness_first
+    assert everyone["n_recovered"] == counts.recovered
+    assert everyone["n_reliable_improvement"] == counts.reliably_improved
+    assert everyone["n_reliable_deterioration"] == counts.reliably_deteriorated
+    assert everyone["n_reliable_recovery"] == counts.reliably_recovered

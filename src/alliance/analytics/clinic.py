@@ -8,8 +8,18 @@
   et al. 2005 found about 50 ratings are needed for a stable practitioner mean on the CARE measure).
 * Alliance–outcome correlation (episode mean alliance vs improvement): Pearson r with a Fisher z
   interval (Fisher 1921).
-* Recovery and reliable improvement follow NHS Talking Therapies: only episodes with at least two
-  ratings count; recovery counts those in the clinical range at intake.
+* Recovery, reliable improvement, reliable recovery and reliable deterioration follow NHS Talking
+  Therapies. Wherever PHQ-9 and GAD-7 were both collected, the **paired rule**
+  (`alliance.instruments.nhs_outcome`; DOMAIN §3): caseness PHQ-9 >= 10 and/or GAD-7 >= 8;
+  recovery = at caseness at the first rating, below both thresholds at the last; reliable
+  improvement = PHQ-9 down 6 and/or GAD-7 down 4 with neither up by its reliable change;
+  reliable deterioration = either up by it; reliable recovery = both. Otherwise the most used
+  outcome measure alone (its cutoff and reliable change). `rates_measure` names which.
+  Only episodes with at least two ratings count (two or more treatment sessions); recovery
+  counts those in the clinical range (at caseness) at intake.
+* Every figure names its measure (`effect_size_measure`, `rates_measure`, `alliance_measure`),
+  and `MINIMUMS` gives the fewest episodes (or ratings) a figure is shown from; below it the
+  pages say "too few (n = 3)" instead of a number (`too_few`).
 """
 
 from __future__ import annotations
@@ -32,12 +42,35 @@ from alliance.analytics.frame import (
 )
 from alliance.analytics.outcome import OutcomeRows, outcome_rows
 from alliance.domain.stages import Stage
+from alliance.instruments import load_instrument
+from alliance.instruments.change import (
+    GAD7_CASENESS,
+    GAD7_RELIABLE,
+    PHQ9_CASENESS,
+    PHQ9_RELIABLE,
+)
 
 Z95 = 1.959963984540054
 MIN_ALLIANCE_RATINGS = 50
 MIN_EPISODES_EFFECT = 20
 MIN_EPISODES_CORRELATION = 30
+MIN_EPISODES_RATE = 10
 ALL = "(all)"
+PAIRED = ("phq9", "gad7")
+PAIRED_RULE = "PHQ-9 and GAD-7, NHS Talking Therapies paired rule"
+# The fewest episodes (ratings, for the mean alliance) each figure is shown from, and the count
+# it is judged by. 50 alliance ratings: Mercer et al. 2005; the others are house rules (an
+# interval from fewer is too wide to act on).
+MINIMUMS: dict[str, tuple[str, int]] = {
+    "effect_size": ("n_pre_post", MIN_EPISODES_EFFECT),
+    "reliable_improvement": ("n_outcome_episodes", MIN_EPISODES_RATE),
+    "reliable_deterioration": ("n_outcome_episodes", MIN_EPISODES_RATE),
+    "recovery": ("n_clinical_at_intake", MIN_EPISODES_RATE),
+    "reliable_recovery": ("n_clinical_at_intake", MIN_EPISODES_RATE),
+    "dropout": ("n_closed", MIN_EPISODES_RATE),
+    "mean_alliance": ("n_alliance_ratings", MIN_ALLIANCE_RATINGS),
+    "r_alliance_outcome": ("n_alliance_outcome", MIN_EPISODES_CORRELATION),
+}
 
 _T = TypeVar("_T", bound=np.generic)
 
@@ -77,8 +110,11 @@ def clinic_figures(
     alliance = alliance or _most_common(series, "alliance")
     outcomes = outcomes if outcomes is not None else outcome_rows(series, {})
     episodes = _episode_table(series, by, outcome, alliance, outcomes)
-    grouped = _aggregate(episodes.with_columns(pl.col("_group").cast(pl.String)))
-    overall = _aggregate(episodes.with_columns(pl.lit(ALL).alias("_group")))
+    paired = _paired_outcomes(series)
+    use_paired = bool(paired["nhs_paired"].any())
+    episodes = episodes.hstack(paired)
+    grouped = _aggregate(episodes.with_columns(pl.col("_group").cast(pl.String)), use_paired)
+    overall = _aggregate(episodes.with_columns(pl.lit(ALL).alias("_group")), use_paired)
     table = pl.concat([grouped.sort("_group"), overall], how="vertical_relaxed")
     return (
         _with_intervals(table)
@@ -86,7 +122,65 @@ def clinic_figures(
         .with_columns(
             pl.lit(outcome).alias("outcome_instrument"),
             pl.lit(alliance).alias("alliance_instrument"),
+            pl.lit(_name(outcome)).alias("effect_size_measure"),
+            pl.lit(PAIRED_RULE if use_paired else _name(outcome)).alias("rates_measure"),
+            pl.lit(_name(alliance)).alias("alliance_measure"),
         )
+    )
+
+
+def _name(instrument: str | None) -> str | None:
+    return load_instrument(instrument).short_name if instrument is not None else None
+
+
+def too_few(row: dict[str, object], figure: str) -> int | None:
+    """The count behind `figure` in a row of `clinic_figures` when it is below its minimum."""
+    column, minimum = MINIMUMS[figure]
+    value = row.get(column)
+    n = int(value) if isinstance(value, int | float) and value == value else 0
+    return n if n < minimum else None
+
+
+def _paired_outcomes(series: Series) -> pl.DataFrame:
+    """Per episode, the NHS Talking Therapies outcome from its first and last PHQ-9 and GAD-7.
+
+    The same arithmetic as `alliance.instruments.nhs_outcome`, on every episode at once (a
+    property test holds the two equal). `nhs_paired`: both measures rated at least twice.
+    """
+    n = series.n_episodes
+    first: dict[str, FloatArray] = {}
+    last: dict[str, FloatArray] = {}
+    rated: dict[str, BoolArray] = {}
+    for instrument in PAIRED:
+        first[instrument] = np.full(n, np.nan)
+        last[instrument] = np.full(n, np.nan)
+        rated[instrument] = np.zeros(n, dtype=np.bool_)
+        if instrument not in series.instruments:
+            continue
+        chosen = series.series_codes == series.instruments.index(instrument)
+        at = series.episode[series.starts[chosen]]
+        first[instrument][at] = series.total[series.starts[chosen]]
+        last[instrument][at] = series.total[series.ends[chosen]]
+        rated[instrument][at] = series.lengths[chosen] >= 2
+    paired = rated["phq9"] & rated["gad7"]
+    with np.errstate(invalid="ignore"):
+        case_first = (first["phq9"] >= PHQ9_CASENESS) | (first["gad7"] >= GAD7_CASENESS)
+        case_last = (last["phq9"] >= PHQ9_CASENESS) | (last["gad7"] >= GAD7_CASENESS)
+        phq_drop = first["phq9"] - last["phq9"]
+        gad_drop = first["gad7"] - last["gad7"]
+        improved = (phq_drop >= PHQ9_RELIABLE) | (gad_drop >= GAD7_RELIABLE)
+        worse = (-phq_drop >= PHQ9_RELIABLE) | (-gad_drop >= GAD7_RELIABLE)
+    recovered = case_first & ~case_last
+    reliable_improvement = improved & ~worse
+    return pl.DataFrame(
+        {
+            "nhs_paired": paired,
+            "nhs_case_first": paired & case_first,
+            "nhs_recovered": paired & recovered,
+            "nhs_reliable_improvement": paired & reliable_improvement,
+            "nhs_reliable_deterioration": paired & worse,
+            "nhs_reliable_recovery": paired & recovered & reliable_improvement,
+        }
     )
 
 
@@ -262,9 +356,32 @@ def _sessions_per_stage(series: Series) -> tuple[IntArray, BoolArray]:
     return counts, np.asarray(has_stage)
 
 
-def _aggregate(episodes: pl.DataFrame) -> pl.DataFrame:
+def _aggregate(episodes: pl.DataFrame, use_paired: bool) -> pl.DataFrame:
     f = pl.col("finished")
     stage_cols = [f"sessions_{s.value}" for s in Stage]
+    if use_paired:
+        # Finished the same way: closed once the frame records closure, rated twice or more.
+        p = pl.col("nhs_paired") & (
+            pl.col("closed") if bool(episodes["closed"].any()) else pl.lit(True)
+        )
+        rates = [
+            p.sum().alias("n_outcome_episodes"),
+            (p & pl.col("nhs_reliable_improvement")).sum().alias("n_reliable_improvement"),
+            (p & pl.col("nhs_reliable_deterioration")).sum().alias("n_reliable_deterioration"),
+            (p & pl.col("nhs_case_first")).sum().alias("n_clinical_at_intake"),
+            (p & pl.col("nhs_recovered")).sum().alias("n_recovered"),
+            (p & pl.col("nhs_reliable_recovery")).sum().alias("n_reliable_recovery"),
+        ]
+    else:
+        recovered = f & pl.col("clinical_pre") & pl.col("clinical_post").not_()
+        rates = [
+            f.sum().alias("n_outcome_episodes"),
+            pl.col("improved").filter(f).sum().alias("n_reliable_improvement"),
+            pl.col("deteriorated").filter(f).sum().alias("n_reliable_deterioration"),
+            (f & pl.col("clinical_pre")).sum().alias("n_clinical_at_intake"),
+            recovered.sum().alias("n_recovered"),
+            (recovered & pl.col("improved")).sum().alias("n_reliable_recovery"),
+        ]
     return episodes.group_by("_group").agg(
         pl.len().alias("n_episodes"),
         pl.col("closed").sum().alias("n_closed"),
@@ -273,14 +390,7 @@ def _aggregate(episodes: pl.DataFrame) -> pl.DataFrame:
         pl.col("gain").filter(f).mean().alias("_mean_gain"),
         pl.col("pre").filter(f).std().alias("_sd_pre"),
         pl.corr(pl.col("pre").filter(f), pl.col("post").filter(f)).alias("_r_pre_post"),
-        pl.col("improved").filter(f).sum().alias("n_reliable_improvement"),
-        pl.col("deteriorated").filter(f).sum().alias("n_reliable_deterioration"),
-        (f & pl.col("clinical_pre")).sum().alias("n_clinical_at_intake"),
-        pl.col("clinical_post")
-        .filter(f & pl.col("clinical_pre"))
-        .not_()
-        .sum()
-        .alias("n_recovered"),
+        *rates,
         pl.col("alliance_n").sum().alias("n_alliance_ratings"),
         pl.col("alliance_sum").sum().alias("_alliance_sum"),
         pl.col("alliance_sumsq").sum().alias("_alliance_sumsq"),
@@ -317,9 +427,10 @@ def _with_intervals(table: pl.DataFrame) -> pl.DataFrame:
         "mean_alliance_high": mean_all + half_all,
     }
     for name, k, n in (
-        ("reliable_improvement", "n_reliable_improvement", "n_pre_post"),
-        ("reliable_deterioration", "n_reliable_deterioration", "n_pre_post"),
+        ("reliable_improvement", "n_reliable_improvement", "n_outcome_episodes"),
+        ("reliable_deterioration", "n_reliable_deterioration", "n_outcome_episodes"),
         ("recovery", "n_recovered", "n_clinical_at_intake"),
+        ("reliable_recovery", "n_reliable_recovery", "n_clinical_at_intake"),
         ("dropout", "n_dropout", "n_closed"),
     ):
         kk, nn = col(k), col(n)
