@@ -195,11 +195,13 @@ def test_it_uses_one_measure_and_names_it_without_the_pair() -> None:
 def test_it_counts_the_paired_rule_as_nhs_outcome_does(
     scores: list[tuple[int, int, int, int]],
 ) -> None:
-    rows = [(f"e{i}", *s) for i, s in enumerate(scores)]
-    everyone = clinic_figures(_paired([(r[0], *map(float, r[1:])) for r in rows])).row(
-        -1, named=True
+    rows = [
+        (f"e{i}", float(a), float(b), float(c), float(d)) for i, (a, b, c, d) in enumerate(scores)
+    ]
+    everyone = clinic_figures(_paired(rows)).row(-1, named=True)
+    counts = count_referrals(
+        Referral(pf, gf, pl_, gl, treatment_sessions=2) for pf, gf, pl_, gl in scores
     )
-    counts = count_referrals(Referral(*map(float, s), treatment_sessions=2) for s in scores)
     assert everyone["n_outcome_episodes"] == counts.finished
     assert everyone["n_clinical_at_intake"] == counts.finished - counts.not_at_caseness_first
     assert everyone["n_recovered"] == counts.recovered
