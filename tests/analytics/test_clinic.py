@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -124,7 +125,7 @@ def test_it_counts_distinct_sessions_per_stage(step: int) -> None:
     assert ana["mean_sessions_termination"] == pytest.approx(0.0)
 
 
-def _paired(rows: list[tuple[str, float, float, float, float]]) -> pl.DataFrame:
+def _paired(rows: Sequence[tuple[str, float, float, float, float]]) -> pl.DataFrame:
     """Episodes rated on PHQ-9 and GAD-7 at sessions 1 and 2: (episode, phq first, gad first,
     phq last, gad last); every episode closed."""
     data = []
