@@ -110,7 +110,7 @@ def clinic_figures(
     alliance = alliance or _most_common(series, "alliance")
     outcomes = outcomes if outcomes is not None else outcome_rows(series, {})
     episodes = _episode_table(series, by, outcome, alliance, outcomes)
-    paired = _paired_outcomes(series)
+    paired = paired_outcomes(series)
     use_paired = bool(paired["nhs_paired"].any())
     episodes = episodes.hstack(paired)
     grouped = _aggregate(episodes.with_columns(pl.col("_group").cast(pl.String)), use_paired)
@@ -141,7 +141,7 @@ def too_few(row: dict[str, object], figure: str) -> int | None:
     return n if n < minimum else None
 
 
-def _paired_outcomes(series: Series) -> pl.DataFrame:
+def paired_outcomes(series: Series) -> pl.DataFrame:
     """Per episode, the NHS Talking Therapies outcome from its first and last PHQ-9 and GAD-7.
 
     The same arithmetic as `alliance.instruments.nhs_outcome`, on every episode at once (a
