@@ -36,7 +36,7 @@ def frame(episodes: dict[str, tuple[bool, list[float]]]) -> pl.DataFrame:
 # I2       16 x 7, then 9                yes (s7 < s8)           yes (16 -> 9)    false positive
 # OPEN     15 x 8, not closed            -                       -                left out
 # sensitivity 2/3, specificity 1/2, PPV 2/3.
-EPISODES = {
+EPISODES: dict[str, tuple[bool, list[float]]] = {
     "U1": (True, [15.0] * 8),
     "U2": (True, [20.0] * 8),
     "U3": (True, [16.0] * 5),
