@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -24,6 +25,7 @@ from alliance.analytics import (
     synthetic_caseload,
 )
 from alliance.analytics.etr import MIN_EPISODES, EtrModel
+from alliance.analytics.signals import NO_CHANGE_AFTER
 from alliance.cli.core_cmds import db_option, engine_from, shown
 
 
@@ -99,37 +101,67 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
         f"({result.rupture_config.name})"
     )
     for name, model in sorted(result.models.items()):
-        used = "used" if model.n_episodes >= MIN_EPISODES else "too few: reliable-change fallback"
-        out.print(f"ETR model {name}: learned from {model.n_episodes} episodes ({used})")
+        used = "decides alerts" if model.usable else "not used: rule-based no-change alerts"
+        out.print(f"Expected-response model for {_measure(name)}: {model.description} ({used})")
+    if not any(m.usable for m in result.models.values()):
+        out.print(
+            f"No model fitted on {MIN_EPISODES} or more of your closed episodes: outcome alerts "
+            f"are rule-based (no reliable improvement by rating {NO_CHANGE_AFTER + 1})."
+        )
     table = Table(title="Signals (most severe first)")
-    for column in ("severity", "episode", "session", "kind", "measure", "evidence"):
+    for column in ("severity", "episode", "sessions", "open", "kind", "measure", "evidence"):
         table.add_column(column)
     for row in result.signals.head(50).iter_rows(named=True):
+        sessions = str(row["session"])
+        if row["last_session"] is not None and row["last_session"] != row["session"]:
+            sessions += f"-{row['last_session']}"
         table.add_row(
             row["severity"],
             row["episode_id"],
-            str(row["session"]),
+            sessions,
+            "yes" if row["open"] else "no",
             row["kind"],
-            row["instrument"],
+            _measure(row["instrument"]),
             row["detail"],
         )
     out.print(table)
     figures = Table(title="Clinic figures")
-    for column in ("group", "episodes", "effect size", "% reliable improvement", "mean alliance"):
+    first = result.figures.row(0, named=True) if result.figures.height else {}
+    for column in (
+        "group",
+        "episodes",
+        f"effect size ({first.get('effect_size_measure') or '-'})",
+        f"% reliable improvement ({first.get('rates_measure') or '-'})",
+        f"% recovery ({first.get('rates_measure') or '-'})",
+        f"mean alliance ({first.get('alliance_measure') or '-'})",
+    ):
         figures.add_column(column)
     for row in result.figures.iter_rows(named=True):
         figures.add_row(
             str(row["therapist_id"]),
             str(row["n_episodes"]),
-            _fmt(row["effect_size"], row["effect_size_low"], row["effect_size_high"]),
-            _fmt(
-                row["pct_reliable_improvement"],
-                row["pct_reliable_improvement_low"],
-                row["pct_reliable_improvement_high"],
-            ),
-            _fmt(row["mean_alliance"], row["mean_alliance_low"], row["mean_alliance_high"]),
+            _figure(row, "effect_size", "effect_size"),
+            _figure(row, "reliable_improvement", "pct_reliable_improvement"),
+            _figure(row, "recovery", "pct_recovery"),
+            _figure(row, "mean_alliance", "mean_alliance"),
         )
     out.print(figures)
+
+
+def _measure(instrument: str) -> str:
+    from alliance.instruments import load_instrument
+
+    return load_instrument(instrument).short_name
+
+
+def _figure(row: dict[str, Any], figure: str, column: str) -> str:
+    """A figure with its interval, or "too few (n = 3)" below its minimum."""
+    from alliance.analytics.clinic import too_few
+
+    n = too_few(row, figure)
+    if n is not None:
+        return f"too few (n = {n})"
+    return _fmt(row[column], row[f"{column}_low"], row[f"{column}_high"])
 
 
 def _fmt(value: float | None, low: float | None, high: float | None) -> str:
@@ -276,20 +308,114 @@ def etr_fit(
     click.echo(f"Stored {len(models)} model(s) in {shown(engine)}.")
 
 
-@etr_group.command("evaluate", epilog="Example: alliance etr evaluate --horizon 8")
+@etr_group.command(
+    "evaluate",
+    epilog="Example: alliance etr evaluate --db sqlite:///clinic.db  (or --csv scores.csv; "
+    "--synthetic for the machinery check)",
+)
+@db_option
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Evaluate on the closed episodes of a score CSV instead of the database.",
+)
+@click.option(
+    "--models",
+    "models_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="ETR models JSON to judge with; default: the models stored in the database.",
+)
+@click.option(
+    "--synthetic",
+    is_flag=True,
+    help="Check the expected-response machinery on synthetic episodes with known truth "
+    "instead (not clinical accuracy).",
+)
 @click.option("--train", type=click.IntRange(min=100), default=2000, show_default=True)
 @click.option("--test", "n_test", type=click.IntRange(min=100), default=2000, show_default=True)
 @click.option("--horizon", type=click.IntRange(min=2), default=8, show_default=True)
 @click.option("--seed", type=int, default=7, show_default=True)
-def etr_evaluate(train: int, n_test: int, horizon: int, seed: int) -> None:
-    """Sensitivity and specificity of not-on-track flags for held-out synthetic non-responders."""
-    result = evaluate_etr(n_train=train, n_test=n_test, horizon=horizon, seed=seed)
-    click.echo(
-        f"Trained on {result.model.n_episodes} synthetic episodes; tested on "
-        f"{result.n_non_responders} non-responders and {result.n_responders} responders "
-        f"(flag = any rating 2..{horizon} outside the band)."
+def etr_evaluate(
+    database_url: str | None,
+    csv_file: Path | None,
+    models_path: Path | None,
+    synthetic: bool,
+    train: int,
+    n_test: int,
+    horizon: int,
+    seed: int,
+) -> None:
+    """How well the outcome alerts foretold no reliable improvement, on closed episodes.
+
+    Sensitivity, specificity and positive predictive value of the not-on-track and no-change
+    alerts, with 95% intervals; fewer than 10 episodes in a denominator reads "too few".
+    """
+    if synthetic:
+        if csv_file is not None:
+            raise BadInput("--csv and --synthetic: choose one source")
+        result = evaluate_etr(n_train=train, n_test=n_test, horizon=horizon, seed=seed)
+        click.echo(
+            f"Synthetic check, not clinical accuracy. Trained on {result.model.n_episodes} "
+            f"synthetic episodes; tested on {result.n_non_responders} non-responders and "
+            f"{result.n_responders} responders (flag = any rating 2..{horizon} outside the band)."
+        )
+        click.echo(f"sensitivity {result.sensitivity:.3f}  specificity {result.specificity:.3f}")
+        return
+    from alliance.analytics.evaluation import HANNAN_2005, alert_accuracy
+
+    if csv_file is not None:
+        scores = read_scores_csv(csv_file)
+        if scores.rejected:
+            _report_rejected(scores.rejected, Console(stderr=True))
+        frame = scores.frame()
+        models = _models_from(models_path) if models_path is not None else {}
+    else:
+        from alliance.store.exports import load_etr_models, load_score_frame
+
+        engine = engine_from(database_url)
+        try:
+            frame = load_score_frame(engine)
+            models = (
+                _models_from(models_path) if models_path is not None else load_etr_models(engine)
+            )
+        finally:
+            engine.dispose()
+    table = alert_accuracy(frame, models=models)
+    out = Console()
+    overall = table.row(-1, named=True)
+    out.print(
+        f"{overall['n_episodes']} closed episodes; ended without reliable improvement by "
+        f"{overall['measure']}; flagged = a not-on-track or no-change alert before the last rating."
     )
-    click.echo(f"sensitivity {result.sensitivity:.3f}  specificity {result.specificity:.3f}")
+    shown_table = Table(title="Alert accuracy")
+    for column in ("group", "episodes", "sensitivity", "specificity", "positive predictive value"):
+        shown_table.add_column(column)
+    for row in table.iter_rows(named=True):
+        shown_table.add_row(
+            str(row["therapist_id"]),
+            str(row["n_episodes"]),
+            *(_accuracy(row, k) for k in ("sensitivity", "specificity", "ppv")),
+        )
+    out.print(shown_table)
+    for warning in overall["warnings"]:
+        out.print(f"Note: {warning}")
+    out.print(f"Published anchor: {HANNAN_2005}.")
+
+
+def _accuracy(row: dict[str, Any], key: str) -> str:
+    from alliance.analytics.clinic import MIN_EPISODES_RATE
+
+    n = int(row[f"n_{key}"] or 0)
+    value = row[key]
+    if n < MIN_EPISODES_RATE or value is None:
+        return f"too few (n = {n})"
+    return (
+        f"{100 * value:.0f}% [{100 * row[f'{key}_low']:.0f}, {100 * row[f'{key}_high']:.0f}]"
+        f" ({round(value * n)} of {n})"
+    )
 
 
 COMMANDS: list[click.Command] = [analyze_cmd, import_cmd, export_cmd, etr_group]
