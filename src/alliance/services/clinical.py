@@ -306,7 +306,7 @@ class IncidentView:
 
 
 def open_incidents(conn: Connection, viewer: Viewer) -> list[IncidentView]:
-    """Open boundary incidents addressed to this supervisor, oldest first; each read is audited."""
+    """Unresolved boundary incidents addressed to this supervisor, oldest first; reads audited."""
     i, e, c, u = t.boundary_incidents, t.episodes, t.clients, t.users
     rows = conn.execute(
         select(
@@ -321,7 +321,7 @@ def open_incidents(conn: Connection, viewer: Viewer) -> list[IncidentView]:
         .join(e, e.c.id == i.c.episode_id)
         .join(c, c.c.id == e.c.client_id)
         .outerjoin(u, u.c.id == i.c.reported_by)
-        .where(i.c.supervisor_id == viewer.user_id, i.c.status == "open")
+        .where(i.c.supervisor_id == viewer.user_id, i.c.status != "resolved")
         .order_by(i.c.created_at, i.c.id)
     ).all()
     out = [IncidentView(r[0], r[1], r[2], r[3], r[4], r[5] or "the system", r[6]) for r in rows]
