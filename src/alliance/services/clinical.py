@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, select
 
-from alliance.domain import DomainError, GoalStatus, WorksheetKind
+from alliance.domain import DomainError, GoalStatus, WorksheetKind, check_closing
 from alliance.domain.boundaries import BoundaryRationale
 from alliance.domain.goals import check_goal_move
 from alliance.errors import FormError, NotVisibleError
@@ -23,7 +23,7 @@ from alliance.store import sessions as store_sessions
 from alliance.store import tables as t
 from alliance.store import worksheets as store_worksheets
 from alliance.store.access import Access, Viewer
-from alliance.store.base import Actor
+from alliance.store.base import Actor, load_episode, utc_now
 
 T = TypeVar("T")
 
@@ -243,6 +243,30 @@ def goal_moves(status: str) -> list[str]:
             continue
         moves.append(target.value)
     return moves
+
+
+def check_close(
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    closed_on: str,
+    summary: str | None,
+    reason: str | None,
+) -> list[str]:
+    """The closing's warnings, or FormError: what closing would say, with nothing written."""
+    day = parse_date("closed_on", closed_on)
+    Access(conn, viewer).episode(episode_id, write=True)
+    episode, _ = load_episode(conn, episode_id)
+    with refused_as_form_errors():
+        _, _, warnings = check_closing(
+            episode,
+            day,
+            utc_now(),
+            has_relapse_plan=store_episodes.has_relapse_plan(conn, episode_id),
+            reason=reason,
+            summary=summary or None,
+        )
+    return warnings
 
 
 def close_episode(

@@ -275,3 +275,12 @@ def closed_episodes(
 
 def open_episodes(conn: Connection, viewer: Viewer) -> list[EpisodeSummary]:
     return _episodes_of(conn, viewer, t.episodes.c.closed_on.is_(None))
+
+
+def therapist_names(conn: Connection, therapist_ids: list[int]) -> list[tuple[int, str]]:
+    """(id, display name) of these therapists, by name, for a filter."""
+    u = t.users
+    rows = conn.execute(
+        select(u.c.id, u.c.display_name).where(u.c.id.in_(therapist_ids)).order_by(u.c.display_name)
+    ).all()
+    return [(int(r.id), str(r.display_name)) for r in rows]

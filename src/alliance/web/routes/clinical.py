@@ -330,8 +330,39 @@ async def record_session(request: Request, viewer: Therapist, episode_id: int) -
 
 @router.post("/episodes/{episode_id}/close", response_model=None)
 async def close_episode(request: Request, viewer: Therapist, episode_id: int) -> Response:
-    """Close the episode; the store's warnings (e.g. no relapse-prevention plan) stay visible."""
+    """Close the episode after a confirmation step; its warnings (no relapse plan) stay visible.
+
+    The first post checks the form and shows what closing means; only the second, carrying
+    `confirm=yes`, closes.
+    """
     form = await form_data(request)
+    if form.get("confirm") != "yes":
+        try:
+            with tx(request) as conn:
+                warnings = clinical.check_close(
+                    conn,
+                    viewer,
+                    episode_id,
+                    form.get("closed_on", ""),
+                    form.get("summary"),
+                    form.get("closing_reason"),
+                )
+        except NotVisibleError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except FormError as exc:
+            return _episode_page(request, viewer, episode_id, {"close": exc.errors}, form, 400)
+        detail = load_detail(request, viewer, episode_id)
+        return page(
+            request,
+            "close_confirm.html",
+            {
+                "viewer": viewer,
+                "e": detail,
+                "values": form,
+                "warnings": warnings,
+                "reopen_days": request.app.state.settings.reopen_days,
+            },
+        )
     try:
         with tx(request) as conn:
             result = clinical.close_episode(
