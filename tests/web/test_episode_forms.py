@@ -365,7 +365,10 @@ def test_it_adds_a_tagged_relational_note(
         },
     )
     assert response.status_code == 200
-    assert "[advice, over-involvement]" in response.text
+    timeline = response.text.split('id="notes"', 1)[1].split("</ol>", 1)[0]
+    assert "<strong>Countertransference</strong>" in timeline
+    assert '<span class="badge stage">advice</span>' in timeline
+    assert '<span class="badge stage">over-involvement</span>' in timeline
     with engine.connect() as conn:
         row = conn.execute(select(t.relational_notes)).one()
     assert (row.kind, row.tags) == ("countertransference", ["advice", "over-involvement"])
@@ -458,17 +461,17 @@ def test_it_lists_only_open_incidents_of_this_supervisor(
             conn,
             Actor.system(),
             clinic.rupture_episode,
-            "Reviewed already",
+            "Resolved already",
             occurred_on=date.today(),
         )
-        conn.execute(t.boundary_incidents.update().values(status="reviewed"))
+        conn.execute(t.boundary_incidents.update().values(status="resolved"))
         report_boundary_incident(
             conn, Actor.system(), clinic.other_episode, "Not sam's", occurred_on=date.today()
         )
     sign_in(app_client, "sam")
     html = app_client.get("/supervision").text
     assert "No open incidents." in html
-    assert "Reviewed already" not in html
+    assert "Resolved already" not in html
     assert "Not sam&#39;s" not in html
     assert "Not sam's" not in html
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures
+from alliance.services import clinical, links, measures, practice
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
@@ -382,6 +382,22 @@ async def close_episode(request: Request, viewer: Therapist, episode_id: int) ->
         text += " Warning: " + " ".join(result.warnings)
     request.session["flash"] = {"kind": "warn" if result.warnings else "ok", "text": text}
     return redirect(request, f"/episodes/{episode_id}/details")
+
+
+@router.post("/episodes/{episode_id}/reopen", response_model=None)
+async def reopen_episode(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    """Within the clinic's period after closing, with a reason (audited)."""
+    days = request.app.state.settings.reopen_days
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "reopen",
+        "Episode reopened.",
+        lambda conn, form: practice.reopen_episode(
+            conn, viewer, episode_id, form.get("reason", ""), within_days=days
+        ),
+    )
 
 
 @router.post("/episodes/{episode_id}/ack", response_model=None)

@@ -161,26 +161,6 @@ def closed_page(request: Request, viewer: Clinician) -> HTMLResponse:
     )
 
 
-@router.post("/episodes/{episode_id}/reopen", response_model=None)
-async def reopen_episode(request: Request, viewer: Therapist, episode_id: int) -> Response:
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            practice.reopen_episode(
-                conn,
-                viewer,
-                episode_id,
-                form.get("reason", ""),
-                within_days=request.app.state.settings.reopen_days,
-            )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        request.session["flash"] = {"kind": "error", "text": "Not reopened. " + str(exc)}
-        return redirect(request, f"/episodes/{episode_id}/details#closing-h")
-    return redirect(request, f"/episodes/{episode_id}/details", "Episode reopened.")
-
-
 def _incident_page(
     request: Request,
     viewer: Viewer,
