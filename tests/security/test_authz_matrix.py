@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine, select
 
+from alliance.services import tokens
 from alliance.store import break_glass
 from alliance.store import tables as t
 from alliance.store.base import Actor
@@ -110,6 +111,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/users"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
     # The {user_id} in these paths is therapist B's (its loop has run before the admin's).
+    ("GET", "/admin/users/{user_id}"): ADMIN,
+    ("POST", "/admin/users/{user_id}"): ADMIN,
+    ("POST", "/admin/users/{user_id}/deactivate"): ADMIN,
+    ("POST", "/admin/users/{user_id}/reactivate"): ADMIN,
+    ("POST", "/admin/tokens/{token_id}/revoke"): ADMIN,
     ("POST", "/admin/users/{user_id}/password"): ADMIN,
     ("POST", "/admin/users/{user_id}/totp/remove"): ADMIN,
     ("GET", "/admin/break-glass"): ADMIN,
@@ -164,7 +170,8 @@ def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
             "A suspected dual relationship",
             occurred_on=date(2025, 1, 1),
         )
-    return {"client_id": client_id, "incident_id": incident_id}
+        token = tokens.create_token(conn, "otto", label="matrix")
+    return {"client_id": client_id, "incident_id": incident_id, "token_id": token.id}
 
 
 def concrete(
