@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures, practice
+from alliance.services import clinical, links, measures, practice, reports
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
@@ -574,24 +574,39 @@ def chart_file(
     return Response(charts.render(spec, fmt), media_type=media)
 
 
+def _report(request: Request, viewer: Viewer, episode_id: int) -> tuple[Any, dict[str, Any]]:
+    detail = load_detail(request, viewer, episode_id)
+    with tx(request) as conn:
+        report = reports.progress_report(conn, detail)
+    return report, chart_spec(request, viewer, detail)
+
+
 @router.get("/episodes/{episode_id}/report", response_class=HTMLResponse)
 def report_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResponse:
-    detail = load_detail(request, viewer, episode_id)
-    spec = chart_spec(request, viewer, detail)
-    svg = charts.render(spec, "svg").decode()
-    return page(request, "report.html", {"viewer": viewer, "e": detail, "chart_svg": svg})
+    report, spec = _report(request, viewer, episode_id)
+    svg = charts.render(spec, "svg").decode() if report.measures else ""
+    return page(
+        request,
+        "report.html",
+        {"viewer": viewer, "r": report, "episode_id": episode_id, "chart_svg": svg},
+    )
 
 
 @router.get("/episodes/{episode_id}/report.pdf")
-def report_pdf(request: Request, viewer: Clinician, episode_id: int) -> Response:
+def report_pdf(
+    request: Request,
+    viewer: Clinician,
+    episode_id: int,
+    paper: Literal["a4", "letter"] = "a4",
+) -> Response:
+    """A4 by default; `?paper=letter` for US Letter."""
     from alliance.web.reports import progress_report_pdf
 
-    detail = load_detail(request, viewer, episode_id)
-    spec = chart_spec(request, viewer, detail)
+    report, spec = _report(request, viewer, episode_id)
     return Response(
-        progress_report_pdf(detail, spec),
+        progress_report_pdf(report, spec, paper),
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="progress-{detail.client_code}.pdf"'
+            "Content-Disposition": f'attachment; filename="progress-{report.client_code}.pdf"'
         },
     )
