@@ -172,6 +172,18 @@ def record_session(
     )
 
 
+def session_number(conn: Connection, viewer: Viewer, episode_id: int, session_id: int) -> int:
+    Access(conn, viewer).episode(episode_id)
+    number = conn.execute(
+        select(t.sessions.c.number).where(
+            t.sessions.c.id == session_id, t.sessions.c.episode_id == episode_id
+        )
+    ).scalar_one_or_none()
+    if number is None:
+        raise NotVisibleError("session")
+    return int(number)
+
+
 def lines(text: str | None) -> list[str]:
     """One entry per non-empty line of a textarea."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
