@@ -55,6 +55,16 @@ class Settings(BaseSettings):
         int,
         Field(default=60 * 24, ge=5, le=60 * 24 * 14, description="How long a client link lives."),
     ] = 60 * 24
+    reopen_days: Annotated[
+        int,
+        Field(
+            default=90,
+            ge=0,
+            le=3650,
+            description="How many days after its closing an episode may be reopened (with a "
+            "reason); after that the client gets a new, linked episode.",
+        ),
+    ] = 90
     sqlite_busy_timeout_ms: Annotated[
         int, Field(default=5000, ge=0, description="How long SQLite waits on a lock.")
     ] = 5000

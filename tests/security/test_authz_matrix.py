@@ -13,15 +13,19 @@ admin holding a grant for episode E: E's pages read, nothing written, no other e
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from alliance.services import tokens
 from alliance.store import break_glass
+from alliance.store import tables as t
 from alliance.store.base import Actor
+from alliance.store.relational import report_boundary_incident
 from tests.security.conftest import PERSONAS, new_link
 from tests.security.routes import route_table
 from tests.web.clinic import Clinic
@@ -34,6 +38,8 @@ THERAPISTS = frozenset({"therapist_a", "therapist_b"})
 SUPERVISORS = frozenset({"supervisor_of_a", "supervisor_of_nobody"})
 A_READERS = frozenset({"therapist_a", "supervisor_of_a"})
 A_WRITER = frozenset({"therapist_a"})
+A_SUPERVISOR = frozenset({"supervisor_of_a"})
+CLINICIANS = THERAPISTS | SUPERVISORS
 ADMIN = frozenset({"admin"})
 NOBODY: frozenset[str] = frozenset()
 
@@ -55,6 +61,18 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/account/totp"): STAFF,
     ("POST", "/account/totp/start"): STAFF,
     ("GET", "/caseload"): THERAPISTS,
+    ("GET", "/caseload/closed"): CLINICIANS,
+    ("GET", "/clients/new"): THERAPISTS,
+    ("POST", "/clients"): THERAPISTS,
+    # The {client_id} is the client of therapist A's episode; {incident_id} is reported on it.
+    ("GET", "/clients/{client_id}"): A_READERS,
+    ("POST", "/clients/{client_id}/episodes"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/reopen"): A_WRITER,
+    ("GET", "/incidents/{incident_id}"): A_READERS,
+    # Only the supervisor the incident is addressed to takes its steps.
+    ("POST", "/incidents/{incident_id}/acknowledge"): A_SUPERVISOR,
+    ("POST", "/incidents/{incident_id}/respond"): A_SUPERVISOR,
+    ("POST", "/incidents/{incident_id}/resolve"): A_SUPERVISOR,
     ("GET", "/episodes/{episode_id}"): A_READERS,
     ("GET", "/episodes/{episode_id}/details"): A_READERS,
     ("POST", "/episodes/{episode_id}/stage"): A_WRITER,
@@ -93,6 +111,11 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/admin/users"): ADMIN,
     ("POST", "/admin/users"): ADMIN,
     # The {user_id} in these paths is therapist B's (its loop has run before the admin's).
+    ("GET", "/admin/users/{user_id}"): ADMIN,
+    ("POST", "/admin/users/{user_id}"): ADMIN,
+    ("POST", "/admin/users/{user_id}/deactivate"): ADMIN,
+    ("POST", "/admin/users/{user_id}/reactivate"): ADMIN,
+    ("POST", "/admin/tokens/{token_id}/revoke"): ADMIN,
     ("POST", "/admin/users/{user_id}/password"): ADMIN,
     ("POST", "/admin/users/{user_id}/totp/remove"): ADMIN,
     ("GET", "/admin/break-glass"): ADMIN,
@@ -134,9 +157,33 @@ API_BODIES: dict[str, dict[str, Any]] = {
 SECRETS = ("RUPT-001", "Sleep through most nights")
 
 
+def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
+    """Therapist A's client and an incident on A's episode, for the paths that name them."""
+    with engine.begin() as conn:
+        client_id = conn.execute(
+            select(t.episodes.c.client_id).where(t.episodes.c.id == clinic.rupture_episode)
+        ).scalar_one()
+        incident_id = report_boundary_incident(
+            conn,
+            Actor.system(),
+            clinic.rupture_episode,
+            "A suspected dual relationship",
+            occurred_on=date(2025, 1, 1),
+        )
+        token = tokens.create_token(conn, "otto", label="matrix")
+    return {"client_id": client_id, "incident_id": incident_id, "token_id": token.id}
+
+
 def concrete(
-    path: str, clinic: Clinic, token: str, link_id: int, episode_id: int | None = None
+    path: str,
+    clinic: Clinic,
+    token: str,
+    link_id: int,
+    episode_id: int | None = None,
+    ids: dict[str, int] | None = None,
 ) -> str:
+    for name, value in (ids or {}).items():
+        path = path.replace("{" + name + "}", str(value))
     if path == "/static":
         return "/static/css/alliance.css"
     return (
@@ -155,7 +202,11 @@ def send(client: TestClient, method: str, path: str, url: str) -> Response:
         return client.get(url, follow_redirects=False)
     if path.startswith("/api/"):
         return client.post(url, json=API_BODIES[path.rsplit("/", 1)[-1]], follow_redirects=False)
-    form = {"text": "Matrix goal", "instrument": "srs"} if "{episode_id}" in path else {}
+    form = (
+        {"text": "Matrix goal", "instrument": "srs"}
+        if "{episode_id}" in path or "{incident_id}" in path
+        else {}
+    )
     return client.post(url, data=form, follow_redirects=False)
 
 
@@ -185,6 +236,7 @@ def test_it_enforces_the_matrix_with_zero_leaks(
     persona_client: Callable[[str], TestClient],
 ) -> None:
     link = new_link(engine, clinic)
+    ids = objects(engine, clinic)
     # Handing the browser over as a tablet locks it to the form, and signing out ends the
     # session: those two last, so each persona keeps its session through the rest of the table.
     routes = sorted(
@@ -196,7 +248,7 @@ def test_it_enforces_the_matrix_with_zero_leaks(
         if persona == "client_link":
             assert client.get(f"/f/{link.token}").status_code == 200
         for method, path in routes:
-            url = concrete(path, clinic, link.token, link.link_id)
+            url = concrete(path, clinic, link.token, link.link_id, ids=ids)
             response = send(client, method, path, url)
             allowed = persona in RULES[(method, path)]
             where = f"{persona} {method} {path} -> {response.status_code}"

@@ -336,6 +336,7 @@ def worksheets_and_closing(server: LiveServer, page: Page, episode_id: int, user
     close.get_by_label("Why the episode ended").select_option("referred")
     close.get_by_label("Closing summary").fill("Ended early: moved away")
     close.get_by_role("button", name="Close the episode").click()
+    page.get_by_role("button", name="Yes, close the episode").click()
     expect(page.locator("div.flash.warn[role=status]")).to_contain_text(
         "no relapse-prevention plan was recorded"
     )

@@ -185,6 +185,7 @@ def test_it_closes_without_a_plan_and_shows_the_stores_warning(
             "closed_on": date.today().isoformat(),
             "summary": "Moved away",
             "closing_reason": "dropout",
+            "confirm": "yes",
         },
     )
     assert closed.status_code == 200
@@ -214,13 +215,34 @@ def test_it_shows_a_dropout_closing_in_the_supervisor_figures(
     # The rupture episode has scores across sessions, so the clinic figures count it.
     closed = app_client.post(
         f"/episodes/{clinic.rupture_episode}/close",
-        data={"closed_on": date.today().isoformat(), "closing_reason": "dropout"},
+        data={"closed_on": date.today().isoformat(), "closing_reason": "dropout", "confirm": "yes"},
     )
     assert closed.status_code == 200
     app_client.post("/logout")
     sign_in(app_client, clinic.usernames["supervisor"])
     # One closed episode, and it was a drop-out: 1/1, Wilson 95% interval 1/(1 + 1.96²) to 1.
     assert all_supervisees_dropout() == "100% (21–100)"
+
+
+def test_it_asks_for_confirmation_before_closing(
+    therapist: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    today = date.today().isoformat()
+    form = {"closed_on": today, "summary": "Moved away", "closing_reason": "referred"}
+    asked = therapist.post(f"/episodes/{clinic.risk_episode}/close", data=form)
+    assert asked.status_code == 200
+    assert "Close the episode of client" in asked.text
+    assert "Referred on" in asked.text
+    assert 'name="confirm" value="yes"' in asked.text
+    assert f'value="{today}"' in asked.text
+    with engine.connect() as conn:
+        row = conn.execute(select(t.episodes).where(t.episodes.c.id == clinic.risk_episode)).one()
+    assert row.closed_on is None  # asking closes nothing
+    done = therapist.post(f"/episodes/{clinic.risk_episode}/close", data=form | {"confirm": "yes"})
+    assert "Episode closed." in done.text
+    with engine.connect() as conn:
+        row = conn.execute(select(t.episodes).where(t.episodes.c.id == clinic.risk_episode)).one()
+    assert (str(row.closed_on), row.closing_reason) == (today, "referred")
 
 
 def test_it_asks_why_the_episode_ended_and_refuses_no_reason(
@@ -262,7 +284,7 @@ def test_it_closes_with_a_plan_and_no_warning(
     therapist.post(f"/episodes/{clinic.risk_episode}/relapse_prevention", data=PLAN)
     closed = therapist.post(
         f"/episodes/{clinic.risk_episode}/close",
-        data={"closed_on": date.today().isoformat(), "closing_reason": "planned"},
+        data={"closed_on": date.today().isoformat(), "closing_reason": "planned", "confirm": "yes"},
     )
     assert '<div class="flash ok" role="status">Episode closed.</div>' in closed.text
     assert NO_RELAPSE_PLAN not in closed.text
@@ -343,7 +365,10 @@ def test_it_adds_a_tagged_relational_note(
         },
     )
     assert response.status_code == 200
-    assert "[advice, over-involvement]" in response.text
+    timeline = response.text.split('id="notes"', 1)[1].split("</ol>", 1)[0]
+    assert "<strong>Countertransference</strong>" in timeline
+    assert '<span class="badge stage">advice</span>' in timeline
+    assert '<span class="badge stage">over-involvement</span>' in timeline
     with engine.connect() as conn:
         row = conn.execute(select(t.relational_notes)).one()
     assert (row.kind, row.tags) == ("countertransference", ["advice", "over-involvement"])
@@ -436,17 +461,17 @@ def test_it_lists_only_open_incidents_of_this_supervisor(
             conn,
             Actor.system(),
             clinic.rupture_episode,
-            "Reviewed already",
+            "Resolved already",
             occurred_on=date.today(),
         )
-        conn.execute(t.boundary_incidents.update().values(status="reviewed"))
+        conn.execute(t.boundary_incidents.update().values(status="resolved"))
         report_boundary_incident(
             conn, Actor.system(), clinic.other_episode, "Not sam's", occurred_on=date.today()
         )
     sign_in(app_client, "sam")
     html = app_client.get("/supervision").text
     assert "No open incidents." in html
-    assert "Reviewed already" not in html
+    assert "Resolved already" not in html
     assert "Not sam&#39;s" not in html
     assert "Not sam's" not in html
 

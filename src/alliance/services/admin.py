@@ -6,17 +6,19 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
-from alliance.domain import DomainError
+from alliance.domain import DomainError, Role
+from alliance.domain.people import check_display_name
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import INSTRUMENT_IDS
+from alliance.services.clinical import refused_as_form_errors
 from alliance.services.passwords import hash_password
 from alliance.store import audit, break_glass
 from alliance.store import people as store_people
 from alliance.store import tables as t
 from alliance.store.access import Viewer
-from alliance.store.base import NotFoundError, utc_now
+from alliance.store.base import Actor, NotFoundError, utc_now
 
 # A session rule: "every", "first", "last", "every:N" (every Nth session) or a list "1,4,8".
 _RULE = re.compile(r"^(every|first|last|every:[1-9][0-9]?|[1-9][0-9]{0,2}(,[1-9][0-9]{0,2})*)$")
@@ -64,6 +66,188 @@ def create_account(
     except DomainError as exc:
         raise FormError({exc.field.rsplit(".", 1)[-1]: f"{exc.detail}: {exc.rule}"}) from None
     return NewAccount(user_id, username.strip().lower(), password)
+
+
+DEFAULT_CLINIC = "Our clinic"
+
+
+def add_account_from_command_line(
+    conn: Connection,
+    *,
+    username: str,
+    role: str,
+    display_name: str | None = None,
+    supervisor: str | None = None,
+    clinic: str | None = None,
+) -> NewAccount:
+    """The first account (and any after it) from `alliance user add`, with no one signed in.
+
+    The clinic is created with the first account; a one-time password is returned, to be
+    changed at the first sign-in. Whoever runs the command already holds the database.
+    """
+    system = Actor.system()
+    org = conn.execute(select(t.organisations.c.id).order_by(t.organisations.c.id)).first()
+    if org is None:
+        with refused_as_form_errors():
+            org_id = store_people.create_organisation(conn, system, clinic or DEFAULT_CLINIC)
+    else:
+        org_id = int(org.id)
+    supervisor_id = None
+    if supervisor:
+        found = store_people.user_by_username(conn, supervisor)
+        if found is None or found["organisation_id"] != org_id:
+            raise FormError({"supervisor": f"No user is called {supervisor.strip()[:40]!r}."})
+        supervisor_id = int(found["id"])
+    password = secrets.token_urlsafe(12)
+    clean_username = username.strip().lower()
+    with refused_as_form_errors():
+        user_id = store_people.create_user(
+            conn,
+            system,
+            organisation_id=org_id,
+            username=clean_username,
+            role=role,
+            display_name=(display_name or "").strip() or clean_username,
+            password_hash=hash_password(password),
+            supervisor_id=supervisor_id,
+            must_change_password=True,
+        )
+    return NewAccount(user_id, clean_username, password)
+
+
+def has_admin(conn: Connection) -> bool:
+    """Whether any active admin can sign in (a fresh database has none)."""
+    found = conn.execute(
+        select(t.users.c.id).where(t.users.c.role == "admin", t.users.c.active.is_(True)).limit(1)
+    ).first()
+    return found is not None
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    supervisor_id: int | None
+    active: bool
+
+
+def account(conn: Connection, viewer: Viewer, user_id: int) -> AccountView:
+    _member(conn, viewer, user_id)
+    u = t.users
+    row = conn.execute(
+        select(
+            u.c.id, u.c.username, u.c.display_name, u.c.role, u.c.supervisor_id, u.c.active
+        ).where(u.c.id == user_id)
+    ).one()
+    return AccountView(
+        row.id, row.username, row.display_name, row.role, row.supervisor_id, bool(row.active)
+    )
+
+
+def _open_episodes_of(conn: Connection, user_id: int) -> int:
+    e = t.episodes
+    query = select(func.count()).where(e.c.therapist_id == user_id, e.c.closed_on.is_(None))
+    return int(conn.execute(query).scalar_one())
+
+
+def _other_active_admins(conn: Connection, viewer: Viewer, user_id: int) -> int:
+    u = t.users
+    query = select(func.count()).where(
+        u.c.organisation_id == viewer.organisation_id,
+        u.c.role == "admin",
+        u.c.active.is_(True),
+        u.c.id != user_id,
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def update_account(
+    conn: Connection,
+    viewer: Viewer,
+    user_id: int,
+    *,
+    display_name: str,
+    role: str,
+    supervisor_id: str,
+) -> None:
+    """Change a user's name, role and supervisor (audited); nothing changes on any refusal."""
+    current = account(conn, viewer, user_id)
+    errors: dict[str, str] = {}
+    try:
+        clean_name = check_display_name(display_name)
+    except DomainError as exc:
+        errors["display_name"] = f"{exc.detail}: {exc.rule}"
+    try:
+        clean_role = Role.parse(role)
+    except DomainError as exc:
+        errors["role"] = f"{exc.detail}: {exc.rule}"
+        clean_role = Role(current.role)
+    if clean_role.value != current.role:
+        if current.role == "therapist" and _open_episodes_of(conn, user_id):
+            count = _open_episodes_of(conn, user_id)
+            errors["role"] = (
+                f"{current.username} treats {count} open episode{'s' if count != 1 else ''}; "
+                "close or hand them over first"
+            )
+        if current.role == "admin" and not _other_active_admins(conn, viewer, user_id):
+            errors["role"] = "the clinic needs at least one active admin"
+    supervisor = _supervisor(conn, viewer, supervisor_id, clean_role, user_id, errors)
+    if errors:
+        raise FormError(errors)
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == user_id)
+        .values(display_name=clean_name, role=clean_role.value, supervisor_id=supervisor)
+    )
+    audit.record(conn, viewer.actor, "update", "user", user_id)
+
+
+def _supervisor(
+    conn: Connection,
+    viewer: Viewer,
+    supervisor_id: str,
+    role: Role,
+    user_id: int,
+    errors: dict[str, str],
+) -> int | None:
+    text = supervisor_id.strip()
+    if not text:
+        return None
+    if role != Role.THERAPIST:
+        errors["supervisor_id"] = "only a therapist has a supervisor"
+        return None
+    u = t.users
+    found = (
+        conn.execute(
+            select(u.c.id).where(
+                u.c.id == int(text),
+                u.c.role == "supervisor",
+                u.c.active.is_(True),
+                u.c.organisation_id == viewer.organisation_id,
+            )
+        ).scalar_one_or_none()
+        if text.isdigit() and len(text) < 18
+        else None
+    )
+    if found is None or found == user_id:
+        errors["supervisor_id"] = "choose an active supervisor of this clinic"
+        return None
+    return int(found)
+
+
+def set_active(conn: Connection, viewer: Viewer, user_id: int, *, active: bool) -> str:
+    """Deactivate (they cannot sign in; their sessions and tokens stop at once) or reactivate."""
+    current = account(conn, viewer, user_id)
+    if not active:
+        if user_id == viewer.user_id:
+            raise FormError({"user": "You cannot deactivate your own account."})
+        if current.role == "admin" and not _other_active_admins(conn, viewer, user_id):
+            raise FormError({"user": "The clinic needs at least one active admin."})
+    conn.execute(update(t.users).where(t.users.c.id == user_id).values(active=active))
+    audit.record(conn, viewer.actor, "reactivate" if active else "deactivate", "user", user_id)
+    return current.username
 
 
 def _member(conn: Connection, viewer: Viewer, user_id: int) -> str:

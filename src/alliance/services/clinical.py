@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, select
 
-from alliance.domain import DomainError, GoalStatus, WorksheetKind
+from alliance.domain import DomainError, GoalStatus, WorksheetKind, check_closing
 from alliance.domain.boundaries import BoundaryRationale
 from alliance.domain.goals import check_goal_move
 from alliance.errors import FormError, NotVisibleError
@@ -23,7 +23,7 @@ from alliance.store import sessions as store_sessions
 from alliance.store import tables as t
 from alliance.store import worksheets as store_worksheets
 from alliance.store.access import Access, Viewer
-from alliance.store.base import Actor
+from alliance.store.base import Actor, load_episode, utc_now
 
 T = TypeVar("T")
 
@@ -172,6 +172,18 @@ def record_session(
     )
 
 
+def session_number(conn: Connection, viewer: Viewer, episode_id: int, session_id: int) -> int:
+    Access(conn, viewer).episode(episode_id)
+    number = conn.execute(
+        select(t.sessions.c.number).where(
+            t.sessions.c.id == session_id, t.sessions.c.episode_id == episode_id
+        )
+    ).scalar_one_or_none()
+    if number is None:
+        raise NotVisibleError("session")
+    return int(number)
+
+
 def lines(text: str | None) -> list[str]:
     """One entry per non-empty line of a textarea."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -245,6 +257,30 @@ def goal_moves(status: str) -> list[str]:
     return moves
 
 
+def check_close(
+    conn: Connection,
+    viewer: Viewer,
+    episode_id: int,
+    closed_on: str,
+    summary: str | None,
+    reason: str | None,
+) -> list[str]:
+    """The closing's warnings, or FormError: what closing would say, with nothing written."""
+    day = parse_date("closed_on", closed_on)
+    Access(conn, viewer).episode(episode_id, write=True)
+    episode, _ = load_episode(conn, episode_id)
+    with refused_as_form_errors():
+        _, _, warnings = check_closing(
+            episode,
+            day,
+            utc_now(),
+            has_relapse_plan=store_episodes.has_relapse_plan(conn, episode_id),
+            reason=reason,
+            summary=summary or None,
+        )
+    return warnings
+
+
 def close_episode(
     conn: Connection,
     viewer: Viewer,
@@ -306,7 +342,7 @@ class IncidentView:
 
 
 def open_incidents(conn: Connection, viewer: Viewer) -> list[IncidentView]:
-    """Open boundary incidents addressed to this supervisor, oldest first; each read is audited."""
+    """Unresolved boundary incidents addressed to this supervisor, oldest first; reads audited."""
     i, e, c, u = t.boundary_incidents, t.episodes, t.clients, t.users
     rows = conn.execute(
         select(
@@ -321,7 +357,7 @@ def open_incidents(conn: Connection, viewer: Viewer) -> list[IncidentView]:
         .join(e, e.c.id == i.c.episode_id)
         .join(c, c.c.id == e.c.client_id)
         .outerjoin(u, u.c.id == i.c.reported_by)
-        .where(i.c.supervisor_id == viewer.user_id, i.c.status == "open")
+        .where(i.c.supervisor_id == viewer.user_id, i.c.status != "resolved")
         .order_by(i.c.created_at, i.c.id)
     ).all()
     out = [IncidentView(r[0], r[1], r[2], r[3], r[4], r[5] or "the system", r[6]) for r in rows]

@@ -14,6 +14,8 @@ from alliance.domain.stages import StageReadiness, check_transition
 from alliance.instruments import load_instrument
 from alliance.services.alerts import AlertView, alerts_for
 from alliance.services.clinical import goal_moves
+from alliance.services.incidents import Incident, incidents_of_episode
+from alliance.services.practice import Reopening, reopenings
 from alliance.services.scores import score_frame
 from alliance.store import break_glass
 from alliance.store import tables as t
@@ -63,6 +65,9 @@ class EpisodeDetail:
     consent_on: date | None
     closed_on: date | None
     closing_reason: str | None
+    closing_summary: str | None
+    client_id: int
+    previous_episode_id: int | None
     can_write: bool
     transitions: list[dict[str, Any]]
     steps: list[StageStep]
@@ -72,12 +77,13 @@ class EpisodeDetail:
     worksheets: list[dict[str, Any]]
     boundaries: list[dict[str, Any]]
     notes: list[dict[str, Any]]
-    incidents: list[dict[str, Any]]
+    incidents: list[Incident]
     alerts: list[AlertView]
     ruptures: list[dict[str, Any]]
     frame: pl.DataFrame
     # Every break-glass grant on the episode, shown to its therapist and supervisor.
     break_glass: list[break_glass.Grant] = field(default_factory=list)
+    reopenings: list[Reopening] = field(default_factory=list)
 
     @property
     def open_alerts(self) -> list[AlertView]:
@@ -167,6 +173,9 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         consent_on=row.consent_on,
         closed_on=row.closed_on,
         closing_reason=row.closing_reason,
+        closing_summary=row.closing_summary,
+        client_id=row.client_id,
+        previous_episode_id=row.previous_episode_id,
         can_write=access.can_write(row),
         transitions=_rows(conn, t.stage_transitions, episode_id, t.stage_transitions.c.id),
         steps=stage_steps(stage, readiness),
@@ -179,11 +188,12 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         worksheets=_rows(conn, t.worksheets, episode_id, t.worksheets.c.id),
         boundaries=_rows(conn, t.boundary_events, episode_id, t.boundary_events.c.id),
         notes=_rows(conn, t.relational_notes, episode_id, t.relational_notes.c.id),
-        incidents=_rows(conn, t.boundary_incidents, episode_id, t.boundary_incidents.c.id),
+        incidents=incidents_of_episode(conn, viewer, episode_id),
         alerts=alerts_for(conn, frame).get(episode_id, []),
         ruptures=_ruptures(frame),
         frame=frame,
         break_glass=break_glass.grants_on_episode(conn, episode_id),
+        reopenings=reopenings(conn, viewer, episode_id),
     )
     access.record("read", "episode", episode_id)
     return detail

@@ -7,6 +7,8 @@ of their episodes (alliance.store.access).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -97,7 +99,7 @@ def add_client(
     """A new client with a generated code; identity, if any, kept apart from clinical data."""
     _require_clinician(viewer)
     assert viewer.organisation_id is not None
-    with refused_as_form_errors():
+    with _as_form_fields({"name": "display_name"}):
         client_id = store_people.create_client(
             conn,
             viewer.actor,
@@ -199,7 +201,7 @@ def open_episode(
     if len(texts) > GOALS_AT_OPENING:
         raise FormError({"goals": f"At most {GOALS_AT_OPENING} goals at opening; add more later."})
     now = utc_now()
-    with refused_as_form_errors():
+    with _as_form_fields({"consent_on": "consent_date", "therapist_id": "therapist"}):
         episode_id = store_episodes.open_episode(
             conn,
             viewer.actor,
@@ -214,12 +216,23 @@ def open_episode(
     return episode_id
 
 
+@contextmanager
+def _as_form_fields(renamed: dict[str, str]) -> Iterator[None]:
+    """A refused rule as a form error, on the form's own name for the field."""
+    try:
+        with refused_as_form_errors():
+            yield
+    except FormError as exc:
+        raise FormError({renamed.get(k, k): v for k, v in exc.errors.items()}) from None
+
+
 def reopen_episode(
     conn: Connection, viewer: Viewer, episode_id: int, reason: str, *, within_days: int
 ) -> None:
     """Reopen a closed episode within the clinic's period, with a reason (audited)."""
     Access(conn, viewer).episode(episode_id, write=True)
-    with refused_as_form_errors():
+    # The period, the open-episode rule and the reason all answer the one question asked.
+    with _as_form_fields({"reopen_reason": "reason", "closed_on": "reason", "client_id": "reason"}):
         store_episodes.reopen_episode(
             conn, viewer.actor, episode_id, reason, within_days=within_days
         )
@@ -275,3 +288,12 @@ def closed_episodes(
 
 def open_episodes(conn: Connection, viewer: Viewer) -> list[EpisodeSummary]:
     return _episodes_of(conn, viewer, t.episodes.c.closed_on.is_(None))
+
+
+def therapist_names(conn: Connection, therapist_ids: list[int]) -> list[tuple[int, str]]:
+    """(id, display name) of these therapists, by name, for a filter."""
+    u = t.users
+    rows = conn.execute(
+        select(u.c.id, u.c.display_name).where(u.c.id.in_(therapist_ids)).order_by(u.c.display_name)
+    ).all()
+    return [(int(r.id), str(r.display_name)) for r in rows]

@@ -183,6 +183,18 @@ def move_stage(
     return stage
 
 
+def has_relapse_plan(conn: Connection, episode_id: int) -> bool:
+    plans = conn.execute(
+        select(func.count())
+        .select_from(worksheets)
+        .where(
+            worksheets.c.episode_id == episode_id,
+            worksheets.c.kind == WorksheetKind.RELAPSE_PREVENTION.value,
+        )
+    ).scalar_one()
+    return bool(plans)
+
+
 def close_episode(
     conn: Connection,
     actor: Actor,
@@ -198,19 +210,11 @@ def close_episode(
     with atomic(conn):
         episode, _ = load_episode(conn, episode_id)
         check_write(conn, actor, episode, episode_id)
-        plans = conn.execute(
-            select(func.count())
-            .select_from(worksheets)
-            .where(
-                worksheets.c.episode_id == episode_id,
-                worksheets.c.kind == WorksheetKind.RELAPSE_PREVENTION.value,
-            )
-        ).scalar_one()
         clean_reason, clean_summary, warnings = check_closing(
             episode,
             closed_on,
             now,
-            has_relapse_plan=bool(plans),
+            has_relapse_plan=has_relapse_plan(conn, episode_id),
             reason=reason,
             summary=summary,
         )

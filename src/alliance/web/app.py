@@ -139,7 +139,11 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(LoginRequiredError)
     async def _login_required(request: Request, exc: LoginRequiredError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": "login required"}, status_code=401)
+            return JSONResponse(
+                {"detail": "sign in, or send a valid API token as Authorization: Bearer <token>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(PasswordChangeRequiredError)

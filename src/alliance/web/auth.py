@@ -11,7 +11,7 @@ from collections.abc import Callable
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
-from alliance.services import users
+from alliance.services import tokens, users
 from alliance.store.access import RoleName as Role
 from alliance.store.access import Viewer
 
@@ -38,7 +38,7 @@ PUBLIC_PATHS = frozenset(
 
 
 class LoginRequiredError(Exception):
-    """No valid session: pages redirect to /login, the API answers 401."""
+    """No valid session or token: pages redirect to /login, the API answers 401."""
 
 
 class PasswordChangeRequiredError(Exception):
@@ -62,6 +62,12 @@ def require_role(*roles: Role) -> Callable[[Request], Viewer]:
     allowed = frozenset(roles or ROLES)
 
     def dependency(request: Request) -> Viewer:
+        if request.url.path.startswith("/api/") and "authorization" in request.headers:
+            by_token = _bearer_viewer(request)
+            if by_token.role not in allowed:
+                raise HTTPException(403, f"this route is for {', '.join(sorted(allowed))}")
+            request.state.viewer = by_token
+            return by_token
         tablet = request.session.get("tablet")
         if tablet:
             raise TabletLockedError(f"/tablet/{tablet}")
@@ -81,6 +87,21 @@ def require_role(*roles: Role) -> Callable[[Request], Viewer]:
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+def _bearer_viewer(request: Request) -> Viewer:
+    """The user a personal API token acts for; the session cookie is not consulted at all.
+
+    CSRF guards cookies only (alliance.web.csrf): a browser never sends this header on its own.
+    """
+    scheme, _, token = request.headers["authorization"].partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise LoginRequiredError
+    viewer = tokens.viewer_for_token(request.app.state.engine, token.strip(), client_ip(request))
+    if viewer is None:
+        raise LoginRequiredError
+    request.state.bearer = True
+    return viewer
 
 
 def require_tablet_session(request: Request) -> int:

@@ -1,53 +1,166 @@
-"""The client progress report: the same facts as the HTML report, as a PDF drawn by vl-convert."""
+"""The progress report as a PDF a therapist would send: A4 (or Letter), laid out by ReportLab.
+
+The facts come from alliance.services.reports (the HTML report shows the same); the chart is
+the client chart drawn by vl-convert as a PNG. Fonts are the PDF base-14 Helvetica, so nothing
+is embedded or fetched.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from io import BytesIO
+from typing import Any, Literal
+from xml.sax.saxutils import escape
 
-from alliance.services.episodes import EpisodeDetail
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4, LETTER
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import (
+    Image,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from alliance.domain import ClosingReason
+from alliance.services.reports import ProgressReport
 from alliance.web import charts
 
+Paper = Literal["a4", "letter"]
+PAGES = {"a4": A4, "letter": LETTER}
+MARGIN = 18 * mm
 
-def report_lines(detail: EpisodeDetail) -> list[str]:
-    """Plain sentences a client or a referrer can read; codes only, no names."""
-    lines = [
-        f"Client {detail.client_code} · opened {detail.opened_on.isoformat()}",
-        f"Stage now: {detail.stage} · sessions recorded: {len(detail.sessions)}",
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("title", parent=base["Title"], alignment=0, spaceAfter=4 * mm),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], spaceBefore=5 * mm),
+        "body": ParagraphStyle("body", parent=base["BodyText"], leading=14),
+        "small": ParagraphStyle("small", parent=base["BodyText"], fontSize=8, leading=10),
+        "cell": ParagraphStyle("cell", parent=base["BodyText"], fontSize=9, leading=11),
+    }
+
+
+def _text(value: object) -> str:
+    return escape(str(value))
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def _measure_table(
+    report: ProgressReport, styles: dict[str, ParagraphStyle], width: float
+) -> Table:
+    cell = styles["cell"]
+    rows: list[list[Any]] = [
+        [
+            Paragraph(f"<b>{h}</b>", cell)
+            for h in ("Measure", "First", "Last", "Change", "What it means")
+        ]
     ]
-    agreed = [g for g in detail.goals if g["status"] in ("agreed", "achieved")]
-    lines.append(
-        f"Goals agreed: {len(agreed)} (achieved: {sum(g['status'] == 'achieved' for g in agreed)})"
-    )
-    frame = detail.frame
-    for instrument in sorted(set(frame["instrument"].to_list())) if frame.height else []:
-        rows = frame.filter(frame["instrument"] == instrument).sort("session")
-        first, last = rows["total"][0], rows["total"][-1]
-        lines.append(
-            f"{instrument.upper()}: first {first:g} (session {rows['session'][0]}), "
-            f"latest {last:g} (session {rows['session'][-1]})"
+    for m in report.measures:
+        change = "+" + _number(m.change) if m.change > 0 else _number(m.change)
+        rows.append(
+            [
+                Paragraph(f"<b>{_text(m.short_name)}</b><br/>{_text(m.name)}", cell),
+                Paragraph(f"{_number(m.first)}<br/>session {m.first_session}", cell),
+                Paragraph(f"{_number(m.last)}<br/>session {m.last_session}", cell),
+                Paragraph(change, cell),
+                Paragraph(_text(m.statement), cell),
+            ]
         )
-    return lines
+    table = Table(rows, colWidths=[w * width for w in (0.26, 0.12, 0.12, 0.1, 0.4)], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.25, colors.grey),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
+    return table
 
 
-def progress_report_pdf(detail: EpisodeDetail, chart_spec: dict[str, Any]) -> bytes:
-    lines = report_lines(detail)
-    text: dict[str, Any] = {
-        "data": {"values": [{"i": i, "line": line} for i, line in enumerate(lines)]},
-        "mark": {"type": "text", "align": "left", "baseline": "top", "fontSize": 13, "x": 0},
-        "encoding": {
-            "y": {"field": "i", "type": "ordinal", "axis": None},
-            "text": {"field": "line", "type": "nominal"},
-        },
-        "width": charts.WIDTH,
-        "height": 22 * len(lines),
-        "view": {"stroke": None},
-    }
-    body = {k: v for k, v in chart_spec.items() if k not in ("$schema", "config", "background")}
-    spec = {
-        "$schema": charts.VEGA_LITE_SCHEMA,
-        "title": {"text": "Progress report", "fontSize": 20, "anchor": "start"},
-        "background": "#ffffff",
-        "config": chart_spec.get("config", {}),
-        "vconcat": [text, body],
-    }
-    return charts.render(spec, "pdf")
+def _chart(chart_spec: dict[str, Any], width: float) -> Image:
+    png = charts.render(chart_spec, "png")
+    image = Image(BytesIO(png))
+    scale = min(1.0, width / image.imageWidth)
+    image.drawWidth = image.imageWidth * scale
+    image.drawHeight = image.imageHeight * scale
+    return image
+
+
+def progress_report_pdf(
+    report: ProgressReport, chart_spec: dict[str, Any], paper: Paper = "a4"
+) -> bytes:
+    """The report as PDF bytes on A4 (default) or US Letter, with 18 mm margins."""
+    out = BytesIO()
+    page = PAGES[paper]
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=page,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title=f"Progress report {report.client_code}",
+        author="Alliance",
+    )
+    width = page[0] - 2 * MARGIN
+    s = _styles()
+    story: list[Any] = [
+        Paragraph("Progress report", s["title"]),
+        Paragraph(
+            f"<b>Client</b> {_text(report.client_code)} &nbsp; · &nbsp; "
+            f"<b>Therapist</b> {_text(report.therapist)}",
+            s["body"],
+        ),
+        Paragraph(
+            f"<b>Period</b> {_text(report.period)} &nbsp; · &nbsp; <b>Stage</b> "
+            f"{_text(report.stage)} &nbsp; · &nbsp; <b>Sessions attended</b> "
+            f"{report.sessions_attended} of {report.sessions_recorded}",
+            s["body"],
+        ),
+        Paragraph("Measures: first, last and change", s["h2"]),
+    ]
+    if report.measures:
+        story.append(_measure_table(report, s, width))
+        story.append(Spacer(1, 2 * mm))
+        story.append(
+            Paragraph(
+                "Reliable change: the change is larger than the measure's error allows by chance "
+                "(Jacobson &amp; Truax 1991); clinically significant: it also crosses the "
+                "measure's clinical cutoff.",
+                s["small"],
+            )
+        )
+    else:
+        story.append(Paragraph("No scores recorded yet.", s["body"]))
+    story.append(Paragraph("Goals", s["h2"]))
+    goals = report.goals or [("None recorded.", "")]
+    for text, status in goals:
+        suffix = f" ({_text(status)})" if status else ""
+        story.append(Paragraph(f"• {_text(text)}{suffix}", s["body"]))
+    if report.measures:
+        story.append(Paragraph("Scores over time", s["h2"]))
+        story.append(_chart(chart_spec, width))
+    if report.closed_on is not None:
+        story.append(Paragraph("Closing", s["h2"]))
+        reason = (
+            ClosingReason(report.closing_reason).label if report.closing_reason else "not recorded"
+        )
+        story.append(
+            Paragraph(
+                f"Closed on {report.closed_on.isoformat()}. Reason: {_text(reason)}.", s["body"]
+            )
+        )
+        if report.closing_summary:
+            story.append(Paragraph(_text(report.closing_summary), s["body"]))
+    doc.build(story)
+    return out.getvalue()

@@ -50,11 +50,30 @@ class StageStepPublic(_Out):
     rule: str | None
 
 
+class ScorePublic(_Out):
+    id: int
+    instrument: str
+    label: str
+    total: float | None
+    band: str | None
+    flags: list[str]
+    source: str
+
+
 class SessionPublic(_Out):
     id: int
     number: int
     held_on: date
     attendance: str
+    administrations: list[ScorePublic] = Field(
+        default_factory=list, description="The measures scored at this session."
+    )
+
+
+class GoalPublic(BaseModel):
+    id: int
+    text: str
+    status: str
 
 
 class EpisodePublic(_Out):
@@ -65,9 +84,88 @@ class EpisodePublic(_Out):
     consent_on: date | None
     closed_on: date | None
     closing_reason: str | None = None
+    closing_summary: str | None = None
+    previous_episode_id: int | None = None
     steps: list[StageStepPublic]
+    goals: list[GoalPublic] = Field(default_factory=list)
     sessions: list[SessionPublic]
-    alerts: list[AlertPublic]
+    alerts: list[AlertPublic] = Field(description="The open alerts, most serious first.")
+
+
+class ClientCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"display_name": "Sam Example", "email": "sam@example.org"}, {}]
+        }
+    )
+    display_name: str | None = Field(
+        default=None, max_length=200, description="Optional; kept apart from clinical data."
+    )
+    email: str | None = Field(default=None, max_length=254, description="Optional.")
+    phone: str | None = Field(default=None, max_length=40, description="Optional; 7 to 15 digits.")
+
+
+class ClientCreated(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": 7, "code": "C-7K3P9QXA"}]})
+    id: int
+    code: str = Field(description="The generated pseudonymous code used everywhere else.")
+
+
+class EpisodeSummaryPublic(_Out):
+    id: int
+    client_code: str
+    therapist: str
+    opened_on: date
+    closed_on: date | None
+    closing_reason: str | None
+    previous_episode_id: int | None
+
+
+class ClientPublic(_Out):
+    id: int
+    code: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    episodes: list[EpisodeSummaryPublic]
+
+
+class EpisodeCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"client_id": 7, "consent_date": "2026-11-30", "goals": ["Sleep through the night"]}
+            ]
+        }
+    )
+    client_id: int = Field(ge=1, le=2**31 - 1)
+    consent_date: date = Field(description="The day the client consented; not in the future.")
+    therapist: str | None = Field(
+        default=None, max_length=40, description="Username of the treating therapist (yourself)."
+    )
+    goals: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=5)
+
+
+class SessionCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"date": "2026-12-01", "attendance": "attended"}]}
+    )
+    date: date
+    attendance: str = Field(
+        default="attended", max_length=20, description="attended, cancelled or no_show"
+    )
+
+
+class SessionCreated(BaseModel):
+    id: int
+    number: int
+
+
+class ReopenCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Closed by mistake; client returns next week"}]}
+    )
+    reason: str = Field(max_length=2000, description="Why, in at least 10 characters.")
 
 
 class StageMoveCreate(BaseModel):
@@ -163,6 +261,13 @@ class IncidentCreate(BaseModel):
 
 
 class ClosingCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"closed_on": "2026-12-01", "closing_reason": "planned", "summary": "Goals met."}
+            ]
+        }
+    )
     closed_on: date
     closing_reason: str = Field(
         max_length=20,

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import list_instruments
-from alliance.services import admin, users
+from alliance.services import admin, tokens, users
 from alliance.store import break_glass
 from alliance.store.access import Viewer
 from alliance.store.base import utc_now
@@ -35,12 +35,15 @@ def _users_page(
 ) -> HTMLResponse:
     with tx(request) as conn:
         rows = users.list_users(conn, viewer)
+        api_tokens = tokens.list_tokens(conn, viewer.organisation_id)
     return page(
         request,
         "admin_users.html",
         {
             "viewer": viewer,
             "users": rows,
+            "tokens": api_tokens,
+            "now": utc_now(),
             "roles": ROLES,
             "errors": errors or {},
             "values": values or {},
@@ -97,6 +100,103 @@ def users_remove_totp(request: Request, viewer: Admin, user_id: int) -> Response
     except FormError as exc:
         return _users_page(request, viewer, exc.errors, status_code=400)
     return redirect(request, "/admin/users", f"Second factor removed for {username}.")
+
+
+def _account_page(
+    request: Request,
+    viewer: Viewer,
+    user_id: int,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    try:
+        with tx(request) as conn:
+            account = admin.account(conn, viewer, user_id)
+            everyone = users.list_users(conn, viewer)
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return page(
+        request,
+        "admin_user.html",
+        {
+            "viewer": viewer,
+            "u": account,
+            "role_options": [(role, role.capitalize()) for role in ROLES],
+            "supervisor_options": [("", "None")]
+            + [
+                (u.id, u.display_name)
+                for u in everyone
+                if u.role == "supervisor" and u.active and u.id != user_id
+            ],
+            "errors": {"user": errors} if errors else {},
+            "values": values or {},
+        },
+        status_code,
+    )
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+def account_page(request: Request, viewer: Admin, user_id: int) -> HTMLResponse:
+    return _account_page(request, viewer, user_id)
+
+
+@router.post("/admin/users/{user_id}", response_model=None)
+async def account_update(request: Request, viewer: Admin, user_id: int) -> Response:
+    """Name, role and supervisor; every change audited, nothing changed on a refusal."""
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            admin.update_account(
+                conn,
+                viewer,
+                user_id,
+                display_name=form.get("display_name", ""),
+                role=form.get("role", ""),
+                supervisor_id=form.get("supervisor_id", ""),
+            )
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _account_page(request, viewer, user_id, exc.errors, form, 400)
+    return redirect(request, "/admin/users", "Account updated.")
+
+
+def _set_active(request: Request, viewer: Viewer, user_id: int, *, active: bool) -> Response:
+    try:
+        with tx(request) as conn:
+            username = admin.set_active(conn, viewer, user_id, active=active)
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _users_page(request, viewer, exc.errors, status_code=400)
+    done = "reactivated" if active else "deactivated: they can no longer sign in"
+    return redirect(request, "/admin/users", f"{username} {done}.")
+
+
+@router.post("/admin/users/{user_id}/deactivate", response_model=None)
+def account_deactivate(request: Request, viewer: Admin, user_id: int) -> Response:
+    """They cannot sign in, and their open sessions and API tokens stop at once."""
+    return _set_active(request, viewer, user_id, active=False)
+
+
+@router.post("/admin/users/{user_id}/reactivate", response_model=None)
+def account_reactivate(request: Request, viewer: Admin, user_id: int) -> Response:
+    return _set_active(request, viewer, user_id, active=True)
+
+
+@router.post("/admin/tokens/{token_id}/revoke", response_model=None)
+def token_revoke(request: Request, viewer: Admin, token_id: int) -> Response:
+    try:
+        with tx(request) as conn:
+            tokens.revoke_for_admin(conn, viewer, token_id)
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
+    except FormError as exc:
+        return _users_page(
+            request, viewer, {"user": next(iter(exc.errors.values()))}, status_code=400
+        )
+    return redirect(request, "/admin/users", "Token revoked.")
 
 
 def _break_glass_page(

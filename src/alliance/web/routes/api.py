@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from alliance.errors import FormError, NotVisibleError
-from alliance.services import alerts, clinical, links
+from alliance.services import alerts, clinical, links, practice
 from alliance.services.caseload import caseload
 from alliance.store.access import Viewer
 from alliance.web.auth import require_role
@@ -22,17 +22,26 @@ from alliance.web.schemas import (
     AttendanceUpdate,
     BoundaryCreate,
     CaseloadRowPublic,
+    ClientCreate,
+    ClientCreated,
+    ClientPublic,
     ClosingCreate,
     ClosingPublic,
     CreatedPublic,
+    EpisodeCreate,
     EpisodePublic,
+    EpisodeSummaryPublic,
     GoalCreate,
+    GoalPublic,
     GoalStatusPublic,
     GoalStatusUpdate,
     IncidentCreate,
     LinkCreate,
     LinkPublic,
     NoteCreate,
+    ReopenCreate,
+    SessionCreate,
+    SessionCreated,
     StageMoveCreate,
     WorksheetCreate,
 )
@@ -73,10 +82,93 @@ def api_caseload(request: Request, viewer: Therapist) -> list[CaseloadRowPublic]
     return [CaseloadRowPublic.model_validate(r) for r in rows]
 
 
+def _episode(request: Request, viewer: Viewer, episode_id: int) -> EpisodePublic:
+    """The episode as the API shows it: stages, goals, sessions with their scores, open alerts."""
+    detail = load_detail(request, viewer, episode_id)
+    out = EpisodePublic.model_validate(detail)
+    goals = [GoalPublic(id=g["id"], text=g["text"], status=g["status"]) for g in detail.goals]
+    alerts = [a for a in out.alerts if not a.acknowledged]
+    return out.model_copy(update={"goals": goals, "alerts": alerts})
+
+
+@router.post("/clients", response_model=ClientCreated, status_code=201)
+def api_add_client(request: Request, viewer: Clinician, body: ClientCreate) -> ClientCreated:
+    """A new client: a pseudonymous code is generated; name, e-mail and phone are optional."""
+    new = _run(
+        request,
+        lambda c: practice.add_client(
+            c, viewer, display_name=body.display_name, email=body.email, phone=body.phone
+        ),
+    )
+    return ClientCreated(id=new.id, code=new.code)
+
+
+@router.get("/clients/{client_id}", response_model=ClientPublic)
+def api_client(request: Request, viewer: Clinician, client_id: int) -> ClientPublic:
+    """The client's code, identity (the read is audited) and episodes."""
+    detail = _run(request, lambda c: practice.client_detail(c, viewer, client_id))
+    return ClientPublic.model_validate(detail)
+
+
+@router.post("/episodes", response_model=CreatedPublic, status_code=201)
+def api_open_episode(request: Request, viewer: Therapist, body: EpisodeCreate) -> CreatedPublic:
+    """Open an episode today; a returning client's is linked to their last one."""
+    episode_id = _run(
+        request,
+        lambda c: practice.open_episode(
+            c,
+            viewer,
+            body.client_id,
+            consent_date=body.consent_date.isoformat(),
+            therapist=body.therapist,
+            goals=body.goals,
+        ),
+    )
+    return CreatedPublic(id=episode_id)
+
+
+@router.get("/episodes", response_model=list[EpisodeSummaryPublic])
+def api_episodes(
+    request: Request, viewer: Clinician, status: Literal["open", "closed"] = "open"
+) -> list[EpisodeSummaryPublic]:
+    """The episodes you may read, open (default) or closed."""
+    if status == "closed":
+        rows = _run(request, lambda c: practice.closed_episodes(c, viewer))
+    else:
+        rows = _run(request, lambda c: practice.open_episodes(c, viewer))
+    return [EpisodeSummaryPublic.model_validate(r) for r in rows]
+
+
 @router.get("/episodes/{episode_id}", response_model=EpisodePublic)
 def api_episode(request: Request, viewer: Clinician, episode_id: int) -> EpisodePublic:
-    detail = load_detail(request, viewer, episode_id)
-    return EpisodePublic.model_validate(detail)
+    return _episode(request, viewer, episode_id)
+
+
+@router.post("/episodes/{episode_id}/sessions", response_model=SessionCreated, status_code=201)
+def api_record_session(
+    request: Request, viewer: Therapist, episode_id: int, body: SessionCreate
+) -> SessionCreated:
+    session_id = _run(
+        request,
+        lambda c: clinical.record_session(
+            c, viewer, episode_id, body.date.isoformat(), body.attendance
+        ),
+    )
+    number = _run(request, lambda c: clinical.session_number(c, viewer, episode_id, session_id))
+    return SessionCreated(id=session_id, number=number)
+
+
+@router.post("/episodes/{episode_id}/reopen", response_model=EpisodePublic)
+def api_reopen_episode(
+    request: Request, viewer: Therapist, episode_id: int, body: ReopenCreate
+) -> EpisodePublic:
+    """Reopen a closed episode within the clinic's period, with a reason (audited)."""
+    days = request.app.state.settings.reopen_days
+    _run(
+        request,
+        lambda c: practice.reopen_episode(c, viewer, episode_id, body.reason, within_days=days),
+    )
+    return _episode(request, viewer, episode_id)
 
 
 @router.get("/episodes/{episode_id}/chart")
@@ -91,7 +183,7 @@ def api_move_stage(
     request: Request, viewer: Therapist, episode_id: int, body: StageMoveCreate
 ) -> EpisodePublic:
     _run(request, lambda c: clinical.move_stage(c, viewer, episode_id, body.target, body.reason))
-    return EpisodePublic.model_validate(load_detail(request, viewer, episode_id))
+    return _episode(request, viewer, episode_id)
 
 
 @router.post("/episodes/{episode_id}/goals", response_model=CreatedPublic, status_code=201)

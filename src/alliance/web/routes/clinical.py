@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures
+from alliance.services import clinical, links, measures, practice, reports
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
@@ -330,8 +330,39 @@ async def record_session(request: Request, viewer: Therapist, episode_id: int) -
 
 @router.post("/episodes/{episode_id}/close", response_model=None)
 async def close_episode(request: Request, viewer: Therapist, episode_id: int) -> Response:
-    """Close the episode; the store's warnings (e.g. no relapse-prevention plan) stay visible."""
+    """Close the episode after a confirmation step; its warnings (no relapse plan) stay visible.
+
+    The first post checks the form and shows what closing means; only the second, carrying
+    `confirm=yes`, closes.
+    """
     form = await form_data(request)
+    if form.get("confirm") != "yes":
+        try:
+            with tx(request) as conn:
+                warnings = clinical.check_close(
+                    conn,
+                    viewer,
+                    episode_id,
+                    form.get("closed_on", ""),
+                    form.get("summary"),
+                    form.get("closing_reason"),
+                )
+        except NotVisibleError as exc:
+            raise HTTPException(404, str(exc)) from None
+        except FormError as exc:
+            return _episode_page(request, viewer, episode_id, {"close": exc.errors}, form, 400)
+        detail = load_detail(request, viewer, episode_id)
+        return page(
+            request,
+            "close_confirm.html",
+            {
+                "viewer": viewer,
+                "e": detail,
+                "values": form,
+                "warnings": warnings,
+                "reopen_days": request.app.state.settings.reopen_days,
+            },
+        )
     try:
         with tx(request) as conn:
             result = clinical.close_episode(
@@ -351,6 +382,22 @@ async def close_episode(request: Request, viewer: Therapist, episode_id: int) ->
         text += " Warning: " + " ".join(result.warnings)
     request.session["flash"] = {"kind": "warn" if result.warnings else "ok", "text": text}
     return redirect(request, f"/episodes/{episode_id}/details")
+
+
+@router.post("/episodes/{episode_id}/reopen", response_model=None)
+async def reopen_episode(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    """Within the clinic's period after closing, with a reason (audited)."""
+    days = request.app.state.settings.reopen_days
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "reopen",
+        "Episode reopened.",
+        lambda conn, form: practice.reopen_episode(
+            conn, viewer, episode_id, form.get("reason", ""), within_days=days
+        ),
+    )
 
 
 @router.post("/episodes/{episode_id}/ack", response_model=None)
@@ -527,24 +574,39 @@ def chart_file(
     return Response(charts.render(spec, fmt), media_type=media)
 
 
+def _report(request: Request, viewer: Viewer, episode_id: int) -> tuple[Any, dict[str, Any]]:
+    detail = load_detail(request, viewer, episode_id)
+    with tx(request) as conn:
+        report = reports.progress_report(conn, detail)
+    return report, chart_spec(request, viewer, detail)
+
+
 @router.get("/episodes/{episode_id}/report", response_class=HTMLResponse)
 def report_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResponse:
-    detail = load_detail(request, viewer, episode_id)
-    spec = chart_spec(request, viewer, detail)
-    svg = charts.render(spec, "svg").decode()
-    return page(request, "report.html", {"viewer": viewer, "e": detail, "chart_svg": svg})
+    report, spec = _report(request, viewer, episode_id)
+    svg = charts.render(spec, "svg").decode() if report.measures else ""
+    return page(
+        request,
+        "report.html",
+        {"viewer": viewer, "r": report, "episode_id": episode_id, "chart_svg": svg},
+    )
 
 
 @router.get("/episodes/{episode_id}/report.pdf")
-def report_pdf(request: Request, viewer: Clinician, episode_id: int) -> Response:
+def report_pdf(
+    request: Request,
+    viewer: Clinician,
+    episode_id: int,
+    paper: Literal["a4", "letter"] = "a4",
+) -> Response:
+    """A4 by default; `?paper=letter` for US Letter."""
     from alliance.web.reports import progress_report_pdf
 
-    detail = load_detail(request, viewer, episode_id)
-    spec = chart_spec(request, viewer, detail)
+    report, spec = _report(request, viewer, episode_id)
     return Response(
-        progress_report_pdf(detail, spec),
+        progress_report_pdf(report, spec, paper),
         media_type="application/pdf",
         headers={
-            "Content-Disposition": f'attachment; filename="progress-{detail.client_code}.pdf"'
+            "Content-Disposition": f'attachment; filename="progress-{report.client_code}.pdf"'
         },
     )

@@ -39,6 +39,13 @@
     // A tap exactly on the hidden middle changes nothing, so no input event: count it anyway.
     slider.addEventListener("pointerup", answer);
   });
+  // A refused form: bring the first field in error into view and put the cursor in it, so the
+  // message is where the eye is, not at the top of a long page.
+  var invalid = document.querySelector("[aria-invalid='true']");
+  if (invalid) {
+    invalid.scrollIntoView({ block: "center" });
+    invalid.focus({ preventScroll: true });
+  }
   // Draw each chart from its inline Vega-Lite spec with the vendored bundle.
   document.querySelectorAll("script[type='application/vnd.vegalite+json']").forEach(function (node) {
     var target = document.getElementById(node.dataset.target);
