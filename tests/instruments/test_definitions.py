@@ -71,7 +71,7 @@ def test_it_keeps_the_core10_notice_apart_from_the_code_licence() -> None:
 
 
 def test_it_refuses_a_definition_that_breaks_the_schema() -> None:
-    text = _definition_text("phq9").replace("max_missing: 0", "max_missing: 9")
+    text = _definition_text("phq9").replace("max_missing: 2", "max_missing: 9")
     with pytest.raises(InstrumentError, match="max_missing must leave at least one item answered"):
         parse_definition(text, origin="phq9.yaml")
     text = _definition_text("gad7").replace("{code: 2, label", "{code: 5, label")

@@ -133,7 +133,12 @@ def test_it_prorates_core10_with_one_missing_item_and_no_more(
     assert result.total == (None if total == "-" else pytest.approx(float(total)))
     assert result.missing_items == gone
     if validity == "invalid":
-        assert result.reason == "2 of 10 items unanswered (items 4, 7); at most 1 may be missing"
+        # Every item at 1, so item 6 ("I made plans to end my life") is endorsed as well.
+        assert result.reason == (
+            "2 of 10 items unanswered (items 4, 7); at most 1 may be missing. A risk item was "
+            "endorsed on this CORE-10 (item 6, Plans to end life): review risk with the client "
+            "now, whatever else is missing"
+        )
         assert result.band is None
         assert result.caseness is None
 
@@ -150,13 +155,67 @@ def test_it_prorates_a_fractional_total_and_bands_it_by_lower_edge() -> None:
     assert result.caseness is True
 
 
-def test_it_refuses_to_prorate_phq9() -> None:
-    answers = answers_for_total("phq9", 12)
-    answers["3"] = None
+# NHS Data Dictionary (PHQ-9): one or two missing items replaced by the mean of the answered
+# ones, i.e. total = sum × 9 / answered; three or more missing: not scored.
+# answers: items 1-9 in order, "." unanswered.
+PHQ9_MISSING = table(
+    """
+answers            validity total
+2,2,.,2,2,2,2,2,2  prorated 18.0
+1,1,.,1,1,1,1,1,3  prorated 11.25
+1,1,.,1,.,1,1,1,1  prorated 9.0
+1,1,.,1,.,1,.,1,2  invalid  -
+"""
+)
+
+
+@pytest.mark.parametrize(("answers", "validity", "total"), PHQ9_MISSING)
+def test_it_prorates_phq9_with_up_to_two_missing_items(
+    answers: str, validity: str, total: str
+) -> None:
+    # Row 1: 8 × 2 = 16 × 9 / 8 = 18. Row 2: 7 + 3 = 10 × 9 / 8 = 11.25 (item 9 at 3: risk).
+    # Row 3: 7 × 9 / 7 = 9. Row 4: three missing, not scored.
+    given: dict[str, float | int | None] = {
+        str(i): None if v == "." else int(v) for i, v in enumerate(answers.split(","), start=1)
+    }
+    result = score("phq9", given)
+    assert result.validity == validity
+    assert result.total == (None if total == "-" else pytest.approx(float(total)))
+
+
+def test_it_refuses_a_phq9_with_three_missing_items_and_says_a_risk_item_was_endorsed() -> None:
+    answers: dict[str, float | int | None] = {str(i): 1 for i in range(1, 10)}
+    answers["3"] = answers["5"] = answers["7"] = None
+    answers["9"] = 2
     result = score("phq9", answers)
+    assert (result.validity, result.total, result.flags) == ("invalid", None, ["risk:phq9:9"])
+    assert result.reason == (
+        "3 of 9 items unanswered (items 3, 5, 7); at most 2 may be missing. A risk item was "
+        "endorsed on this PHQ-9 (item 9, Thoughts of self-harm): review risk with the client "
+        "now, whatever else is missing"
+    )
+
+
+def test_it_refuses_an_incomplete_gad7_with_no_published_rule() -> None:
+    answers = answers_for_total("gad7", 12)
+    answers["3"] = None
+    result = score("gad7", answers)
     assert result.validity == "invalid"
-    assert result.total is None
-    assert result.reason == "1 of 9 items unanswered (item 3); every item is required"
+    assert result.reason == "1 of 7 items unanswered (item 3); every item is required"
+
+
+def test_it_says_a_core10_risk_item_was_endorsed_on_a_form_it_cannot_score() -> None:
+    # Item 6 ("I made plans to end my life") at 4, items 2 and 5 blank: one may be missing.
+    answers: dict[str, float | int | None] = {str(i): 1 for i in range(1, 11)}
+    answers["2"] = answers["5"] = None
+    answers["6"] = 4
+    result = score("core10", answers)
+    assert (result.validity, result.flags) == ("invalid", ["risk:core10:6"])
+    assert result.reason is not None
+    assert result.reason.endswith(
+        "A risk item was endorsed on this CORE-10 (item 6, Plans to end life): review risk "
+        "with the client now, whatever else is missing"
+    )
 
 
 RISK = table(

@@ -41,6 +41,18 @@ class Score:
     answered: int
     missing_items: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Risk first (DOMAIN §3): a form refused as incomplete or invalid still says, in its
+        # reason, that a risk item was endorsed, so no path drops it silently.
+        if self.validity == "invalid" and self.risk_endorsed:
+            note = risk_note(self.instrument, self.risk_endorsed)
+            object.__setattr__(self, "reason", f"{self.reason or 'not scored'}. {note}")
+
+    @property
+    def risk_endorsed(self) -> list[str]:
+        """The risk items endorsed on this form (their numbers), whatever its validity."""
+        return [f.rsplit(":", 1)[-1] for f in self.flags if f.startswith("risk:")]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "instrument": self.instrument,
@@ -54,6 +66,16 @@ class Score:
             "answered": self.answered,
             "missing_items": list(self.missing_items),
         }
+
+
+def risk_note(instrument_id: str, items: Sequence[str]) -> str:
+    """Words for a risk item endorsed: which item, and what to do."""
+    instrument = load_instrument(instrument_id)
+    named = "; ".join(f"item {i}, {instrument.item(i).label}" for i in items)
+    return (
+        f"A risk item was endorsed on this {instrument.short_name} ({named}): review risk with "
+        "the client now, whatever else is missing"
+    )
 
 
 def _resolve(instrument: str | Instrument) -> Instrument:
