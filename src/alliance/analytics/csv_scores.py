@@ -12,7 +12,7 @@ import csv
 import io
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import polars as pl
 from alliance.analytics.frame import score_frame
 from alliance.domain.stages import Stage
 from alliance.instruments import INSTRUMENT_IDS, Instrument, InstrumentError, load_instrument, score
+from alliance.instruments.risk import RISK_ENDORSED, endorsed_in_cells, risk_note
 
 REQUIRED = ("client", "episode", "session", "date", "measure")
 OPTIONAL = ("therapist", "stage", "status", "total")
@@ -32,14 +33,29 @@ CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}$")
 
 @dataclass(frozen=True)
 class RejectedRow:
-    """One reason a row was refused: file line (1 = header), field and what is allowed."""
+    """One reason a row was refused: file line (1 = header), field and what is allowed.
+
+    `risk`: the row had a risk item endorsed; who and when, so the analysis still raises it.
+    """
 
     line: int
     field: str
     reason: str
+    risk: UnscoredRisk | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.field, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class UnscoredRisk:
+    """A refused row with a risk item endorsed: its client, episode, session and measure."""
+
+    client: str
+    episode: str
+    session: int
+    instrument: str
+    therapist: str | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,30 @@ class CsvScores:
     @property
     def ok(self) -> bool:
         return not self.rejected
+
+    def unscored_risk(self) -> pl.DataFrame:
+        """Refused rows with a risk item endorsed, for `analyze(..., unscored_risk=...)`."""
+        therapists = {(r.client, r.episode): r.therapist for r in self.rows if r.therapist}
+        found = [p.risk for p in self.rejected if p.risk is not None]
+        return pl.DataFrame(
+            {
+                "episode_id": [f"{r.client}/{r.episode}" for r in found],
+                "client_id": [r.client for r in found],
+                "therapist_id": [
+                    r.therapist or therapists.get((r.client, r.episode)) or "unassigned"
+                    for r in found
+                ],
+                "session": [r.session for r in found],
+                "instrument": [r.instrument for r in found],
+            },
+            schema={
+                "episode_id": pl.String,
+                "client_id": pl.String,
+                "therapist_id": pl.String,
+                "session": pl.Int64,
+                "instrument": pl.String,
+            },
+        )
 
     def frame(self) -> pl.DataFrame:
         """The long-format score frame of the accepted rows (see alliance.analytics.frame)."""
@@ -253,7 +293,7 @@ def _parse_row(
     if instrument_id is not None:
         scored = _score_row(load_instrument(instrument_id), cells.get("total", ""), items, fail)
     if errors or scored is None or session is None or instrument_id is None:
-        rejected.extend(errors)
+        rejected.extend(_risk_first(line, cells, items, instrument_id, session, errors))
         return None
     answers, total, result = scored
     return ScoreRow(
@@ -358,3 +398,35 @@ def _whole_number(text: str) -> int | None:
     except ValueError:
         return None
     return value if value >= 1 else None
+
+
+def _risk_first(
+    line: int,
+    cells: dict[str, str],
+    items: dict[int, str],
+    instrument_id: str | None,
+    session: int | None,
+    errors: list[RejectedRow],
+) -> list[RejectedRow]:
+    """A refused row's problems; if a risk item was endorsed, one of them says so and carries
+    who and when, so the analysis raises the risk signal whatever else is wrong (DOMAIN §3)."""
+    if instrument_id is None:
+        return errors
+    endorsed = endorsed_in_cells(load_instrument(instrument_id), items)
+    if not endorsed:
+        return errors
+    risk = None
+    if session is not None and all(CODE.match(cells[c]) for c in ("client", "episode")):
+        therapist = cells.get("therapist") or None
+        risk = UnscoredRisk(
+            cells["client"],
+            cells["episode"],
+            session,
+            instrument_id,
+            therapist if therapist and CODE.match(therapist) else None,
+        )
+    said = next((i for i, e in enumerate(errors) if RISK_ENDORSED in e.reason), None)
+    if said is not None:
+        return [replace(e, risk=risk) if i == said else e for i, e in enumerate(errors)]
+    note = RejectedRow(line, f"item_{endorsed[0]}", risk_note(instrument_id, endorsed), risk)
+    return [note, *errors]

@@ -82,12 +82,14 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
     scores = read_scores_csv(csv_file)
     if scores.rejected:
         _report_rejected(scores.rejected, console)
-    if not scores.rows:
+    if not scores.rows and scores.unscored_risk().height == 0:
         raise BadInput(f"{csv_file.name}: no row could be read; nothing to analyse")
     result = analyze(
         scores.frame(),
         models=_models_from(models_path),
         rupture_config=RuptureConfig.preset(rupture_rule),
+        # Risk first: a refused row with a risk item endorsed still raises the risk signal.
+        unscored_risk=scores.unscored_risk(),
     )
     if as_json:
         payload = result.to_dict()

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from alliance.instruments.model import Instrument, InstrumentError
 from alliance.instruments.registry import load_instrument
+from alliance.instruments.risk import risk_note
 
 Validity = Literal["complete", "prorated", "invalid"]
 VALIDITY_LABELS: tuple[Validity, ...] = ("complete", "prorated", "invalid")
@@ -66,16 +67,6 @@ class Score:
             "answered": self.answered,
             "missing_items": list(self.missing_items),
         }
-
-
-def risk_note(instrument_id: str, items: Sequence[str]) -> str:
-    """Words for a risk item endorsed: which item, and what to do."""
-    instrument = load_instrument(instrument_id)
-    named = "; ".join(f"item {i}, {instrument.item(i).label}" for i in items)
-    return (
-        f"A risk item was endorsed on this {instrument.short_name} ({named}): review risk with "
-        "the client now, whatever else is missing"
-    )
 
 
 def _resolve(instrument: str | Instrument) -> Instrument:
