@@ -69,12 +69,12 @@ def _flagged(scores: list[float], i: int, config: RuptureConfig, cutoff: float |
     x = scores[i]
     mean = statistics.fmean(earlier)
     if config.rule == "cutoff":
-        return cutoff is not None and x < cutoff <= mean
+        return cutoff is not None and cutoff - x > 1e-9 and mean >= cutoff - 1e-9
     if config.rule == "drop":
         fall = earlier[-1] - x
-        return fall > 0 and fall >= config.drop_points - 1e-9
+        return fall > 1e-9 and fall >= config.drop_points - 1e-9
     sd = statistics.stdev(earlier) if len(earlier) >= 2 else math.nan
     margin = config.min_drop if math.isnan(sd) else max(config.k * sd, config.min_drop)
     reference = mean if config.reference == "prior_mean" else earlier[-1]
     fall = reference - x
-    return fall > 0 and fall >= margin - 1e-9
+    return fall > 1e-9 and fall >= margin - 1e-9

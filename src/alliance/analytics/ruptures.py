@@ -225,10 +225,11 @@ def detect_ruptures(
     x = sub.total
     with np.errstate(invalid="ignore"):
         fall = reference - x
+        # A fall must be one: running sums leave ~1e-15 where the ratings are equal.
         if config.rule == "cutoff":
-            flagged = (fall > 0) & (stats.mean >= reference)
+            flagged = (fall > 1e-9) & (stats.mean >= reference - 1e-9)
         else:
-            flagged = (fall > 0) & (fall >= margin - 1e-9)
+            flagged = (fall > 1e-9) & (fall >= margin - 1e-9)
     flagged &= (stats.count >= config.min_prior) & ~np.isnan(fall)
     return _spans(series, sub, config, stats, np.flatnonzero(flagged), reference)
 
@@ -342,22 +343,50 @@ def _first_of_each_span(series_of: list[int], starts: list[int], ends: list[int]
 
 
 def _quoted(sub: Subset, starts: IntArray, ends: IntArray, back: IntArray) -> list[str]:
-    """The client's own ratings around each rupture, e.g. "38, 38.5 | 27 | 38"."""
+    """The client's own ratings around each rupture, e.g. "38, 38.5 | 27 | 38".
+
+    Before the rupture (up to three ratings) | during it | the rating that came back, if any;
+    built for all ruptures at once.
+    """
+    if starts.size == 0:
+        return []
     x = sub.total
-    first = (
-        sub.starts[np.searchsorted(sub.starts, starts, side="right") - 1] if starts.size else starts
+    first = sub.starts[np.searchsorted(sub.starts, starts, side="right") - 1]
+    before_from = np.maximum(first, starts - _QUOTED_BEFORE)
+    pieces = [
+        (0, before_from, starts - before_from),
+        (1, starts, ends - starts + 1),
+        (2, np.maximum(back, 0), (back >= 0).astype(np.int64)),
+    ]
+    owner, part, at = [], [], []
+    for code, begin, count in pieces:
+        owner.append(np.repeat(np.arange(starts.size), count))
+        part.append(np.full(int(count.sum()), code))
+        at.append(np.repeat(begin - np.cumsum(count) + count, count) + np.arange(int(count.sum())))
+    values = pl.DataFrame(
+        {
+            "owner": np.concatenate(owner),
+            "part": np.concatenate(part),
+            "value": x[np.concatenate(at)],
+        }
     )
-    out = []
-    for s, e, b, f in zip(
-        starts.tolist(), ends.tolist(), back.tolist(), first.tolist(), strict=True
-    ):
-        before = ", ".join(_num(v) for v in x[max(f, s - _QUOTED_BEFORE) : s])
-        during = ", ".join(_num(v) for v in x[s : e + 1])
-        text = f"{before} | {during}"
-        if b >= 0:
-            text += f" | {_num(float(x[b]))}"
-        out.append(text)
-    return out
+    text = pl.col("value").round(1).cast(pl.String).str.replace(r"\.0$", "")
+    joined = (
+        values.with_columns(text.alias("text"))
+        .group_by("owner", "part", maintain_order=True)
+        .agg(pl.col("text").str.join(", "))
+        .pivot(on="part", index="owner", values="text")
+    )
+    full = pl.DataFrame({"owner": np.arange(starts.size)}).join(joined, on="owner", how="left")
+    cols = {
+        c: full[c] if c in full.columns else pl.Series([None] * starts.size, dtype=pl.String)
+        for c in ("0", "1", "2")
+    }
+    before = cols["0"].fill_null("")
+    during = cols["1"].fill_null("")
+    came_back = cols["2"]
+    out = (before + " | " + during).to_list()
+    return [t if b is None else f"{t} | {b}" for t, b in zip(out, came_back.to_list(), strict=True)]
 
 
 def _num(value: float) -> str:

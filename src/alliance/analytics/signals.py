@@ -28,7 +28,7 @@ from alliance.analytics.frame import (
     measure_facts,
 )
 from alliance.analytics.outcome import OutcomeRows, outcome_rows
-from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures, prior_stats
+from alliance.analytics.ruptures import PRESETS, RuptureConfig, detect_ruptures
 from alliance.instruments import load_instrument
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
@@ -662,7 +662,6 @@ def _alliance(series: Series, config: RuptureConfig) -> list[_Part]:
     rc = np.array([f.reliable_change or np.nan for f in facts] + [np.nan])[sub.codes]
     previous = sub.previous()
     position = sub.position()
-    stats = prior_stats(sub)
     # The lowest rating before each session: the running minimum, shifted by one row.
     prior_min = np.full(n, np.nan)
     if n:
@@ -673,7 +672,9 @@ def _alliance(series: Series, config: RuptureConfig) -> list[_Part]:
         fall = previous - x
         low = x < cutoff
         # A new low that is also a real fall from the client's established level.
-        lowest = ~low & (position >= 2) & (x < prior_min) & (stats.mean - x >= floor)
+        lowest = ~low & (position >= 2) & (x < prior_min)
+        at = np.flatnonzero(lowest)
+        lowest[at] = _prior_mean(sub, at) - x[at] >= floor
         # OpenFIT flags any fall of 1 point, which fires on noise; a drop counts only when it
         # takes the client below the cutoff or is at least the measure's reliable change.
         drop = (fall >= DROP_POINTS) & (low | (fall >= rc - 1e-9))
@@ -746,6 +747,18 @@ def _alliance(series: Series, config: RuptureConfig) -> list[_Part]:
             ),
         ),
     ]
+
+
+def _prior_mean(sub: Subset, at: IntArray) -> FloatArray:
+    """The mean of the earlier ratings in the series of each row `at` (a few rows)."""
+    x = sub.total
+    if at.size == 0:
+        return np.zeros(0)
+    running = np.cumsum(x)
+    first = sub.starts[np.searchsorted(sub.starts, at, side="right") - 1]
+    before_series = np.where(first > 0, running[np.maximum(first - 1, 0)], 0.0)
+    earlier = running[at] - x[at] - before_series
+    return np.asarray(earlier / (at - first), dtype=np.float64)
 
 
 def _established(sub: Subset) -> FloatArray:
