@@ -316,7 +316,7 @@ def test_it_changes_a_sessions_attendance_from_the_session_page(
     changed = therapist.post(f"{url}/attendance", data={"attendance": "no_show"})
     assert changed.status_code == 200
     assert "Attendance saved" in changed.text
-    assert "· no show</h2>" in changed.text
+    assert "· Did not attend</h2>" in changed.text
     with engine.connect() as conn:
         value = conn.execute(
             select(t.sessions.c.attendance).where(t.sessions.c.id == session_id)
