@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, select
 
+from alliance.errors import AllianceError
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.base import Actor, as_utc, atomic, utc_now
@@ -173,7 +174,7 @@ NOT_EXPORTED: dict[str, str] = {
 }
 
 
-class ResearchExportError(ValueError):
+class ResearchExportError(AllianceError, ValueError):
     """The export cannot go ahead (the message names the problem)."""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alliance.errors import AllianceError
 from alliance.transcripts.model import Role, Utterance
 
 MAX_BYTES_DEFAULT = 20 * 1024 * 1024
@@ -41,7 +42,7 @@ _TIMING = re.compile(
 _TAG = re.compile(r"<[^>]+>")
 
 
-class TranscriptError(ValueError):
+class TranscriptError(AllianceError, ValueError):
     """A transcript that cannot be read; says which file and line, and what is allowed."""
 
     def __init__(self, path: str, line: int | None, message: str) -> None:
