@@ -34,7 +34,7 @@ def test_it_reads_the_database_url_from_the_environment(tmp_path: Path) -> None:
 
 def test_it_refuses_an_unsupported_database_url() -> None:
     result = CliRunner().invoke(main, ["init", "--db", "mysql://clinic"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "database_url: 'mysql' is not supported" in result.output
 
 
@@ -54,7 +54,7 @@ def test_it_writes_the_demo_and_prints_one_time_logins(tmp_path: Path) -> None:
     assert "one-time passwords" in result.output
 
     again = CliRunner().invoke(main, ["demo", "--db", url])
-    assert again.exit_code == 1
+    assert again.exit_code == 2
     assert "the demo needs an empty database" in again.output
 
 

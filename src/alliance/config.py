@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alliance.errors import AllianceError
 
 APP_NAME = "alliance"
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev"})
@@ -92,7 +94,27 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+class SettingsError(AllianceError, ValueError):
+    """A setting with a value that is refused; the message names the setting and what is allowed."""
+
+
+def _describe(error: ValidationError) -> str:
+    """One line per refused setting, each starting with its name; keys are never echoed."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if not message.startswith(f"{name}:"):
+            shown = "the value" if "key" in name else repr(problem.get("input"))
+            message = f"{name}: {shown} is refused ({message[:1].lower()}{message[1:]})"
+        lines.append(message)
+    return "; ".join(lines)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build and validate settings; explicit overrides (e.g. from --db) win over the environment."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from alliance import __version__
@@ -13,9 +15,25 @@ from alliance.cli import (
     trust_cmds,
     web_cmds,
 )
+from alliance.cli.errors import BadInput
+from alliance.errors import AllianceError
+
+
+class AllianceGroup(click.Group):
+    """The one error boundary: an `AllianceError` from any subcommand is printed and exits 2.
+
+    Anything else is a bug and keeps its traceback (click passes it through untouched).
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AllianceError as error:
+            raise BadInput(str(error)) from error
 
 
 @click.group(
+    cls=AllianceGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Example: alliance serve --demo",
 )

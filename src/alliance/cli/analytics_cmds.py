@@ -25,12 +25,7 @@ from alliance.analytics import (
 )
 from alliance.analytics.etr import MIN_EPISODES, EtrModel
 from alliance.cli.core_cmds import db_option, engine_from, shown
-
-
-class BadInput(click.ClickException):
-    """Bad input: exit status 2; the message names the field, the value and what is allowed."""
-
-    exit_code = 2
+from alliance.cli.errors import BadInput
 
 
 def _report_rejected(rejected: list[RejectedRow], console: Console) -> None:

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import click
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from alliance.cli.errors import BadInput
 from alliance.config import load_settings
 from alliance.domain import DomainError
 from alliance.store.engine import make_engine
@@ -34,12 +34,7 @@ def db_option(function: F) -> F:
 
 def engine_from(database_url: str | None) -> Engine:
     """Validated settings, then an engine: the one way commands reach the database."""
-    try:
-        settings = load_settings(database_url=database_url)
-    except ValidationError as error:
-        raise click.ClickException(
-            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
-        ) from None
+    settings = load_settings(database_url=database_url)
     return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
@@ -88,7 +83,8 @@ def demo(database_url: str | None, seed: int) -> None:
 
             accounts = populate(engine, seed=seed, on_progress=step)
     except DomainError as error:
-        raise click.ClickException(
+        # The one refusal here is a database that is not empty; say what to do about it.
+        raise BadInput(
             f"{error}; choose a new file with --db (e.g. --db sqlite:///demo.db)"
         ) from None
     finally:

@@ -13,7 +13,6 @@ from rich.progress import Progress
 
 from alliance.transcripts import (
     TIERS,
-    TranscriptError,
     code_file,
     latest_by_line,
     make_correction,
@@ -84,23 +83,15 @@ def _code(
 ) -> list[CodedUtterance]:
     fixes = None
     if corrections_path is not None and corrections_path.is_file():
-        try:
-            fixes = latest_by_line(read_corrections(corrections_path), Path(path).name)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-    try:
-        transcript, coded = code_file(
-            path,
-            tier=tier,
-            speakers=_speakers(speaker),
-            topic=topic,
-            corrections=fixes,
-            max_bytes=int(max_mb * 1048576),
-        )
-    except TranscriptError as exc:
-        raise click.ClickException(str(exc)) from None
-    except (ImportError, FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        fixes = latest_by_line(read_corrections(corrections_path), Path(path).name)
+    transcript, coded = code_file(
+        path,
+        tier=tier,
+        speakers=_speakers(speaker),
+        topic=topic,
+        corrections=fixes,
+        max_bytes=int(max_mb * 1048576),
+    )
     for w in transcript.warnings:
         err.print(f"[yellow]warning[/yellow] {w}", highlight=False)
     return coded
@@ -219,10 +210,7 @@ def correct_cmd(
 ) -> None:
     """Record a human correction of one code; `train --corrections` learns from the file."""
     coded = _code(file, tier, speaker, "", None, 20.0)
-    try:
-        corr = make_correction(coded, Path(file).name, line, code)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    corr = make_correction(coded, Path(file).name, line, code)
     append_corrections(corrections_path, [corr])
     click.echo(f"line {line}: {corr.was} -> {code} (saved to {corrections_path})")
 
@@ -268,30 +256,27 @@ def train_cmd(
     from alliance.transcripts.linear import MODELS_DIR
 
     corrections = read_corrections(corrections_path) if corrections_path else []
-    try:
-        with Progress(console=err) as progress:
-            if tier == "static":
-                from alliance.transcripts.static import STATIC_WEIGHTS, distil
+    with Progress(console=err) as progress:
+        if tier == "static":
+            from alliance.transcripts.static import STATIC_WEIGHTS, distil
 
-                progress.add_task("encoding the vocabulary", total=None)
-                target = out or STATIC_WEIGHTS
-                distil(target)
-            elif tier == "default":
-                task = progress.add_task("training heads", total=5)
-                target = out or MODELS_DIR / "default.npz"
-                tr.train_default(data, target, corrections, step=lambda _h: progress.advance(task))
-            else:
-                task = progress.add_task("fine-tuning", total=None)
-                target = out or MODELS_DIR / "embeddings.npz"
-                tr.train_embeddings_tier(
-                    data,
-                    target,
-                    device,
-                    corrections,
-                    progress=lambda s, n: progress.update(task, completed=s, total=n),
-                )
-    except (FileNotFoundError, ImportError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+            progress.add_task("encoding the vocabulary", total=None)
+            target = out or STATIC_WEIGHTS
+            distil(target)
+        elif tier == "default":
+            task = progress.add_task("training heads", total=5)
+            target = out or MODELS_DIR / "default.npz"
+            tr.train_default(data, target, corrections, step=lambda _h: progress.advance(task))
+        else:
+            task = progress.add_task("fine-tuning", total=None)
+            target = out or MODELS_DIR / "embeddings.npz"
+            tr.train_embeddings_tier(
+                data,
+                target,
+                device,
+                corrections,
+                progress=lambda s, n: progress.update(task, completed=s, total=n),
+            )
     click.echo(tr.describe(target))
 
 

@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
 from alliance.config import load_settings
 
@@ -55,10 +54,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     if demo:
         folder = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
         database_url = f"sqlite:///{folder / 'demo.db'}"
-    try:
-        settings = load_settings(database_url=database_url)
-    except ValidationError as exc:
-        raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--db") from None
+    settings = load_settings(database_url=database_url)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     if demo:
         from rich.progress import Progress

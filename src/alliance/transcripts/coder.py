@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
+from alliance.transcripts.errors import CorrectionError, embeddings_extra
 from alliance.transcripts.linear import LinearModel, load_default
 from alliance.transcripts.markers import (
     Context,
@@ -77,7 +78,8 @@ def tier_probabilities(tier: str) -> Callable[[Sequence[fx.Turn]], Probabilities
     if tier == "default":
         return linear_probabilities
     if tier == "embeddings":
-        from alliance.transcripts.embeddings import embedding_probabilities
+        with embeddings_extra():
+            from alliance.transcripts.embeddings import embedding_probabilities
 
         return embedding_probabilities
     raise ValueError(f"unknown tier {tier!r}; allowed: {', '.join(TIERS)}")
@@ -168,7 +170,7 @@ def _code_one(
             code = fixes[u.line]
             allowed = THERAPIST_CODES if u.speaker == "therapist" else CLIENT_CODES
             if code not in allowed:
-                raise ValueError(
+                raise CorrectionError(
                     f"correction for line {u.line}: code {code!r} is not a {u.speaker} code; "
                     f"allowed: {', '.join(allowed)}"
                 )

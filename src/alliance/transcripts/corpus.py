@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from alliance.transcripts.errors import TrainingDataError
 from alliance.transcripts.model import Role
 
 DATA_ENV = "ALLIANCE_TRANSCRIPT_DATA"
@@ -48,7 +49,7 @@ def require_data_dir(explicit: str | Path | None = None) -> Path:
     """Like find_data_dir but raises a clear error when nothing is found."""
     found = find_data_dir(explicit)
     if found is None or not (found / "annomi").is_dir():
-        raise FileNotFoundError(
+        raise TrainingDataError(
             "labelled data not found: pass --data DIR (a folder holding annomi/ and mibot/), "
             f"or set {DATA_ENV}, or place it in shared/data next to the repository"
         )

