@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from alliance.cli.errors import BadInput
-from alliance.config import load_settings
-from alliance.domain import DomainError
-from alliance.store.engine import make_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -34,11 +29,16 @@ def db_option(function: F) -> F:
 
 def engine_from(database_url: str | None) -> Engine:
     """Validated settings, then an engine: the one way commands reach the database."""
+    from alliance.config import load_settings
+    from alliance.store.engine import make_engine
+
     settings = load_settings(database_url=database_url)
     return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
 def shown(engine: Engine) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(engine.url).render_as_string(hide_password=True)
 
 
@@ -68,6 +68,11 @@ def init(database_url: str | None) -> None:
 )
 def demo(database_url: str | None, seed: int) -> None:
     """Fill an empty database with a synthetic clinic and print one-time logins."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from alliance.domain import DomainError
     from alliance.store.demo import populate
 
     engine = engine_from(database_url)
@@ -96,6 +101,3 @@ def demo(database_url: str | None, seed: int) -> None:
         table.add_row(account.username, account.role, account.password)
     console.print(table)
     console.print(f"Demo clinic written to {shown(engine)} with seed {seed}.")
-
-
-COMMANDS: list[click.Command] = [init, demo]

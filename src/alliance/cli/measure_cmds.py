@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from alliance.cli.errors import BadInput
-from alliance.config import load_settings
-from alliance.instruments import (
-    INSTRUMENT_IDS,
-    Score,
-    classify_change,
-    list_instruments,
-    load_instrument,
-    score,
-)
-from alliance.instruments import fhir as fhir_mapping
+
+if TYPE_CHECKING:
+    from alliance.instruments import Score
 
 
 def _overlay() -> Path | None:
+    from alliance.config import load_settings
+
     return load_settings().instrument_overlay
 
 
@@ -43,6 +36,8 @@ def _parse_answers(text: str) -> dict[str, Any]:
 
 
 def _instrument_id(value: str) -> str:
+    from alliance.instruments import INSTRUMENT_IDS
+
     if value not in INSTRUMENT_IDS:
         raise BadInput(f"instrument {value!r} is unknown; allowed: {', '.join(INSTRUMENT_IDS)}")
     return value
@@ -52,6 +47,11 @@ def _instrument_id(value: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def instruments_cmd(as_json: bool) -> None:
     """List the measures: id, name, items, licence and whether the wording ships."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from alliance.instruments import list_instruments
+
     rows = list_instruments(_overlay())
     if as_json:
         click.echo(
@@ -127,6 +127,8 @@ def _print_score(result: Score) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def change_cmd(instrument: str, pre: float, post: float, as_json: bool) -> None:
     """Reliable change (Jacobson & Truax) and its classification between two totals."""
+    from alliance.instruments import classify_change
+
     result = classify_change(_instrument_id(instrument), pre, post)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
@@ -147,6 +149,8 @@ def fhir_group() -> None:
 @click.argument("instrument")
 def fhir_questionnaire_cmd(instrument: str) -> None:
     """Print an instrument as a FHIR Questionnaire (JSON)."""
+    from alliance.instruments import fhir as fhir_mapping
+
     resource = fhir_mapping.questionnaire(_instrument_id(instrument))
     click.echo(resource.model_dump_json(indent=2, exclude_none=True))
 
@@ -160,6 +164,9 @@ def fhir_questionnaire_cmd(instrument: str) -> None:
 @click.option("--id", "response_id", default=None, help="Resource id of the response.")
 def fhir_response_cmd(instrument: str, answers: str, response_id: str | None) -> None:
     """Print an administration as a Bundle-free pair: QuestionnaireResponse and Observation."""
+    from alliance.instruments import fhir as fhir_mapping
+    from alliance.instruments import score
+
     instrument_id = _instrument_id(instrument)
     parsed = _parse_answers(answers)
     response = fhir_mapping.questionnaire_response(instrument_id, parsed, response_id=response_id)
@@ -181,6 +188,8 @@ def fhir_response_cmd(instrument: str, answers: str, response_id: str | None) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
 def fhir_import_cmd(path: Path, as_json: bool) -> None:
     """Read a QuestionnaireResponse file back into answers and score it."""
+    from alliance.instruments import fhir as fhir_mapping
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -198,6 +207,8 @@ def fhir_import_cmd(path: Path, as_json: bool) -> None:
 @click.argument("instrument")
 def instrument_cmd(instrument: str) -> None:
     """Show one instrument's items, scale, scoring key and licence."""
+    from alliance.instruments import load_instrument
+
     definition = load_instrument(_instrument_id(instrument), _overlay())
     click.echo(f"{definition.name} ({definition.id}), {definition.version}")
     click.echo(f"Citation: {definition.citation}")
@@ -210,12 +221,3 @@ def instrument_cmd(instrument: str) -> None:
         scale = definition.scale_of(item)
         mark = " (reversed)" if item.reversed else ""
         click.echo(f"  {item.id}. {item.display_text}{mark} — {scale.allowed()}")
-
-
-COMMANDS: list[click.Command] = [
-    instruments_cmd,
-    instrument_cmd,
-    score_cmd,
-    change_cmd,
-    fhir_group,
-]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
+# TIERS names the choices of --tier, so it is needed to declare the options; every command here
+# codes or trains, so the transcripts package loads anyway.
 from alliance.transcripts import (
     TIERS,
     code_file,
@@ -22,8 +24,18 @@ from alliance.transcripts import (
 from alliance.transcripts.corrections import append_corrections
 from alliance.transcripts.model import CodedUtterance, Role
 
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
 CORRECTIONS_DEFAULT = "transcript-corrections.jsonl"
+
+
+@cache
+def _err() -> Console:
+    """One console on stderr, shared by progress bars and warnings so they do not overwrite."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _speakers(values: tuple[str, ...]) -> dict[str, Role]:
@@ -93,7 +105,7 @@ def _code(
         max_bytes=int(max_mb * 1048576),
     )
     for w in transcript.warnings:
-        err.print(f"[yellow]warning[/yellow] {w}", highlight=False)
+        _err().print(f"[yellow]warning[/yellow] {w}", highlight=False)
     return coded
 
 
@@ -120,8 +132,10 @@ def code_cmd(
     """Code each utterance of one or more transcripts (text, .vtt, .srt, .jsonl)."""
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    from rich.progress import Progress
+
     results: list[tuple[str, list[CodedUtterance]]] = []
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=_err(), transient=True) as progress:
         task = progress.add_task("coding", total=len(files))
         for f in files:
             results.append((f, _code(f, tier, speaker, topic, corrections_path, max_mb)))
@@ -252,11 +266,13 @@ def train_cmd(
     device: str | None,
 ) -> None:
     """Retrain a tier from the labelled data (fixed seed; writes weights and attribution)."""
+    from rich.progress import Progress
+
     from alliance.transcripts import train as tr
     from alliance.transcripts.linear import MODELS_DIR
 
     corrections = read_corrections(corrections_path) if corrections_path else []
-    with Progress(console=err) as progress:
+    with Progress(console=_err()) as progress:
         if tier == "static":
             from alliance.transcripts.static import STATIC_WEIGHTS, distil
 
@@ -327,6 +343,3 @@ def attach_cmd(
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"profile {pid} attached to session {session_id}")
-
-
-COMMANDS: list[click.Command] = [transcript]

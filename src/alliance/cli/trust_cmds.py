@@ -7,13 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from alliance.cli.core_cmds import db_option
-from alliance.config import load_settings
-from alliance.store.engine import make_engine
+from alliance.cli.core_cmds import db_option, engine_from
 
 
 @click.group(
@@ -31,8 +26,7 @@ def audit_verify(database_url: str | None) -> None:
     """Walk the chain; exit 1 naming the first changed, removed or reordered event."""
     from alliance.store import audit
 
-    settings = load_settings(database_url=database_url)
-    engine = make_engine(settings.database_url)
+    engine = engine_from(database_url)
     try:
         with engine.connect() as conn:
             events = audit.events(conn)
@@ -86,6 +80,9 @@ def audit_show(
     limit: int | None,
 ) -> None:
     """List audit events (who, what, which record, when, from where), oldest first."""
+    from rich.console import Console
+    from rich.table import Table
+
     from alliance.store import audit
 
     object_type, object_id = None, None
@@ -93,8 +90,7 @@ def audit_show(
         object_type, _, raw_id = object_ref.partition(":")
         object_id = raw_id or None
     moment = _parse_since(since)
-    settings = load_settings(database_url=database_url)
-    engine = make_engine(settings.database_url)
+    engine = engine_from(database_url)
     try:
         with engine.connect() as conn:
             found = audit.search(
@@ -131,9 +127,11 @@ def audit_show(
 @db_option
 def backup_cmd(file: Path, database_url: str | None) -> None:
     """Copy a SQLite database to FILE while it runs (one consistent snapshot)."""
+    from alliance.config import load_settings
     from alliance.store import audit
     from alliance.store.backup import backup, sqlite_path
     from alliance.store.base import Actor
+    from alliance.store.engine import make_engine
 
     settings = load_settings(database_url=database_url)
     sqlite_path(settings.database_url)
@@ -161,6 +159,7 @@ def backup_cmd(file: Path, database_url: str | None) -> None:
 @click.option("--force", is_flag=True, help="Replace a database that already has data.")
 def restore_cmd(file: Path, database_url: str | None, force: bool) -> None:
     """Check a backup FILE (integrity, audit chain) and copy it into the database."""
+    from alliance.config import load_settings
     from alliance.store.backup import restore
 
     settings = load_settings(database_url=database_url)
@@ -185,6 +184,11 @@ def export_research_cmd(out: Path, database_url: str | None, include_free_text: 
     Needs the research key (ALLIANCE_RESEARCH_KEY, 16 characters or more, not the secret key);
     the same key gives the same pseudonyms, so keep it to export again later.
     """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from alliance.config import load_settings
+    from alliance.store.engine import make_engine
     from alliance.store.research import export_research, require_research_key
 
     settings = load_settings(database_url=database_url)
@@ -210,6 +214,3 @@ def export_research_cmd(out: Path, database_url: str | None, include_free_text: 
         f"Research export written to {result.folder}: {len(result.rows)} tables, {total} rows; "
         f"free text {'included' if include_free_text else 'removed'}; see manifest.json."
     )
-
-
-COMMANDS: list[click.Command] = [audit_group, backup_cmd, restore_cmd, export_research_cmd]

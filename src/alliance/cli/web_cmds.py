@@ -7,10 +7,6 @@ from pathlib import Path
 
 import click
 
-from alliance.config import load_settings
-
-COMMANDS: list[click.Command] = []
-
 
 @click.command(
     epilog="Example: alliance serve --demo\n\n"
@@ -44,6 +40,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     """Serve the web app (pages and the /api JSON routes)."""
     import uvicorn
 
+    from alliance.config import load_settings
     from alliance.store.engine import make_engine
     from alliance.store.migrate import upgrade
     from alliance.store.writer import GroupCommitWriter
@@ -78,6 +75,3 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     app.state.writer = GroupCommitWriter(engine, max_batch=write_batch)
     click.echo(f"Alliance at http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
-
-
-COMMANDS.append(serve)
