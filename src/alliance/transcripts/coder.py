@@ -8,7 +8,10 @@ import numpy as np
 
 from alliance.transcripts import features as fx
 from alliance.transcripts.errors import CorrectionError, embeddings_extra
-from alliance.transcripts.linear import Probabilities, linear_probabilities
+
+# Re-exported: they were defined here before the tiers moved below the coder (import paths kept).
+from alliance.transcripts.linear import Probabilities as Probabilities
+from alliance.transcripts.linear import linear_probabilities as linear_probabilities
 from alliance.transcripts.markers import (
     Context,
     find_markers,

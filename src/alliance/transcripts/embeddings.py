@@ -34,8 +34,10 @@ from alliance.transcripts.linear import (
     linear_probabilities,
     load_default,
 )
-from alliance.transcripts.minilm import base_model_path as base_model_path  # kept importable here
-from alliance.transcripts.minilm import load_base
+
+# Re-exported: they were defined here before minilm.py held them (import paths kept).
+from alliance.transcripts.minilm import base_model_path as base_model_path
+from alliance.transcripts.minilm import load_base as load_base
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 EMBEDDINGS_WEIGHTS = MODELS_DIR / "embeddings.npz"
