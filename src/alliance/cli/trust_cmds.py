@@ -147,7 +147,10 @@ def backup_cmd(file: Path, database_url: str | None) -> None:
         f"Backup written: {result.path} ({result.bytes} bytes; "
         f"audit chain {chain}, {result.audit_events} events)."
     )
-    click.echo("Keep the secret key (ALLIANCE_SECRET_KEY or the .secret file) safe separately.")
+    click.echo(
+        "Keep the secret key (ALLIANCE_SECRET_KEY or the .secret file) and the research key "
+        "(ALLIANCE_RESEARCH_KEY) safe separately; neither is in the backup."
+    )
 
 
 @click.command(
