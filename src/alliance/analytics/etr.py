@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from alliance.analytics.frame import FloatArray, Series, cut_series, measure_facts
+from alliance.errors import AllianceError
 
 MIN_EPISODES = 30
 DEFAULT_COVERAGE = 0.90
@@ -33,7 +34,7 @@ DEFAULT_MODEL_FILE = "etr_default.json"
 MODEL_FORMAT = 1
 
 
-class EtrError(ValueError):
+class EtrError(AllianceError, ValueError):
     """A model that cannot be fitted or read; the message says why."""
 
 

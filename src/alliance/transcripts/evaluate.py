@@ -19,9 +19,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_union
 
-from alliance.transcripts.coder import linear_probabilities
 from alliance.transcripts.corpus import load_annomi, require_data_dir
 from alliance.transcripts.dataset import N_FOLDS, Prepared, prepare
+from alliance.transcripts.linear import linear_probabilities
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 from alliance.transcripts.train import fit_linear, subtype_label, talk_bias_by_cv
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alliance.transcripts.errors import TranscriptError
 from alliance.transcripts.model import Role, Utterance
 
 MAX_BYTES_DEFAULT = 20 * 1024 * 1024
@@ -39,17 +40,6 @@ _TIMING = re.compile(
     r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})(?:\s.*)?$"
 )
 _TAG = re.compile(r"<[^>]+>")
-
-
-class TranscriptError(ValueError):
-    """A transcript that cannot be read; says which file and line, and what is allowed."""
-
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)

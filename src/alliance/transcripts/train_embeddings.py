@@ -16,12 +16,12 @@ from alliance.transcripts.embeddings import (
     HIDDEN,
     ContextCoder,
     encode_unique,
-    load_base,
     pad,
     pair_ids,
     pair_vectors,
     tokenize,
 )
+from alliance.transcripts.minilm import load_base
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 EPOCHS = 5
