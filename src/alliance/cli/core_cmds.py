@@ -52,9 +52,8 @@ def shown(engine: Engine) -> str:
 @db_option
 def init(database_url: str | None) -> None:
     """Create the database or bring it up to date (safe to run again)."""
-    from alliance.store.migrate import current_revision, upgrade
-
     from alliance.services.admin import has_admin
+    from alliance.store.migrate import current_revision, upgrade
 
     engine = engine_from(database_url)
     try:
