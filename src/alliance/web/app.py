@@ -24,14 +24,12 @@ from alliance.config import Settings
 from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
+from alliance.web.cookies import SecureCookieMiddleware
+from alliance.web.csrf import csrf_protect
+from alliance.web.logs import configure_logging
+from alliance.web.middleware import SecurityMiddleware
 from alliance.web.render import templates
-from alliance.web.security import (
-    SecureCookieMiddleware,
-    SecurityMiddleware,
-    configure_logging,
-    csrf_protect,
-    screen_input,
-)
+from alliance.web.screening import screen_input
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "alliance_session"

@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from alliance.domain import ClosingReason
+from alliance.web.csrf import install_template_globals
 from alliance.web.palette import PALETTE
-from alliance.web.security import install_template_globals
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
