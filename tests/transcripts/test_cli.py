@@ -309,8 +309,8 @@ def test_it_attaches_a_profile_and_corrections_to_a_session(fixtures: Path, tmp_
         main,
         ["transcript", "attach", str(fixtures / "session.txt"), "--session", "999", "--db", url],
     )
-    assert missing.exit_code == 1
-    assert "session_id 999 does not exist" in missing.output
+    assert missing.exit_code == 2
+    assert "session: 999 does not exist" in missing.output
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(transcript_profiles)).scalar() == 1
     engine.dispose()

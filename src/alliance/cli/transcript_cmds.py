@@ -332,14 +332,11 @@ def attach_cmd(
         {"name": m.name, "line": m.line, "speaker": m.speaker, "confidence": m.confidence}
         for m in prof.markers
     ]
-    try:
-        pid = attach_profile(
-            engine_from(database_url),
-            session_id,
-            stored,
-            model_version=f"transcripts-{tier}",
-            corrections=corrections,
-        )
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
+    pid = attach_profile(
+        engine_from(database_url),
+        session_id,
+        stored,
+        model_version=f"transcripts-{tier}",
+        corrections=corrections,
+    )
     click.echo(f"profile {pid} attached to session {session_id}")

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from alliance.config import Settings
+from alliance.config import Settings, SettingsError
 from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
@@ -44,7 +44,7 @@ def resolve_secret_key(settings: Settings) -> str:
         return settings.secret_key
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        raise ValueError("secret_key: required for PostgreSQL; set ALLIANCE_SECRET_KEY")
+        raise SettingsError("secret_key: required for PostgreSQL; set ALLIANCE_SECRET_KEY")
     if not url.database or url.database == ":memory:":
         return secrets.token_urlsafe(32)
     path = Path(url.database).expanduser().with_name(Path(url.database).name + ".secret")
