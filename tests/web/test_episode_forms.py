@@ -111,7 +111,7 @@ def test_it_names_the_line_of_a_too_long_answer(
     )
     assert response.status_code == 400
     message = error_next_to(response.text, "miracle_question", "answers")
-    assert message.startswith("line 2: 501 characters")
+    assert message.startswith("Line 2: 501 characters")
     assert "x" * 20 not in message  # the error speaks of the length, not the words
     assert count(engine, t.goals) == goals
     assert count(engine, t.worksheets) == 0

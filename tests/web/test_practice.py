@@ -82,9 +82,9 @@ def test_it_refuses_bad_client_input_and_writes_nothing(
 ) -> None:
     future = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
     cases = [
-        ({"consent_date": ""}, "consent_date", "a date is required"),
+        ({"consent_date": ""}, "consent_date", "A date is required"),
         ({"consent_date": future}, "consent_date", "must not be after today"),
-        ({"consent_date": today(), "email": "not-an-address"}, "email", "not an e-mail address"),
+        ({"consent_date": today(), "email": "not-an-address"}, "email", "Not an e-mail address"),
         ({"consent_date": today(), "phone": "12"}, "phone", "7 to 15 digits"),
     ]
     clients_before = count(engine, t.clients)
@@ -104,7 +104,7 @@ def test_it_refuses_a_second_client_with_the_same_email(
     before = count(engine, t.clients)
     again = therapist.post("/clients", data={"consent_date": today(), "email": "A@example.org"})
     assert again.status_code == 400
-    assert "already in use" in error_next_to(again.text, "client", "email")
+    assert "Already in use" in error_next_to(again.text, "client", "email")
     assert "a@example.org" not in error_next_to(again.text, "client", "email")
     assert count(engine, t.clients) == before
 
