@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
 from alliance.store import tables as t
+from tests.conftest import UtcClock
 from tests.web.clinic import Clinic
 from tests.web.conftest import sign_in
 
@@ -124,7 +125,7 @@ def test_it_needs_the_rationale_for_a_boundary_crossing(
     data = {
         "kind": "crossing",
         "description": "Exposure walk in the park",
-        "occurred_on": date.today().isoformat(),
+        "occurred_on": clinic.today.isoformat(),
         "client_welfare": "Practise in a real setting",
         "technique_goal": "",
         "plan_link": "Graded exposure step 3",
@@ -174,12 +175,12 @@ def test_it_takes_one_submission_per_link(
     assert count(engine, t.administrations) == before + 1
 
 
-def test_it_refuses_an_expired_link(therapist: TestClient, clinic: Clinic, engine: Engine) -> None:
+def test_it_refuses_an_expired_link(
+    therapist: TestClient, clinic: Clinic, engine: Engine, utc_clock: UtcClock
+) -> None:
     path = _new_link(therapist, clinic)
     with engine.begin() as conn:
-        conn.execute(
-            update(t.client_links).values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
-        )
+        conn.execute(update(t.client_links).values(expires_at=utc_clock.now - timedelta(minutes=1)))
     response = therapist.post(path, data={f"item_{i}": "9" for i in range(1, 5)})
     assert response.status_code == 410
     assert "expired" in response.text
