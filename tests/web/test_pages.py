@@ -9,9 +9,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
+from alliance.store import sessions
 from alliance.store import tables as t
+from alliance.store.administrations import record_administration
+from alliance.store.base import Actor
 from tests.conftest import UtcClock
-from tests.web.clinic import Clinic
+from tests.web.clinic import Clinic, phq9_answers
 from tests.web.conftest import sign_in
 
 
@@ -88,10 +91,38 @@ def test_it_acknowledges_an_alert_once(
 def test_it_collapses_repeated_signals_and_acknowledges_their_history(
     therapist: TestClient, clinic: Clinic, engine: Engine
 ) -> None:
-    html = therapist.get(f"/episodes/{clinic.rupture_episode}").text
-    titles = re.findall(r"<h3>([^<]+) · session (\d+)</h3>", html)
-    kinds = [title for title, _ in titles]
-    assert len(kinds) == len(set(kinds))  # one per kind and measure
+    # The risk client endorses PHQ-9 item 9 again at a second session: two risk signals.
+    system = Actor.system()
+    with engine.begin() as conn:
+        second = sessions.record_session(conn, system, clinic.risk_episode, clinic.today)
+        record_administration(
+            conn, system, clinic.risk_episode, "phq9", phq9_answers(18, item9=2), session_id=second
+        )
+    page = f"/episodes/{clinic.risk_episode}"
+    html = therapist.get(page).text
+    risk = re.findall(r'data-alert="risk_item">\s*<h3>([^<]+)</h3>\s*<p>([^<]+)</p>', html)
+    # One alert for the two, at the latest session, with that session's score.
+    assert risk == [
+        (
+            "Risk item endorsed · PHQ-9 · session 2",
+            "A risk item was endorsed; it is shown whatever the total (score 18)",
+        )
+    ]
+    key = re.search(r'name="signal_key" value="(risk_item:[^"]+)"', html)
+    assert key is not None
+    therapist.post(f"{page}/ack", data={"signal_key": key.group(1), "note": "called the client"})
+    with engine.connect() as conn:
+        acknowledged = conn.execute(
+            select(t.signal_acknowledgements.c.signal_key, t.signal_acknowledgements.c.note)
+        ).all()
+    # Acknowledging the latest acknowledges its history: session 1's signal does not come back.
+    assert sorted(acknowledged) == [
+        (f"risk_item:risk_item:{clinic.risk_episode}:phq9:1", "called the client"),
+        (f"risk_item:risk_item:{clinic.risk_episode}:phq9:2", "called the client"),
+    ]
+    after = therapist.get(page).text
+    assert 'data-alert="risk_item"' not in after
+    assert 'data-alert="not_on_track"' in after  # another kind stays open
 
 
 def test_it_refuses_a_stage_jump_and_stores_nothing(
