@@ -199,7 +199,11 @@ def test_it_analyzes_a_csv_without_a_database(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["rejected"] == [
-        {"line": 8, "field": "measure", "reason": payload["rejected"][0]["reason"]}
+        {
+            "line": 8,
+            "field": "measure",
+            "reason": "'gad8' is unknown; allowed: phq9, gad7, core10, ors, srs, wai_sr, gbo",
+        }
     ]
     kinds = {(s["kind"], s["session"]) for s in payload["signals"]}
     assert ("reliable_deterioration", 2) in kinds  # PHQ-9 18 -> 25
