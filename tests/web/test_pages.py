@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine, func, select, update
 
 from alliance.store import sessions
@@ -291,3 +293,29 @@ def test_it_serves_charts_and_the_report_as_files(therapist: TestClient, clinic:
     report = therapist.get(f"{base}/report").text
     assert "Progress report" in report
     assert "RUPT-001" in report
+
+
+def test_it_writes_the_report_facts_into_the_pdf(therapist: TestClient, clinic: Clinic) -> None:
+    response = therapist.get(f"/episodes/{clinic.rupture_episode}/report.pdf")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="progress-RUPT-001.pdf"'
+    )
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    assert len(pages) == 1
+    text = pages[0].extract_text()
+    lines = text.splitlines()
+    # The clinic's rupture client: opened 7 weeks back, six weekly sessions, one agreed goal;
+    # PHQ-9 went 18 -> 12 and SRS 38 -> 38 (RUPTURE_PHQ9, RUPTURE_SRS in tests/web/clinic.py).
+    # The text lines name a measure by its id upper-cased (PHQ9), the chart by its short name.
+    opened = clinic.today - timedelta(weeks=7)
+    assert lines[:5] == [
+        f"Client RUPT-001 · opened {opened.isoformat()}",
+        "Stage now: process · sessions recorded: 6",
+        "Goals agreed: 1 (achieved: 0)",
+        "PHQ9: first 18 (session 1), latest 12 (session 6)",
+        "SRS: first 38 (session 1), latest 38 (session 6)",
+    ]
+    # The chart below: each measure's axis title under its short name, and the report's title.
+    for words in ("PHQ-9", "SRS", "Session", "Stage", "Progress report"):
+        assert words in lines, words
+    assert "Tess" not in text  # codes only: not the therapist's name
