@@ -20,6 +20,7 @@ from alliance.config import load_settings
 from alliance.store import tables as t
 from alliance.store.engine import make_engine
 from alliance.web import create_app
+from tests.conftest import read_utc_clock
 
 
 def run(*args: str) -> str:
@@ -49,7 +50,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def today() -> str:
-    return datetime.now(UTC).date().isoformat()
+    return read_utc_clock().today.isoformat()
 
 
 def test_the_whole_journey_through_the_api(api: tuple[TestClient, str]) -> None:
@@ -124,7 +125,7 @@ def test_bad_input_names_the_field_and_writes_nothing(api: tuple[TestClient, str
     run("user", "add", "otto", "--role", "therapist", "--db", db)
     tess = bearer(token_of(run("token", "create", "tess", "--db", db)))
     client_id = client.post("/api/clients", json={}, headers=tess).json()["id"]
-    future = (datetime.now(UTC).date() + timedelta(days=3)).isoformat()
+    future = (read_utc_clock().today + timedelta(days=3)).isoformat()
     cases = [
         ({"client_id": client_id}, "consent_date"),
         ({"client_id": client_id, "consent_date": future}, "consent_date"),

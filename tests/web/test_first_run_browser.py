@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from sqlalchemy import select
 
 from alliance.cli import main
 from alliance.store import tables as t
+from tests.conftest import read_utc_clock
 from tests.web.server import LiveServer, live_server
 
 pytestmark = pytest.mark.browser
@@ -87,7 +87,7 @@ def add_user(page: Page, username: str, name: str, role: str, supervisor: str = 
 
 
 def test_a_new_clinic_runs_from_an_empty_database(server: LiveServer, browser: Browser) -> None:
-    today = datetime.now(UTC).date().isoformat()
+    today = read_utc_clock().today.isoformat()
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
 
