@@ -42,8 +42,12 @@ def test_it_documents_every_setting() -> None:
 
 
 def _all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    """Every command and subcommand, the lazily loaded ones included."""
     found: list[tuple[str, click.Command]] = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         path = f"{prefix} {name}".strip()
         found.append((path, command))
         if isinstance(command, click.Group):

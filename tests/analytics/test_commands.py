@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -19,8 +18,9 @@ from alliance.store.exports import load_etr_models, load_score_frame
 from alliance.store.migrate import upgrade
 from alliance.store.people import create_organisation, create_user
 from alliance.store.tables import administrations, audit_events, clients, episodes
+from tests.conftest import FIXED_NOW
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 HEADER = "client,episode,session,date,measure,therapist,status,item_1,item_2,item_3,item_4,total\n"
 CLEAN = (
     HEADER
@@ -199,7 +199,11 @@ def test_it_analyzes_a_csv_without_a_database(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["rejected"] == [
-        {"line": 8, "field": "measure", "reason": payload["rejected"][0]["reason"]}
+        {
+            "line": 8,
+            "field": "measure",
+            "reason": "'gad8' is unknown; allowed: phq9, gad7, core10, ors, srs, wai_sr, gbo",
+        }
     ]
     kinds = {(s["kind"], s["session"]) for s in payload["signals"]}
     assert ("reliable_deterioration", 2) in kinds  # PHQ-9 18 -> 25

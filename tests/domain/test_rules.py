@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
@@ -24,8 +24,9 @@ from alliance.domain import (
 )
 from alliance.domain.goals import check_goal_move
 from alliance.domain.worksheets import MiracleQuestion, WorksheetKind, check_worksheet
+from tests.conftest import FIXED_NOW
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 OPEN = Episode(client_id=1, therapist_id=2, opened_on=date(2026, 1, 5))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -11,8 +10,9 @@ from hypothesis import strategies as st
 
 from alliance.domain import DomainError, Episode, Stage, StageTransition, check_history
 from alliance.domain.stages import StageReadiness, check_transition
+from tests.conftest import FIXED_NOW
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 READY = StageReadiness(closed=False, consent_recorded=True, agreed_goals=1)
 
 C, P, CH, T = Stage.COMMITMENT, Stage.PROCESS, Stage.CHANGE, Stage.TERMINATION

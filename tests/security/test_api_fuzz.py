@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from alliance.config import load_settings
 from alliance.store.engine import make_engine
 from alliance.web import create_app
-from alliance.web.security import CSRF_COOKIE, CSRF_HEADER
+from alliance.web.csrf import CSRF_COOKIE, CSRF_HEADER
 from tests.security.conftest import SECRET
 from tests.web.clinic import build_clinic
 from tests.web.conftest import send_csrf_token, sign_in

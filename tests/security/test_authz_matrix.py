@@ -124,6 +124,12 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/schedules"): ADMIN,
     ("GET", "/api/health"): ALL,
     ("GET", "/api/caseload"): THERAPISTS,
+    ("POST", "/api/clients"): CLINICIANS,
+    ("GET", "/api/clients/{client_id}"): A_READERS,
+    ("GET", "/api/episodes"): CLINICIANS,
+    ("POST", "/api/episodes"): THERAPISTS,
+    ("POST", "/api/episodes/{episode_id}/sessions"): A_WRITER,
+    ("POST", "/api/episodes/{episode_id}/reopen"): A_WRITER,
     ("GET", "/api/episodes/{episode_id}"): A_READERS,
     ("GET", "/api/episodes/{episode_id}/chart"): A_READERS,
     ("POST", "/api/episodes/{episode_id}/stage"): A_WRITER,
@@ -153,6 +159,11 @@ API_BODIES: dict[str, dict[str, Any]] = {
     # before the opening: refused, the episode stays open
     "close": {"closed_on": "2025-01-01", "closing_reason": "planned"},
     "attendance": {"attendance": "attended"},
+    "clients": {},
+    # No consent date: a therapist's request reaches the handler and is refused (422).
+    "episodes": {"client_id": 1},
+    "sessions": {"date": "2025-01-01"},  # before the opening: refused, nothing written
+    "reopen": {"reason": "the matrix asks to reopen"},  # the episode is open: refused
 }
 SECRETS = ("RUPT-001", "Sleep through most nights")
 

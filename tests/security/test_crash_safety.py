@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from alliance.store import tables as t
 from alliance.store.engine import make_engine
-from alliance.web.security import CSRF_COOKIE, CSRF_HEADER
+from alliance.web.csrf import CSRF_COOKIE, CSRF_HEADER
 from tests.security.conftest import SECRET, new_link
 from tests.web.clinic import build_clinic
 

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from alliance.store import tables as t
-from alliance.web.security import CSRF_HEADER, MAX_BODY_BYTES
+from alliance.web.body_limit import MAX_BODY_BYTES
+from alliance.web.csrf import CSRF_HEADER
 from tests.security.conftest import new_link
 from tests.web.clinic import Clinic
 

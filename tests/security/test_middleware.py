@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from alliance.web.security import THROTTLE_ATTEMPTS, Throttle
+from alliance.web.throttle import THROTTLE_ATTEMPTS, Throttle
 from tests.web.conftest import send_csrf_token
 
 

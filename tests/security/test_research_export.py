@@ -86,7 +86,7 @@ def test_it_keeps_free_text_only_when_asked(tmp_path: Path) -> None:
         build_clinic(engine)
     finally:
         engine.dispose()
-    runner = CliRunner(env={"ALLIANCE_SECRET_KEY": KEY})
+    runner = CliRunner(env={"ALLIANCE_RESEARCH_KEY": KEY})
     done = runner.invoke(
         main, ["export-research", str(tmp_path / "r"), "--db", url, "--include-free-text"]
     )

@@ -18,7 +18,7 @@ from alliance.services import users
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Viewer
-from alliance.web.security import THROTTLE_ATTEMPTS
+from alliance.web.throttle import THROTTLE_ATTEMPTS
 from tests.security.conftest import therapist_viewer
 from tests.web.clinic import PASSWORD, Clinic
 from tests.web.conftest import send_csrf_token, sign_in

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from sqlalchemy import Connection, Engine, func, select
@@ -18,8 +18,9 @@ from alliance.store.episodes import open_episode
 from alliance.store.migrate import upgrade
 from alliance.store.people import create_client, create_organisation, create_user
 from alliance.store.tables import metadata
+from tests.conftest import FIXED_NOW
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+NOW = FIXED_NOW
 OPENED = date(2026, 1, 5)
 
 

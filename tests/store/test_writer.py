@@ -250,19 +250,21 @@ def test_it_awaits_a_write_without_blocking_the_event_loop(
     writer: GroupCommitWriter, engine: Engine
 ) -> None:
     async def main() -> list[int]:
-        ticks = 0
         gate = Gate()
         held: Future[None] = writer.submit(gate)
         pending = asyncio.gather(*(writer.run_async(note(n)) for n in range(3)))
         while not gate.started.is_set():
             await asyncio.sleep(0.001)
-        # The loop keeps running while the writer is busy.
+        # The loop keeps running while the writer is busy: each tick comes round while the gate
+        # still holds the writer and the three writes still wait behind it. A run_async that
+        # blocked the loop would come back only after the gate gave up (10 s), writes done.
+        busy_ticks = 0
         for _ in range(5):
             await asyncio.sleep(0)
-            ticks += 1
+            busy_ticks += not held.done() and not pending.done()
+        assert busy_ticks == 5
         gate.release.set()
         await asyncio.wrap_future(held)
-        assert ticks == 5
         return list(await pending)
 
     assert asyncio.run(main()) == [1, 2, 3]

@@ -76,7 +76,7 @@ def test_it_fails_clearly_on_bad_input(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     result = CliRunner().invoke(main, ["transcript", "code", str(empty)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "empty" in result.output
     assert "Traceback" not in result.output
     result = CliRunner().invoke(main, ["transcript", "code", str(empty), "--speaker", "Bob"])
@@ -120,7 +120,7 @@ def test_it_records_a_correction_and_applies_it(fixtures: Path, tmp_path: Path) 
             str(corrections),
         ],
     )
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "does not start an utterance" in bad.output
 
 
@@ -253,7 +253,7 @@ def test_it_refuses_training_without_data(tmp_path: Path, monkeypatch: pytest.Mo
         main,
         ["transcript", "train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "x.npz")],
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "labelled data not found" in result.output
 
 
@@ -309,8 +309,8 @@ def test_it_attaches_a_profile_and_corrections_to_a_session(fixtures: Path, tmp_
         main,
         ["transcript", "attach", str(fixtures / "session.txt"), "--session", "999", "--db", url],
     )
-    assert missing.exit_code == 1
-    assert "session_id 999 does not exist" in missing.output
+    assert missing.exit_code == 2
+    assert "session: 999 does not exist" in missing.output
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(transcript_profiles)).scalar() == 1
     engine.dispose()

@@ -10,29 +10,40 @@ import pytest
 
 from alliance.transcripts.corpus import load_annomi
 from alliance.transcripts.dataset import prepare
-from alliance.transcripts.evaluate import (
-    TASKS,
-    _task_index,
-    default_oof,
-    main,
-    run,
-    save_oof,
-    scores,
-)
+from alliance.transcripts.evaluate import TASKS, _task_index, main, run, save_oof
 from tests.transcripts.test_cli import _tiny_annomi
+
+# The stand-in adapter's guess: right everywhere except one class it takes for another.
+MISTAKE = {"behaviour": ("other", "question"), "talk": ("sustain", "change")}
+# Worked by hand. Each conversation of the tiny corpus has each behaviour once, and change twice,
+# sustain and neutral once each, so every fold (1 or 2 conversations, n) scores the same.
+# behaviour, "other" taken for "question": reflection 1, therapist_input 1, question
+#   2·n / (2·n + n) = 2/3, other 0; macro (1 + 2/3 + 1 + 0) / 4 = 2/3.
+# talk, "sustain" taken for "change": change 2·2n / (2·2n + n) = 4/5, sustain 0, neutral 1;
+#   macro (4/5 + 0 + 1) / 3 = 0.6. Confusion rows are the gold label, columns the guess.
+ADAPTER = {
+    "behaviour": (2 / 3, [[6, 0, 0, 0], [0, 6, 0, 0], [0, 0, 6, 0], [0, 6, 0, 0]]),
+    "talk": (0.6, [[12, 0, 0], [6, 0, 0], [0, 0, 6]]),
+}
+# Every held-out line was said, with its label, in the other conversations: learnt perfectly.
+PERFECT = {
+    "behaviour": [[6, 0, 0, 0], [0, 6, 0, 0], [0, 0, 6, 0], [0, 0, 0, 6]],
+    "talk": [[12, 0, 0], [0, 6, 0], [0, 0, 6]],
+}
 
 
 @pytest.mark.slow
 def test_it_scores_every_tier_and_both_ensembles(tmp_path: Path) -> None:
     data = _tiny_annomi(tmp_path / "data")
     p = prepare(load_annomi(data))
-    # Stand-in out-of-fold probabilities for the adapter: a fixed, uneven guess per row, so the
-    # ensembles' arithmetic can be checked without fine-tuning anything.
-    rng = np.random.default_rng(0)
+    # Stand-in out-of-fold probabilities for the adapter, certain of one class per row. Averaged
+    # with any partner's probabilities, certainty wins: each ensemble must score as the adapter.
     emb = {}
     for task, (_, classes) in TASKS.items():
-        raw = rng.random((len(_task_index(p, task)), len(classes)))
-        emb[task] = raw / raw.sum(axis=1, keepdims=True)
+        wrong, guess = MISTAKE[task]
+        gold = [p.labels(task)[i] for i in _task_index(p, task)]
+        guesses = [guess if label == wrong else label for label in gold]
+        emb[task] = np.eye(len(classes))[[classes.index(g) for g in guesses]]
     report = run(str(data), ["baseline", "default", "embeddings"], embeddings_probs=emb)
     tiers = report["tiers"]
     assert set(tiers) == {
@@ -42,22 +53,17 @@ def test_it_scores_every_tier_and_both_ensembles(tmp_path: Path) -> None:
         "embeddings",
         "embeddings+default",
     }
-    assert report["conversations"] == len({r.conversation for r in p.rows})
-    for res in tiers.values():
-        for task in TASKS:
-            assert len(res[task]["per_fold"]) == 5
-            assert 0.0 <= res[task]["macro_f1_mean"] <= 1.0
-            assert sum(map(sum, res[task]["confusion"])) == len(_task_index(p, task))
-    # The shipped ensemble averages the adapter with the hashed-n-gram partner; the other one
-    # with the default tier (static token vectors included). Both recomputed here by hand.
-    lin, _ = default_oof(p)
-    part, _ = default_oof(p, static=False)
-    for task in TASKS:
-        shipped = scores(p, task, (emb[task] + part["talk" if task == "talk" else task]) / 2)
-        assert tiers["embeddings"][task] == shipped
-        other = scores(p, task, (emb[task] + lin[task]) / 2)
-        assert tiers["embeddings+default"][task] == other
-        assert tiers["default"][task] == scores(p, task, lin[task])
+    assert report["conversations"] == 6
+    for task, (macro_f1, confusion) in ADAPTER.items():
+        for tier in ("embeddings_alone", "embeddings", "embeddings+default"):
+            res = tiers[tier][task]
+            assert res["per_fold"] == pytest.approx([macro_f1] * 5), (tier, task)
+            assert res["macro_f1_mean"] == pytest.approx(macro_f1), (tier, task)
+            assert res["macro_f1_sd"] == pytest.approx(0.0, abs=1e-12), (tier, task)
+            assert res["confusion"] == confusion, (tier, task)
+        for tier in ("baseline", "default"):
+            assert tiers[tier][task]["per_fold"] == [1.0] * 5, (tier, task)
+            assert tiers[tier][task]["confusion"] == PERFECT[task], (tier, task)
 
 
 def test_the_command_reads_fold_files_and_writes_the_report(tmp_path: Path) -> None:

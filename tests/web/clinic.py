@@ -12,6 +12,7 @@ from alliance.store import episodes, goals, people, sessions
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
 from alliance.store.migrate import upgrade
+from tests.conftest import read_utc_clock
 
 PASSWORD = "correct horse battery"
 
@@ -30,6 +31,7 @@ class Clinic:
     rupture_episode: int
     risk_episode: int
     other_episode: int
+    today: date
     rupture_sessions: list[int] = field(default_factory=list)
     usernames: dict[str, str] = field(default_factory=dict)
 
@@ -51,11 +53,15 @@ def phq9_answers(total: int, item9: int = 0) -> dict[str, int]:
     return answers
 
 
-def build_clinic(engine: Engine) -> Clinic:
-    """Org, admin, supervisor, two therapists; a rupture, a risk and another's episode."""
+def build_clinic(engine: Engine, today: date | None = None) -> Clinic:
+    """Org, admin, supervisor, two therapists; a rupture, a risk and another's episode.
+
+    Dates count back from `today` (by default the real UTC date): the app reads the real UTC
+    clock and refuses a date after its today, so a local date would fail east of Greenwich.
+    """
     upgrade(engine)
     system = Actor.system()
-    today = date.today()
+    today = today or read_utc_clock().today
     with engine.begin() as conn:
         org = people.create_organisation(conn, system, "Test clinic")
 
@@ -107,6 +113,7 @@ def build_clinic(engine: Engine) -> Clinic:
         rupture_episode=rupture,
         risk_episode=risk,
         other_episode=other_episode,
+        today=today,
         rupture_sessions=session_ids,
         usernames={"admin": "admin", "supervisor": "sam", "therapist": "tess", "other": "otto"},
     )

@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 from alliance.config import load_settings
 from alliance.store.engine import make_engine
 from alliance.web import create_app
-from alliance.web.security import CSRF_COOKIE, CSRF_HEADER
+from alliance.web.csrf import CSRF_COOKIE, CSRF_HEADER
+from tests.conftest import UtcClock
 from tests.web.clinic import PASSWORD, Clinic, build_clinic
 
 
@@ -24,8 +25,8 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def clinic(engine: Engine) -> Clinic:
-    return build_clinic(engine)
+def clinic(engine: Engine, utc_clock: UtcClock) -> Clinic:
+    return build_clinic(engine, utc_clock.today)
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""The real server in a thread on 127.0.0.1 and a random port, over a demo SQLite database."""
+"""The real server in a thread on 127.0.0.1 and a random port, over a SQLite database.
+
+The demo server holds the synthetic clinic; the empty one only the schema, as after `init`.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from sqlalchemy import Engine
 from alliance.config import load_settings
 from alliance.store.demo import DemoAccount, populate
 from alliance.store.engine import make_engine
+from alliance.store.migrate import upgrade
 from alliance.web import create_app
 
 
@@ -24,6 +28,7 @@ class LiveServer:
     url: str
     engine: Engine
     accounts: list[DemoAccount]
+    db: str = ""
 
 
 def free_port() -> int:
@@ -34,9 +39,19 @@ def free_port() -> int:
 
 @contextmanager
 def live_demo_server(folder: Path) -> Iterator[LiveServer]:
-    database_url = f"sqlite:///{folder / 'demo.db'}"
+    with live_server(folder, demo=True) as live:
+        yield live
+
+
+@contextmanager
+def live_server(folder: Path, *, demo: bool) -> Iterator[LiveServer]:
+    database_url = f"sqlite:///{folder / 'alliance.db'}"
     engine = make_engine(database_url)
-    accounts = populate(engine, seed=0)
+    if demo:
+        accounts = populate(engine, seed=0)
+    else:
+        upgrade(engine)
+        accounts = []
     app = create_app(load_settings(database_url=database_url), engine=engine)
     port = free_port()
     server = uvicorn.Server(
@@ -50,7 +65,7 @@ def live_demo_server(folder: Path) -> Iterator[LiveServer]:
             raise RuntimeError("the server did not start within 30 s")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", engine, accounts)
+        yield LiveServer(f"http://127.0.0.1:{port}", engine, accounts, database_url)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

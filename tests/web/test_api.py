@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -65,7 +63,7 @@ def test_it_adds_a_goal_and_a_boundary_by_api(
     base = f"/api/episodes/{clinic.rupture_episode}"
     assert app_client.post(f"{base}/goals", json={"text": ""}).status_code == 422
     assert app_client.post(f"{base}/goals", json={"text": "Cook for friends"}).status_code == 201
-    crossing = {"kind": "crossing", "description": "Home visit", "occurred_on": str(date.today())}
+    crossing = {"kind": "crossing", "description": "Home visit", "occurred_on": str(clinic.today)}
     assert app_client.post(f"{base}/boundaries", json=crossing).status_code == 422
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.boundary_events)).scalar() == 0
@@ -123,11 +121,11 @@ def test_it_fills_worksheets_agrees_a_goal_and_closes_by_api(
     assert status == "proposed"
     agreed = app_client.post(f"{base}/goal-status", json={"goal_id": goal_id, "status": "agreed"})
     assert agreed.json() == {"goal_id": goal_id, "status": "agreed"}
-    no_reason = app_client.post(f"{base}/close", json={"closed_on": str(date.today())})
+    no_reason = app_client.post(f"{base}/close", json={"closed_on": str(clinic.today)})
     assert no_reason.status_code == 422
     assert no_reason.json()["detail"][0]["field"] == "closing_reason"
     unknown = app_client.post(
-        f"{base}/close", json={"closed_on": str(date.today()), "closing_reason": "quit"}
+        f"{base}/close", json={"closed_on": str(clinic.today), "closing_reason": "quit"}
     )
     assert unknown.status_code == 422
     with engine.connect() as conn:
@@ -138,7 +136,7 @@ def test_it_fills_worksheets_agrees_a_goal_and_closes_by_api(
         ).one()
     assert tuple(still_open) == (None, None)
     closed = app_client.post(
-        f"{base}/close", json={"closed_on": str(date.today()), "closing_reason": "referred"}
+        f"{base}/close", json={"closed_on": str(clinic.today), "closing_reason": "referred"}
     )
     assert closed.status_code == 200
     assert closed.json()["closing_reason"] == "referred"
@@ -178,13 +176,13 @@ def test_it_sets_attendance_adds_a_note_and_reports_an_incident_by_api(
     )
     assert note.status_code == 201
     incident = app_client.post(
-        f"{base}/incidents", json={"description": "Gift accepted", "occurred_on": str(date.today())}
+        f"{base}/incidents", json={"description": "Gift accepted", "occurred_on": str(clinic.today)}
     )
     assert incident.status_code == 201
     app_client.post("/logout")
     sign_in(app_client, "sam")
     by_supervisor = app_client.post(
-        f"{base}/incidents", json={"description": "Follow-up", "occurred_on": str(date.today())}
+        f"{base}/incidents", json={"description": "Follow-up", "occurred_on": str(clinic.today)}
     )
     assert by_supervisor.status_code == 201
     assert app_client.post(f"{base}/notes", json={"kind": "repair", "text": "x"}).status_code == 403

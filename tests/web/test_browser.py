@@ -6,7 +6,6 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 
 from alliance.analytics.ruptures import detect_ruptures
 from alliance.store import tables as t
+from tests.conftest import UtcClock
 from tests.web.server import LiveServer, live_demo_server
 
 pytestmark = pytest.mark.browser
@@ -112,7 +112,11 @@ def points(spec: dict[str, Any], instrument_label: str) -> list[dict[str, Any]]:
     return []
 
 
-def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: Browser) -> None:
+def test_it_walks_the_therapist_and_client_journey(
+    server: LiveServer, browser: Browser, utc_clock: UtcClock
+) -> None:
+    # The server refuses dates after its UTC today; the browser's own date may be a day off.
+    today = utc_clock.today.isoformat()
     episode_id, code, username = rupture_case(server)
     password = next(a.password for a in server.accounts if a.username == username)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -182,7 +186,7 @@ def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: 
     crossing = page.locator("form[action$='/boundaries']")
     crossing.get_by_label("Kind").select_option("crossing")
     crossing.get_by_label("What happened or was agreed").fill("Exposure walk outside the office")
-    crossing.get_by_label("Date").fill(date.today().isoformat())
+    crossing.get_by_label("Date").fill(today)
     crossing.get_by_label("How it serves the client's welfare").fill("Practice where fear happens")
     crossing.get_by_label("The goal of the technique").fill("Graded exposure, step 3")
     crossing.get_by_label("Link to the treatment plan").fill("Plan goal 2: leave home alone")
@@ -192,7 +196,7 @@ def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: 
 
     # A new session today, then a measure link for it.
     sessions_form = page.locator("form[action$='/sessions']")
-    sessions_form.get_by_label("Date").fill(date.today().isoformat())
+    sessions_form.get_by_label("Date").fill(today)
     sessions_form.get_by_role("button", name="Record session").click()
     expect(page).to_have_url(re.compile(r"/sessions/\d+$"))
     session_number = int(re.findall(r"Session (\d+)", page.locator("h2").first.inner_text())[0])
@@ -270,11 +274,13 @@ def test_it_walks_the_therapist_and_client_journey(server: LiveServer, browser: 
     shot(client, "09-link-used")
     phone.close()
 
-    worksheets_and_closing(server, page, episode_id, username)
+    worksheets_and_closing(server, page, episode_id, username, today)
     context.close()
 
 
-def worksheets_and_closing(server: LiveServer, page: Page, episode_id: int, username: str) -> None:
+def worksheets_and_closing(
+    server: LiveServer, page: Page, episode_id: int, username: str, today: str
+) -> None:
     """Miracle Question -> proposed goals -> one agreed; a plan with a gap, then whole; closing."""
     page.goto(f"{server.url}/episodes/{episode_id}/details")
     miracle = page.locator("#miracle-form")
@@ -332,7 +338,7 @@ def worksheets_and_closing(server: LiveServer, page: Page, episode_id: int, user
     page.goto(f"{server.url}/episodes/{other}/details")
     expect(page.locator("#closing-warning")).to_contain_text("No relapse-prevention plan yet")
     close = page.locator("#close-form")
-    close.get_by_label("Closing date").fill(date.today().isoformat())
+    close.get_by_label("Closing date").fill(today)
     close.get_by_label("Why the episode ended").select_option("referred")
     close.get_by_label("Closing summary").fill("Ended early: moved away")
     close.get_by_role("button", name="Close the episode").click()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -56,7 +55,7 @@ def test_it_shows_a_new_score_on_the_next_load(
     assert rupture.last_outcome.total == 12
     system = Actor.system()
     with engine.begin() as conn:
-        sid = sessions.record_session(conn, system, clinic.rupture_episode, date.today())
+        sid = sessions.record_session(conn, system, clinic.rupture_episode, clinic.today)
         record_administration(
             conn,
             system,
@@ -94,7 +93,7 @@ def test_it_keeps_two_databases_apart(
     first = caseload.caseload_audited(engine, writer, tess)
     twin = make_engine(f"sqlite:///{tmp_path / 'twin.db'}")
     try:
-        twin_clinic = build_clinic(twin)
+        twin_clinic = build_clinic(twin, clinic.today)
         with twin.begin() as conn:
             # Same ids and counts as the first clinic, but this measure says something else.
             conn.execute(

@@ -7,7 +7,7 @@ its field and stores nothing.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -86,7 +86,7 @@ def test_it_turns_miracle_question_answers_into_proposed_goals_then_agrees_one(
     with engine.connect() as conn:
         row = conn.execute(select(t.goals).where(t.goals.c.id == goal_id)).one()
     assert row.status == "agreed"
-    assert row.agreed_on == date.today()
+    assert row.agreed_on == clinic.today
 
 
 def test_it_refuses_an_empty_miracle_question_next_to_the_field(
@@ -111,7 +111,7 @@ def test_it_names_the_line_of_a_too_long_answer(
     )
     assert response.status_code == 400
     message = error_next_to(response.text, "miracle_question", "answers")
-    assert message.startswith("line 2: 501 characters")
+    assert message.startswith("Line 2: 501 characters")
     assert "x" * 20 not in message  # the error speaks of the length, not the words
     assert count(engine, t.goals) == goals
     assert count(engine, t.worksheets) == 0
@@ -182,7 +182,7 @@ def test_it_closes_without_a_plan_and_shows_the_stores_warning(
     closed = therapist.post(
         f"/episodes/{clinic.risk_episode}/close",
         data={
-            "closed_on": date.today().isoformat(),
+            "closed_on": clinic.today.isoformat(),
             "summary": "Moved away",
             "closing_reason": "dropout",
             "confirm": "yes",
@@ -195,7 +195,7 @@ def test_it_closes_without_a_plan_and_shows_the_stores_warning(
     assert 'id="close-form"' not in closed.text
     with engine.connect() as conn:
         row = conn.execute(select(t.episodes).where(t.episodes.c.id == clinic.risk_episode)).one()
-    assert (row.closed_on, row.closing_summary) == (date.today(), "Moved away")
+    assert (row.closed_on, row.closing_summary) == (clinic.today, "Moved away")
     assert row.closing_reason == "dropout"
     assert "Reason: Drop-out (client stopped attending or ended without agreement)." in closed.text
 
@@ -215,7 +215,7 @@ def test_it_shows_a_dropout_closing_in_the_supervisor_figures(
     # The rupture episode has scores across sessions, so the clinic figures count it.
     closed = app_client.post(
         f"/episodes/{clinic.rupture_episode}/close",
-        data={"closed_on": date.today().isoformat(), "closing_reason": "dropout", "confirm": "yes"},
+        data={"closed_on": clinic.today.isoformat(), "closing_reason": "dropout", "confirm": "yes"},
     )
     assert closed.status_code == 200
     app_client.post("/logout")
@@ -227,7 +227,7 @@ def test_it_shows_a_dropout_closing_in_the_supervisor_figures(
 def test_it_asks_for_confirmation_before_closing(
     therapist: TestClient, clinic: Clinic, engine: Engine
 ) -> None:
-    today = date.today().isoformat()
+    today = clinic.today.isoformat()
     form = {"closed_on": today, "summary": "Moved away", "closing_reason": "referred"}
     asked = therapist.post(f"/episodes/{clinic.risk_episode}/close", data=form)
     assert asked.status_code == 200
@@ -262,13 +262,13 @@ def test_it_asks_why_the_episode_ended_and_refuses_no_reason(
     for reason in ("", "quit"):
         response = therapist.post(
             f"/episodes/{clinic.risk_episode}/close",
-            data={"closed_on": date.today().isoformat(), "closing_reason": reason},
+            data={"closed_on": clinic.today.isoformat(), "closing_reason": reason},
         )
         assert response.status_code == 400
         error = error_next_to(response.text, "close", "closing_reason")
         assert "one of planned, dropout, referred, other" in error
     missing = therapist.post(
-        f"/episodes/{clinic.risk_episode}/close", data={"closed_on": date.today().isoformat()}
+        f"/episodes/{clinic.risk_episode}/close", data={"closed_on": clinic.today.isoformat()}
     )
     assert missing.status_code == 400
     assert "closing needs a reason" in error_next_to(missing.text, "close", "closing_reason")
@@ -284,7 +284,7 @@ def test_it_closes_with_a_plan_and_no_warning(
     therapist.post(f"/episodes/{clinic.risk_episode}/relapse_prevention", data=PLAN)
     closed = therapist.post(
         f"/episodes/{clinic.risk_episode}/close",
-        data={"closed_on": date.today().isoformat(), "closing_reason": "planned", "confirm": "yes"},
+        data={"closed_on": clinic.today.isoformat(), "closing_reason": "planned", "confirm": "yes"},
     )
     assert '<div class="flash ok" role="status">Episode closed.</div>' in closed.text
     assert NO_RELAPSE_PLAN not in closed.text
@@ -293,7 +293,7 @@ def test_it_closes_with_a_plan_and_no_warning(
 def test_it_refuses_a_closing_date_in_the_future(
     therapist: TestClient, clinic: Clinic, engine: Engine
 ) -> None:
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (clinic.today + timedelta(days=1)).isoformat()
     response = therapist.post(
         f"/episodes/{clinic.risk_episode}/close", data={"closed_on": tomorrow}
     )
@@ -307,7 +307,7 @@ def test_it_changes_a_sessions_attendance_from_the_session_page(
 ) -> None:
     new = therapist.post(
         f"/episodes/{clinic.rupture_episode}/sessions",
-        data={"held_on": date.today().isoformat(), "attendance": "attended"},
+        data={"held_on": clinic.today.isoformat(), "attendance": "attended"},
         follow_redirects=False,
     )
     url = new.headers["location"]
@@ -316,7 +316,7 @@ def test_it_changes_a_sessions_attendance_from_the_session_page(
     changed = therapist.post(f"{url}/attendance", data={"attendance": "no_show"})
     assert changed.status_code == 200
     assert "Attendance saved" in changed.text
-    assert "· no show</h2>" in changed.text
+    assert "· Did not attend</h2>" in changed.text
     with engine.connect() as conn:
         value = conn.execute(
             select(t.sessions.c.attendance).where(t.sessions.c.id == session_id)
@@ -391,7 +391,7 @@ def test_it_reports_an_incident_that_the_supervisor_sees(
         f"/episodes/{clinic.rupture_episode}/incidents",
         data={
             "description": "Client offered a business deal",
-            "occurred_on": date.today().isoformat(),
+            "occurred_on": clinic.today.isoformat(),
         },
     )
     assert reported.status_code == 200
@@ -426,14 +426,14 @@ def test_it_lets_the_supervisor_report_too_and_refuses_an_empty_report(
     sign_in(app_client, "sam")
     empty = app_client.post(
         f"/episodes/{clinic.rupture_episode}/incidents",
-        data={"description": " ", "occurred_on": date.today().isoformat()},
+        data={"description": " ", "occurred_on": clinic.today.isoformat()},
     )
     assert empty.status_code == 400
     assert "must not be empty" in error_next_to(empty.text, "incidents", "description")
     assert count(engine, t.boundary_incidents) == 0
     done = app_client.post(
         f"/episodes/{clinic.rupture_episode}/incidents",
-        data={"description": "Seen together socially", "occurred_on": date.today().isoformat()},
+        data={"description": "Seen together socially", "occurred_on": clinic.today.isoformat()},
     )
     assert done.status_code == 200
     assert count(engine, t.boundary_incidents) == 1
@@ -445,7 +445,7 @@ def test_it_hides_incidents_from_others(
     sign_in(app_client, "otto")
     response = app_client.post(
         f"/episodes/{clinic.rupture_episode}/incidents",
-        data={"description": "x", "occurred_on": date.today().isoformat()},
+        data={"description": "x", "occurred_on": clinic.today.isoformat()},
     )
     assert response.status_code == 404
     assert count(engine, t.boundary_incidents) == 0
@@ -462,11 +462,11 @@ def test_it_lists_only_open_incidents_of_this_supervisor(
             Actor.system(),
             clinic.rupture_episode,
             "Resolved already",
-            occurred_on=date.today(),
+            occurred_on=clinic.today,
         )
         conn.execute(t.boundary_incidents.update().values(status="resolved"))
         report_boundary_incident(
-            conn, Actor.system(), clinic.other_episode, "Not sam's", occurred_on=date.today()
+            conn, Actor.system(), clinic.other_episode, "Not sam's", occurred_on=clinic.today
         )
     sign_in(app_client, "sam")
     html = app_client.get("/supervision").text

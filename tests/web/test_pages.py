@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
 from sqlalchemy import Engine, func, select, update
 
+from alliance.store import sessions
 from alliance.store import tables as t
-from tests.web.clinic import Clinic
+from alliance.store.administrations import record_administration
+from alliance.store.base import Actor
+from tests.conftest import UtcClock
+from tests.web.clinic import Clinic, phq9_answers
 from tests.web.conftest import sign_in
 
 
@@ -89,10 +95,38 @@ def test_it_acknowledges_an_alert_once(
 def test_it_collapses_repeated_signals_and_acknowledges_their_history(
     therapist: TestClient, clinic: Clinic, engine: Engine
 ) -> None:
-    html = therapist.get(f"/episodes/{clinic.rupture_episode}").text
-    titles = re.findall(r"<h3>([^<]+) · session (\d+)</h3>", html)
-    kinds = [title for title, _ in titles]
-    assert len(kinds) == len(set(kinds))  # one per kind and measure
+    # The risk client endorses PHQ-9 item 9 again at a second session: two risk signals.
+    system = Actor.system()
+    with engine.begin() as conn:
+        second = sessions.record_session(conn, system, clinic.risk_episode, clinic.today)
+        record_administration(
+            conn, system, clinic.risk_episode, "phq9", phq9_answers(18, item9=2), session_id=second
+        )
+    page = f"/episodes/{clinic.risk_episode}"
+    html = therapist.get(page).text
+    risk = re.findall(r'data-alert="risk_item">\s*<h3>([^<]+)</h3>\s*<p>([^<]+)</p>', html)
+    # One alert for the two, at the latest session, with that session's score.
+    assert risk == [
+        (
+            "Risk item endorsed · PHQ-9 · session 2",
+            "A risk item was endorsed; it is shown whatever the total (score 18)",
+        )
+    ]
+    key = re.search(r'name="signal_key" value="(risk_item:[^"]+)"', html)
+    assert key is not None
+    therapist.post(f"{page}/ack", data={"signal_key": key.group(1), "note": "called the client"})
+    with engine.connect() as conn:
+        acknowledged = conn.execute(
+            select(t.signal_acknowledgements.c.signal_key, t.signal_acknowledgements.c.note)
+        ).all()
+    # Acknowledging the latest acknowledges its history: session 1's signal does not come back.
+    assert sorted(acknowledged) == [
+        (f"risk_item:risk_item:{clinic.risk_episode}:phq9:1", "called the client"),
+        (f"risk_item:risk_item:{clinic.risk_episode}:phq9:2", "called the client"),
+    ]
+    after = therapist.get(page).text
+    assert 'data-alert="risk_item"' not in after
+    assert 'data-alert="not_on_track"' in after  # another kind stays open
 
 
 def test_it_refuses_a_stage_jump_and_stores_nothing(
@@ -126,7 +160,7 @@ def test_it_needs_the_rationale_for_a_boundary_crossing(
     data = {
         "kind": "crossing",
         "description": "Exposure walk in the park",
-        "occurred_on": date.today().isoformat(),
+        "occurred_on": clinic.today.isoformat(),
         "client_welfare": "Practise in a real setting",
         "technique_goal": "",
         "plan_link": "Graded exposure step 3",
@@ -176,12 +210,12 @@ def test_it_takes_one_submission_per_link(
     assert count(engine, t.administrations) == before + 1
 
 
-def test_it_refuses_an_expired_link(therapist: TestClient, clinic: Clinic, engine: Engine) -> None:
+def test_it_refuses_an_expired_link(
+    therapist: TestClient, clinic: Clinic, engine: Engine, utc_clock: UtcClock
+) -> None:
     path = _new_link(therapist, clinic)
     with engine.begin() as conn:
-        conn.execute(
-            update(t.client_links).values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
-        )
+        conn.execute(update(t.client_links).values(expires_at=utc_clock.now - timedelta(minutes=1)))
     response = therapist.post(path, data={f"item_{i}": "9" for i in range(1, 5)})
     assert response.status_code == 410
     assert "expired" in response.text
@@ -261,3 +295,27 @@ def test_it_serves_charts_and_the_report_as_files(therapist: TestClient, clinic:
     report = therapist.get(f"{base}/report").text
     assert "Progress report" in report
     assert "RUPT-001" in report
+
+
+def test_it_writes_the_report_facts_into_the_pdf(therapist: TestClient, clinic: Clinic) -> None:
+    response = therapist.get(f"/episodes/{clinic.rupture_episode}/report.pdf")
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="progress-RUPT-001.pdf"'
+    )
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in pages)
+    # The clinic's rupture client: opened 7 weeks back, six weekly sessions, one agreed goal;
+    # PHQ-9 went 18 -> 12 and SRS 38 -> 38 (RUPTURE_PHQ9, RUPTURE_SRS in tests/web/clinic.py).
+    opened = clinic.today - timedelta(weeks=7)
+    last = opened + timedelta(weeks=6)
+    for words in (
+        "Client RUPT-001",
+        "Therapist Tess",
+        f"Period {opened.isoformat()} to {last.isoformat()}",
+        "Stage Process",
+        "Sessions attended 6 of 6",
+        "PHQ-9 Patient Health Questionnaire-9 18 session 1 12 session 6 -6",
+        "SRS Session Rating Scale 38 session 1 38 session 6 0",
+        "Sleep through most nights (Agreed)",
+    ):
+        assert words in text, words

@@ -6,13 +6,14 @@ Every refusal is checked to name its field next to the form and to write nothing
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
 from alliance.store import tables as t
+from tests.conftest import read_utc_clock
 from tests.web.clinic import PASSWORD, Clinic
 from tests.web.conftest import send_csrf_token, sign_in
 
@@ -30,7 +31,7 @@ def error_next_to(html: str, form: str, field: str) -> str:
 
 def today() -> str:
     """The server judges 'not in the future' in UTC."""
-    return datetime.now(UTC).date().isoformat()
+    return read_utc_clock().today.isoformat()
 
 
 def test_it_adds_a_client_and_opens_their_episode_in_one_step(
@@ -80,11 +81,11 @@ def test_it_adds_a_client_and_opens_their_episode_in_one_step(
 def test_it_refuses_bad_client_input_and_writes_nothing(
     therapist: TestClient, engine: Engine
 ) -> None:
-    future = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    future = (read_utc_clock().today + timedelta(days=2)).isoformat()
     cases = [
-        ({"consent_date": ""}, "consent_date", "a date is required"),
+        ({"consent_date": ""}, "consent_date", "A date is required"),
         ({"consent_date": future}, "consent_date", "must not be after today"),
-        ({"consent_date": today(), "email": "not-an-address"}, "email", "not an e-mail address"),
+        ({"consent_date": today(), "email": "not-an-address"}, "email", "Not an e-mail address"),
         ({"consent_date": today(), "phone": "12"}, "phone", "7 to 15 digits"),
     ]
     clients_before = count(engine, t.clients)
@@ -104,7 +105,7 @@ def test_it_refuses_a_second_client_with_the_same_email(
     before = count(engine, t.clients)
     again = therapist.post("/clients", data={"consent_date": today(), "email": "A@example.org"})
     assert again.status_code == 400
-    assert "already in use" in error_next_to(again.text, "client", "email")
+    assert "Already in use" in error_next_to(again.text, "client", "email")
     assert "a@example.org" not in error_next_to(again.text, "client", "email")
     assert count(engine, t.clients) == before
 
@@ -156,7 +157,7 @@ def test_it_refuses_a_reopen_after_the_period(
         f"/episodes/{episode}/close",
         data={"closed_on": today(), "closing_reason": "planned", "confirm": "yes"},
     )
-    long_ago = datetime.now(UTC).date() - timedelta(days=91)
+    long_ago = read_utc_clock().today - timedelta(days=91)
     with engine.begin() as conn:
         conn.execute(
             update(t.episodes)

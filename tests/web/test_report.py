@@ -5,12 +5,12 @@ The PDF's text is extracted (pypdf), so the test reads what a referrer would rea
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from io import BytesIO
 
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
+from tests.conftest import read_utc_clock
 from tests.web.clinic import Clinic
 
 
@@ -64,7 +64,7 @@ def test_it_carries_the_closing_summary_once_closed(therapist: TestClient, clini
         f"/episodes/{clinic.risk_episode}/close",
         data={
             # The server refuses a closing after today in UTC; today in UTC is always allowed.
-            "closed_on": datetime.now(UTC).date().isoformat(),
+            "closed_on": read_utc_clock().today.isoformat(),
             "closing_reason": "referred",
             "summary": "Referred to the eating-disorder service",
             "confirm": "yes",

@@ -30,7 +30,6 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import stats
 
 from alliance.analytics.frame import (
     BoolArray,
@@ -404,6 +403,9 @@ def _aggregate(episodes: pl.DataFrame, use_paired: bool) -> pl.DataFrame:
 
 
 def _with_intervals(table: pl.DataFrame) -> pl.DataFrame:
+    # scipy.stats takes about a second to import; only this one quantile needs it.
+    from scipy import stats
+
     def col(name: str) -> FloatArray:
         return table[name].cast(pl.Float64).fill_null(np.nan).to_numpy().astype(np.float64)
 

@@ -12,10 +12,11 @@ import csv
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -23,6 +24,9 @@ from alliance.analytics.frame import score_frame
 from alliance.domain.stages import Stage
 from alliance.instruments import INSTRUMENT_IDS, Instrument, InstrumentError, load_instrument, score
 from alliance.instruments.risk import RISK_ENDORSED, endorsed_in_cells, risk_note
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader  # what csv.reader() returns
 
 REQUIRED = ("client", "episode", "session", "date", "measure")
 OPTIONAL = ("therapist", "stage", "status", "total")
@@ -186,45 +190,52 @@ def read_scores_csv(source: Path | bytes) -> CsvScores:
         return result
     reader = csv.reader(io.StringIO("".join(lines)))
     header = [h.strip().lower() for h in next(reader)]
-    missing = [c for c in REQUIRED if c not in header]
     item_columns = {int(m.group(1)): i for i, h in enumerate(header) if (m := ITEM_COLUMN.match(h))}
+    result.rejected.extend(_header_problems(header, item_columns))
+    if result.rejected:
+        return result
+    _read_rows(reader, header, item_columns, bad_encoding, result)
+    return result
+
+
+def _header_problems(header: list[str], item_columns: dict[int, int]) -> list[RejectedRow]:
+    """Missing required columns, or else the first column named twice."""
+    missing = [c for c in REQUIRED if c not in header]
     if "total" not in header and not item_columns:
         missing.append("total or item_1..item_n")
     if missing:
-        for column in missing:
-            result.rejected.append(
-                RejectedRow(
-                    1,
-                    column,
-                    "missing column; required: client, episode, session, date, measure, and "
-                    "item_1..item_n or total",
-                )
+        return [
+            RejectedRow(
+                1,
+                column,
+                "missing column; required: client, episode, session, date, measure, and "
+                "item_1..item_n or total",
             )
-        return result
+            for column in missing
+        ]
     duplicates = [h for h in set(header) if h and header.count(h) > 1]
     if duplicates:
-        result.rejected.append(
-            RejectedRow(1, duplicates[0], "column appears more than once in the header")
-        )
-        return result
+        return [RejectedRow(1, duplicates[0], "column appears more than once in the header")]
+    return []
+
+
+def _read_rows(
+    reader: CsvReader,
+    header: list[str],
+    item_columns: dict[int, int],
+    bad_encoding: set[int],
+    result: CsvScores,
+) -> None:
+    """Parse each data line into `result`: a scored row, or the reasons it was refused."""
     aliases = _aliases()
     seen: dict[tuple[str, str, int, str], int] = {}
-    line = 1
     for values in reader:
         line = reader.line_num
         if not any(v.strip() for v in values):
             continue
-        if line in bad_encoding:
-            result.rejected.append(
-                RejectedRow(line, "(line)", "not valid UTF-8; save the file as UTF-8 (CSV UTF-8)")
-            )
-            continue
-        if len(values) != len(header):
-            result.rejected.append(
-                RejectedRow(
-                    line, "(line)", f"has {len(values)} fields; the header has {len(header)}"
-                )
-            )
+        problem = _line_problem(line, values, header, bad_encoding)
+        if problem is not None:
+            result.rejected.append(problem)
             continue
         cells = {h: v.strip() for h, v in zip(header, values, strict=True)}
         row_items = {n: values[i].strip() for n, i in item_columns.items()}
@@ -244,7 +255,22 @@ def read_scores_csv(source: Path | bytes) -> CsvScores:
             continue
         seen[key] = line
         result.rows.append(parsed)
-    return result
+
+
+def _line_problem(
+    line: int, values: list[str], header: list[str], bad_encoding: set[int]
+) -> RejectedRow | None:
+    """Why a whole line cannot be read as a row (its encoding, its number of fields), if so."""
+    if line in bad_encoding:
+        return RejectedRow(line, "(line)", "not valid UTF-8; save the file as UTF-8 (CSV UTF-8)")
+    if len(values) != len(header):
+        return RejectedRow(
+            line, "(line)", f"has {len(values)} fields; the header has {len(header)}"
+        )
+    return None
+
+
+Fail = Callable[[str, str], None]
 
 
 def _parse_row(
@@ -259,36 +285,14 @@ def _parse_row(
     def fail(column: str, reason: str) -> None:
         errors.append(RejectedRow(line, column, reason))
 
-    for column in ("client", "episode"):
-        if not CODE.match(cells[column]):
-            fail(
-                column,
-                "empty or not a code; allowed: up to 32 letters, digits, '.', '_' or '-'",
-            )
-    session = _whole_number(cells["session"])
-    if session is None:
-        fail("session", f"{cells['session']!r} is not allowed; allowed: a whole number from 1")
-    when: date | None = None
-    if cells["date"]:
-        try:
-            when = date.fromisoformat(cells["date"])
-        except ValueError:
-            fail("date", f"{cells['date']!r} is not allowed; allowed: a date as YYYY-MM-DD")
-    instrument_id = aliases.get(_fold(cells["measure"]))
-    if instrument_id is None:
-        fail(
-            "measure",
-            f"{cells['measure']!r} is unknown; allowed: {', '.join(INSTRUMENT_IDS)}",
-        )
-    stage = cells.get("stage", "").lower() or None
-    if stage is not None and stage not in {s.value for s in Stage}:
-        fail("stage", f"{stage!r} is not allowed; allowed: {', '.join(s.value for s in Stage)}")
-    status = cells.get("status", "").lower() or None
-    if status is not None and status not in STATUSES:
-        fail("status", f"{status!r} is not allowed; allowed: {', '.join(STATUSES)}")
-    therapist = cells.get("therapist") or None
-    if therapist is not None and not CODE.match(therapist):
-        fail("therapist", "not a user name; allowed: up to 32 letters, digits, '.', '_' or '-'")
+    # Each field is checked even after one failed, so a row's every problem is reported at once.
+    _check_codes(cells, fail)
+    session = _parse_session(cells["session"], fail)
+    when = _parse_date(cells["date"], fail)
+    instrument_id = _parse_measure(cells["measure"], aliases, fail)
+    stage = _parse_choice("stage", cells, tuple(s.value for s in Stage), fail)
+    status = _parse_choice("status", cells, STATUSES, fail)
+    therapist = _parse_therapist(cells, fail)
     scored = None
     if instrument_id is not None:
         scored = _score_row(load_instrument(instrument_id), cells.get("total", ""), items, fail)
@@ -315,12 +319,79 @@ def _parse_row(
     )
 
 
+def _check_codes(cells: dict[str, str], fail: Fail) -> None:
+    for column in ("client", "episode"):
+        if not CODE.match(cells[column]):
+            fail(
+                column,
+                "empty or not a code; allowed: up to 32 letters, digits, '.', '_' or '-'",
+            )
+
+
+def _parse_session(text: str, fail: Fail) -> int | None:
+    session = _whole_number(text)
+    if session is None:
+        fail("session", f"{text!r} is not allowed; allowed: a whole number from 1")
+    return session
+
+
+def _parse_date(text: str, fail: Fail) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail("date", f"{text!r} is not allowed; allowed: a date as YYYY-MM-DD")
+        return None
+
+
+def _parse_measure(text: str, aliases: dict[str, str], fail: Fail) -> str | None:
+    instrument_id = aliases.get(_fold(text))
+    if instrument_id is None:
+        fail("measure", f"{text!r} is unknown; allowed: {', '.join(INSTRUMENT_IDS)}")
+    return instrument_id
+
+
+def _parse_choice(
+    column: str, cells: dict[str, str], allowed: tuple[str, ...], fail: Fail
+) -> str | None:
+    """An optional column holding one of `allowed` (any case); None when empty."""
+    value = cells.get(column, "").lower() or None
+    if value is not None and value not in allowed:
+        fail(column, f"{value!r} is not allowed; allowed: {', '.join(allowed)}")
+    return value
+
+
+def _parse_therapist(cells: dict[str, str], fail: Fail) -> str | None:
+    therapist = cells.get("therapist") or None
+    if therapist is not None and not CODE.match(therapist):
+        fail("therapist", "not a user name; allowed: up to 32 letters, digits, '.', '_' or '-'")
+    return therapist
+
+
 def _score_row(
     instrument: Instrument,
     total_cell: str,
     items: dict[int, str],
-    fail: Any,
+    fail: Fail,
 ) -> tuple[dict[str, float | None], float, Any] | None:
+    # Both are parsed before either failure returns, so item and total errors are reported together.
+    answers = _parse_answers(instrument, items, fail)
+    total_ok, given_total = _parse_total(instrument, total_cell, fail)
+    if answers is None or not total_ok:
+        return None
+    if answers:
+        return _score_answers(instrument, answers, given_total, fail)
+    if given_total is None:
+        fail("total", "empty, and no item answers; give item_1..item_n or a total")
+        return None
+    return {}, given_total, None
+
+
+def _parse_answers(
+    instrument: Instrument, items: dict[int, str], fail: Fail
+) -> dict[str, float | None] | None:
+    """The item answers given, by item number; None if any is not on its scale."""
     answers: dict[str, float | None] = {}
     ok = True
     for number, text in sorted(items.items()):
@@ -343,41 +414,44 @@ def _score_row(
             ok = False
             continue
         answers[str(number)] = value
-    given_total: float | None = None
-    if total_cell:
-        given_total = _number(total_cell)
-        if given_total is None:
-            fail(
-                "total",
-                f"not a number; allowed: {instrument.total_min:g} to {instrument.total_max:g}",
-            )
-            ok = False
-        elif not instrument.total_min <= given_total <= instrument.total_max:
-            fail(
-                "total",
-                f"out of range; allowed: {instrument.total_min:g} to {instrument.total_max:g}",
-            )
-            ok = False
-    if not ok:
-        return None
-    if answers:
-        try:
-            result = score(instrument, answers)
-        except InstrumentError as exc:
-            fail("items", str(exc))
-            return None
-        if result.total is None:
-            fail("items", result.reason or "too many items unanswered to score")
-            return None
-        if given_total is not None and abs(given_total - result.total) > 1e-6:
-            fail("total", "does not match the item answers; leave it empty or correct it")
-            return None
-        full = {item.id: answers.get(item.id) for item in instrument.items}
-        return full, float(result.total), result
+    return answers if ok else None
+
+
+def _parse_total(instrument: Instrument, text: str, fail: Fail) -> tuple[bool, float | None]:
+    """Whether the total cell is acceptable, and its value (None when empty)."""
+    if not text:
+        return True, None
+    allowed = f"{instrument.total_min:g} to {instrument.total_max:g}"
+    given_total = _number(text)
     if given_total is None:
-        fail("total", "empty, and no item answers; give item_1..item_n or a total")
+        fail("total", f"not a number; allowed: {allowed}")
+        return False, None
+    if not instrument.total_min <= given_total <= instrument.total_max:
+        fail("total", f"out of range; allowed: {allowed}")
+        return False, given_total
+    return True, given_total
+
+
+def _score_answers(
+    instrument: Instrument,
+    answers: dict[str, float | None],
+    given_total: float | None,
+    fail: Fail,
+) -> tuple[dict[str, float | None], float, Any] | None:
+    """Score the answers; refused when unscorable or when they disagree with a given total."""
+    try:
+        result = score(instrument, answers)
+    except InstrumentError as exc:
+        fail("items", str(exc))
         return None
-    return {}, given_total, None
+    if result.total is None:
+        fail("items", result.reason or "too many items unanswered to score")
+        return None
+    if given_total is not None and abs(given_total - result.total) > 1e-6:
+        fail("total", "does not match the item answers; leave it empty or correct it")
+        return None
+    full = {item.id: answers.get(item.id) for item in instrument.items}
+    return full, float(result.total), result
 
 
 def _number(text: str) -> float | None:

@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from alliance.analytics.frame import FloatArray, Series, cut_series, measure_facts
+from alliance.errors import AllianceError
 
 MIN_EPISODES = 30
 DEFAULT_COVERAGE = 0.90
@@ -45,7 +46,7 @@ SYNTHETIC_PREFIX = "synthetic"
 CLINIC_SOURCE = "database"
 
 
-class EtrError(ValueError):
+class EtrError(AllianceError, ValueError):
     """A model that cannot be fitted or read; the message says why."""
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from alliance.errors import AllianceError
 from alliance.instruments import load_instrument
 
 REQUIRED_COLUMNS = (
@@ -52,7 +53,7 @@ def score_frame(columns: dict[str, list[Any]]) -> pl.DataFrame:
     return pl.DataFrame(columns, schema={name: COLUMN_TYPES[name] for name in columns})
 
 
-class FrameError(ValueError):
+class FrameError(AllianceError, ValueError):
     """A score frame that cannot be analysed; the message names the column and what is expected."""
 
 

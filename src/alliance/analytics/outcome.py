@@ -12,7 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from alliance.analytics.etr import MIN_EPISODES, EtrModel
-from alliance.analytics.frame import BoolArray, FloatArray, IntArray, Series, measure_facts
+from alliance.analytics.frame import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    MeasureFacts,
+    Series,
+    measure_facts,
+)
 
 # With no usable model: not on track when there is no reliable improvement by this many ratings
 # after intake (a house rule, stated in every fallback alert).
@@ -45,7 +52,6 @@ def outcome_rows(
 ) -> OutcomeRows:
     """Classify every outcome row against intake and against the expected-response band."""
     n = series.total.size
-    n_codes = len(series.instruments)
     facts = [measure_facts(i) for i in series.instruments]
     is_outcome = np.array([f.kind == "outcome" for f in facts] + [False], dtype=np.bool_)
     sign = np.array([f.sign for f in facts] + [0.0])
@@ -63,30 +69,19 @@ def outcome_rows(
         # alliance.instruments.classify).
         improved = outcome & after & (gain >= row_rc - 1e-9)
         deteriorated = outcome & after & (-gain >= row_rc - 1e-9)
-    expected = np.full(n, np.nan)
-    low = np.full(n, np.nan)
-    high = np.full(n, np.nan)
-    by_model = np.zeros(n, dtype=np.bool_)
-    model_episodes = np.zeros(n, dtype=np.int64)
-    not_on_track = np.zeros(n, dtype=np.bool_)
-    for code in range(n_codes):
-        if not is_outcome[code]:
+    tracking = _Tracking.empty(n)
+    for code, fact in enumerate(facts):
+        if fact.kind != "outcome":
             continue
         rows = codes == code
         model = models.get(series.instruments[code])
         if model is not None:
-            model_episodes[rows] = model.n_episodes
+            tracking.model_episodes[rows] = model.n_episodes
         if model is not None and model.n_episodes >= MIN_EPISODES:
-            idx = np.flatnonzero(rows & after)
-            mean, lo, hi = model.expected(intake[idx], series.session[idx].astype(np.float64))
-            expected[idx], low[idx], high[idx] = mean, lo, hi
-            # Finch, Lambert & Schaalje 2001: a score outside the tolerance band on the worse side.
-            worse = x[idx] < lo if facts[code].higher_is_better else x[idx] > hi
-            not_on_track[idx] = worse
-            by_model[idx] = True
+            tracking.judge_by_model(model, fact, np.flatnonzero(rows & after), intake, series)
         else:
             late = rows & (series.position >= fallback_after)
-            not_on_track[late] = ~improved[late]
+            tracking.not_on_track[late] = ~improved[late]
     return OutcomeRows(
         outcome=outcome,
         intake=intake,
@@ -94,10 +89,44 @@ def outcome_rows(
         reliable_change=row_rc,
         improved=improved,
         deteriorated=deteriorated,
-        expected=expected,
-        low=low,
-        high=high,
-        not_on_track=not_on_track,
-        by_model=by_model,
-        model_episodes=model_episodes,
+        expected=tracking.expected,
+        low=tracking.low,
+        high=tracking.high,
+        not_on_track=tracking.not_on_track,
+        by_model=tracking.by_model,
+        model_episodes=tracking.model_episodes,
     )
+
+
+@dataclass(frozen=True)
+class _Tracking:
+    """The expected-response columns of OutcomeRows, filled in one measure at a time."""
+
+    expected: FloatArray
+    low: FloatArray
+    high: FloatArray
+    not_on_track: BoolArray
+    by_model: BoolArray
+    model_episodes: IntArray
+
+    @classmethod
+    def empty(cls, n: int) -> _Tracking:
+        return cls(
+            expected=np.full(n, np.nan),
+            low=np.full(n, np.nan),
+            high=np.full(n, np.nan),
+            not_on_track=np.zeros(n, dtype=np.bool_),
+            by_model=np.zeros(n, dtype=np.bool_),
+            model_episodes=np.zeros(n, dtype=np.int64),
+        )
+
+    def judge_by_model(
+        self, model: EtrModel, fact: MeasureFacts, idx: IntArray, intake: FloatArray, series: Series
+    ) -> None:
+        """Rows `idx` (one measure, after intake) against the model's tolerance band."""
+        mean, lo, hi = model.expected(intake[idx], series.session[idx].astype(np.float64))
+        self.expected[idx], self.low[idx], self.high[idx] = mean, lo, hi
+        # Finch, Lambert & Schaalje 2001: a score outside the tolerance band on the worse side.
+        x = series.total[idx]
+        self.not_on_track[idx] = x < lo if fact.higher_is_better else x > hi
+        self.by_model[idx] = True

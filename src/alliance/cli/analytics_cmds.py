@@ -4,38 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from alliance.analytics import (
-    PRESETS,
-    EtrError,
-    RejectedRow,
-    RuptureConfig,
-    analyze,
-    default_models,
-    evaluate_etr,
-    fit_all,
-    read_models,
-    read_scores_csv,
-    save_models,
-    synthetic_caseload,
-)
-from alliance.analytics.etr import MIN_EPISODES, EtrModel
-from alliance.analytics.signals import NO_CHANGE_AFTER
+# The rupture presets name the choices of --rupture-rule, so they are needed to declare it;
+# every command here reads or writes score frames, so the analytics package loads anyway.
+from alliance.analytics import PRESETS
 from alliance.cli.core_cmds import db_option, engine_from, shown
+from alliance.cli.errors import BadInput
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-class BadInput(click.ClickException):
-    """Bad input: exit status 2; the message names the field, the value and what is allowed."""
-
-    exit_code = 2
+    from alliance.analytics import RejectedRow
+    from alliance.analytics.etr import EtrModel
 
 
 def _report_rejected(rejected: list[RejectedRow], console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{len(rejected)} row problem(s)")
     for column in ("line", "field", "reason"):
         table.add_column(column)
@@ -45,6 +33,8 @@ def _report_rejected(rejected: list[RejectedRow], console: Console) -> None:
 
 
 def _models_from(path: Path | None) -> dict[str, EtrModel]:
+    from alliance.analytics import EtrError, default_models, read_models
+
     if path is None:
         return default_models()
     try:
@@ -78,6 +68,13 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
 
     Rows that cannot be read are listed (line, field, reason) and left out; the rest is analysed.
     """
+    from rich.console import Console
+    from rich.table import Table
+
+    from alliance.analytics import RuptureConfig, analyze, read_scores_csv
+    from alliance.analytics.etr import MIN_EPISODES
+    from alliance.analytics.signals import NO_CHANGE_AFTER
+
     console = Console(stderr=True)
     scores = read_scores_csv(csv_file)
     if scores.rejected:
@@ -187,6 +184,9 @@ def _fmt(value: float | None, low: float | None, high: float | None) -> str:
 )
 def import_cmd(csv_file: Path, database_url: str | None, therapist: str | None) -> None:
     """Import a score CSV: every row or none (problems are listed by line, field and reason)."""
+    from rich.console import Console
+
+    from alliance.analytics import read_scores_csv
     from alliance.store.imports import ImportRejectedError, import_scores
 
     scores = read_scores_csv(csv_file)
@@ -264,6 +264,11 @@ def etr_fit(
     out: Path | None,
 ) -> None:
     """Fit one model per outcome measure on closed episodes and store it (or write JSON)."""
+    from rich.console import Console
+
+    from alliance.analytics import fit_all, read_scores_csv, save_models, synthetic_caseload
+    from alliance.analytics.etr import MIN_EPISODES
+
     if csv_file is not None and synthetic is not None:
         raise BadInput("--csv and --synthetic: choose one source")
     if csv_file is not None:
@@ -356,6 +361,8 @@ def etr_evaluate(
     alerts, with 95% intervals; fewer than 10 episodes in a denominator reads "too few".
     """
     if synthetic:
+        from alliance.analytics import evaluate_etr
+
         if csv_file is not None:
             raise BadInput("--csv and --synthetic: choose one source")
         result = evaluate_etr(n_train=train, n_test=n_test, horizon=horizon, seed=seed)
@@ -366,6 +373,10 @@ def etr_evaluate(
         )
         click.echo(f"sensitivity {result.sensitivity:.3f}  specificity {result.specificity:.3f}")
         return
+    from rich.console import Console
+    from rich.table import Table
+
+    from alliance.analytics import read_scores_csv
     from alliance.analytics.evaluation import HANNAN_2005, alert_accuracy
 
     if csv_file is not None:
@@ -418,6 +429,3 @@ def _accuracy(row: dict[str, Any], key: str) -> str:
         f"{100 * value:.0f}% [{100 * row[f'{key}_low']:.0f}, {100 * row[f'{key}_high']:.0f}]"
         f" ({round(value * n)} of {n})"
     )
-
-
-COMMANDS: list[click.Command] = [analyze_cmd, import_cmd, export_cmd, etr_group]

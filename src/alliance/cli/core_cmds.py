@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
-from alliance.config import load_settings
-from alliance.domain import DomainError
-from alliance.store.engine import make_engine
+from alliance.cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 F = TypeVar("F", bound=Callable[..., object])
+
+
+FIRST_ADMIN = (
+    "No account can sign in yet. Create the first admin:\n"
+    '  alliance user add USERNAME --role admin --name "Full Name"'
+)
 
 
 def db_option(function: F) -> F:
@@ -34,16 +35,16 @@ def db_option(function: F) -> F:
 
 def engine_from(database_url: str | None) -> Engine:
     """Validated settings, then an engine: the one way commands reach the database."""
-    try:
-        settings = load_settings(database_url=database_url)
-    except ValidationError as error:
-        raise click.ClickException(
-            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
-        ) from None
+    from alliance.config import load_settings
+    from alliance.store.engine import make_engine
+
+    settings = load_settings(database_url=database_url)
     return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
 def shown(engine: Engine) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(engine.url).render_as_string(hide_password=True)
 
 
@@ -51,15 +52,20 @@ def shown(engine: Engine) -> str:
 @db_option
 def init(database_url: str | None) -> None:
     """Create the database or bring it up to date (safe to run again)."""
+    from alliance.services.admin import has_admin
     from alliance.store.migrate import current_revision, upgrade
 
     engine = engine_from(database_url)
     try:
         upgrade(engine)
         revision = current_revision(engine)
+        with engine.connect() as conn:
+            ready = has_admin(conn)
     finally:
         engine.dispose()
     click.echo(f"Database ready: {shown(engine)} (schema revision {revision}).")
+    if not ready:
+        click.echo(FIRST_ADMIN)
 
 
 @click.command(epilog="Example: alliance demo --db sqlite:///demo.db --seed 7")
@@ -73,6 +79,11 @@ def init(database_url: str | None) -> None:
 )
 def demo(database_url: str | None, seed: int) -> None:
     """Fill an empty database with a synthetic clinic and print one-time logins."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+
+    from alliance.domain import DomainError
     from alliance.store.demo import populate
 
     engine = engine_from(database_url)
@@ -88,7 +99,8 @@ def demo(database_url: str | None, seed: int) -> None:
 
             accounts = populate(engine, seed=seed, on_progress=step)
     except DomainError as error:
-        raise click.ClickException(
+        # The one refusal here is a database that is not empty; say what to do about it.
+        raise BadInput(
             f"{error}; choose a new file with --db (e.g. --db sqlite:///demo.db)"
         ) from None
     finally:
@@ -100,6 +112,3 @@ def demo(database_url: str | None, seed: int) -> None:
         table.add_row(account.username, account.role, account.password)
     console.print(table)
     console.print(f"Demo clinic written to {shown(engine)} with seed {seed}.")
-
-
-COMMANDS: list[click.Command] = [init, demo]

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from alliance.config import load_settings
-from alliance.instruments import (
-    INSTRUMENT_IDS,
-    InstrumentError,
-    Score,
-    classify_change,
-    list_instruments,
-    load_instrument,
-    score,
-)
-from alliance.instruments import fhir as fhir_mapping
+from alliance.cli.errors import BadInput
 
-
-class BadInput(click.ClickException):
-    """Bad input: exit status 2, message names the item, the value and what is allowed."""
-
-    exit_code = 2
+if TYPE_CHECKING:
+    from alliance.instruments import Score
 
 
 def _overlay() -> Path | None:
+    from alliance.config import load_settings
+
     return load_settings().instrument_overlay
 
 
@@ -49,6 +36,8 @@ def _parse_answers(text: str) -> dict[str, Any]:
 
 
 def _instrument_id(value: str) -> str:
+    from alliance.instruments import INSTRUMENT_IDS
+
     if value not in INSTRUMENT_IDS:
         raise BadInput(f"instrument {value!r} is unknown; allowed: {', '.join(INSTRUMENT_IDS)}")
     return value
@@ -58,10 +47,12 @@ def _instrument_id(value: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def instruments_cmd(as_json: bool) -> None:
     """List the measures: id, name, items, licence and whether the wording ships."""
-    try:
-        rows = list_instruments(_overlay())
-    except InstrumentError as exc:
-        raise BadInput(str(exc)) from exc
+    from rich.console import Console
+    from rich.table import Table
+
+    from alliance.instruments import list_instruments
+
+    rows = list_instruments(_overlay())
     if as_json:
         click.echo(
             json.dumps(
@@ -102,10 +93,9 @@ def instruments_cmd(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def score_cmd(instrument: str, answers: str, as_json: bool) -> None:
     """Score one administration: total, subscales, band, caseness, flags and validity."""
-    try:
-        result = score(_instrument_id(instrument), _parse_answers(answers))
-    except InstrumentError as exc:
-        raise BadInput(str(exc)) from exc
+    from alliance.instruments import score
+
+    result = score(_instrument_id(instrument), _parse_answers(answers))
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -137,10 +127,9 @@ def _print_score(result: Score) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def change_cmd(instrument: str, pre: float, post: float, as_json: bool) -> None:
     """Reliable change (Jacobson & Truax) and its classification between two totals."""
-    try:
-        result = classify_change(_instrument_id(instrument), pre, post)
-    except InstrumentError as exc:
-        raise BadInput(str(exc)) from exc
+    from alliance.instruments import classify_change
+
+    result = classify_change(_instrument_id(instrument), pre, post)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -160,6 +149,8 @@ def fhir_group() -> None:
 @click.argument("instrument")
 def fhir_questionnaire_cmd(instrument: str) -> None:
     """Print an instrument as a FHIR Questionnaire (JSON)."""
+    from alliance.instruments import fhir as fhir_mapping
+
     resource = fhir_mapping.questionnaire(_instrument_id(instrument))
     click.echo(resource.model_dump_json(indent=2, exclude_none=True))
 
@@ -173,15 +164,13 @@ def fhir_questionnaire_cmd(instrument: str) -> None:
 @click.option("--id", "response_id", default=None, help="Resource id of the response.")
 def fhir_response_cmd(instrument: str, answers: str, response_id: str | None) -> None:
     """Print an administration as a Bundle-free pair: QuestionnaireResponse and Observation."""
-    try:
-        instrument_id = _instrument_id(instrument)
-        parsed = _parse_answers(answers)
-        response = fhir_mapping.questionnaire_response(
-            instrument_id, parsed, response_id=response_id
-        )
-        result = score(instrument_id, parsed)
-    except InstrumentError as exc:
-        raise BadInput(str(exc)) from exc
+    from alliance.instruments import fhir as fhir_mapping
+    from alliance.instruments import score
+
+    instrument_id = _instrument_id(instrument)
+    parsed = _parse_answers(answers)
+    response = fhir_mapping.questionnaire_response(instrument_id, parsed, response_id=response_id)
+    result = score(instrument_id, parsed)
     observation = fhir_mapping.observation(result, response_id=response_id)
     click.echo(
         json.dumps(
@@ -199,14 +188,13 @@ def fhir_response_cmd(instrument: str, answers: str, response_id: str | None) ->
 @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
 def fhir_import_cmd(path: Path, as_json: bool) -> None:
     """Read a QuestionnaireResponse file back into answers and score it."""
+    from alliance.instruments import fhir as fhir_mapping
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{path.name}: cannot be read ({exc.strerror})") from exc
-    try:
-        instrument_id, answers, result = fhir_mapping.import_questionnaire_response(text)
-    except InstrumentError as exc:
-        raise BadInput(str(exc)) from exc
+    instrument_id, answers, result = fhir_mapping.import_questionnaire_response(text)
     payload = {"instrument": instrument_id, "answers": answers, "score": result.to_dict()}
     if as_json:
         click.echo(json.dumps(payload, indent=2))
@@ -219,10 +207,9 @@ def fhir_import_cmd(path: Path, as_json: bool) -> None:
 @click.argument("instrument")
 def instrument_cmd(instrument: str) -> None:
     """Show one instrument's items, scale, scoring key and licence."""
-    try:
-        definition = load_instrument(_instrument_id(instrument), _overlay())
-    except InstrumentError as exc:
-        raise BadInput(str(exc)) from exc
+    from alliance.instruments import load_instrument
+
+    definition = load_instrument(_instrument_id(instrument), _overlay())
     click.echo(f"{definition.name} ({definition.id}), {definition.version}")
     click.echo(f"Citation: {definition.citation}")
     click.echo(f"Licence: {definition.licence_name}")
@@ -234,12 +221,3 @@ def instrument_cmd(instrument: str) -> None:
         scale = definition.scale_of(item)
         mark = " (reversed)" if item.reversed else ""
         click.echo(f"  {item.id}. {item.display_text}{mark} — {scale.allowed()}")
-
-
-COMMANDS: list[click.Command] = [
-    instruments_cmd,
-    instrument_cmd,
-    score_cmd,
-    change_cmd,
-    fhir_group,
-]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import Progress
 
+# TIERS names the choices of --tier, so it is needed to declare the options; every command here
+# codes or trains, so the transcripts package loads anyway.
 from alliance.transcripts import (
     TIERS,
-    TranscriptError,
     code_file,
     latest_by_line,
     make_correction,
@@ -23,8 +24,18 @@ from alliance.transcripts import (
 from alliance.transcripts.corrections import append_corrections
 from alliance.transcripts.model import CodedUtterance, Role
 
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
 CORRECTIONS_DEFAULT = "transcript-corrections.jsonl"
+
+
+@cache
+def _err() -> Console:
+    """One console on stderr, shared by progress bars and warnings so they do not overwrite."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def _speakers(values: tuple[str, ...]) -> dict[str, Role]:
@@ -84,25 +95,17 @@ def _code(
 ) -> list[CodedUtterance]:
     fixes = None
     if corrections_path is not None and corrections_path.is_file():
-        try:
-            fixes = latest_by_line(read_corrections(corrections_path), Path(path).name)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-    try:
-        transcript, coded = code_file(
-            path,
-            tier=tier,
-            speakers=_speakers(speaker),
-            topic=topic,
-            corrections=fixes,
-            max_bytes=int(max_mb * 1048576),
-        )
-    except TranscriptError as exc:
-        raise click.ClickException(str(exc)) from None
-    except (ImportError, FileNotFoundError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        fixes = latest_by_line(read_corrections(corrections_path), Path(path).name)
+    transcript, coded = code_file(
+        path,
+        tier=tier,
+        speakers=_speakers(speaker),
+        topic=topic,
+        corrections=fixes,
+        max_bytes=int(max_mb * 1048576),
+    )
     for w in transcript.warnings:
-        err.print(f"[yellow]warning[/yellow] {w}", highlight=False)
+        _err().print(f"[yellow]warning[/yellow] {w}", highlight=False)
     return coded
 
 
@@ -129,8 +132,10 @@ def code_cmd(
     """Code each utterance of one or more transcripts (text, .vtt, .srt, .jsonl)."""
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
+    from rich.progress import Progress
+
     results: list[tuple[str, list[CodedUtterance]]] = []
-    with Progress(console=err, transient=True) as progress:
+    with Progress(console=_err(), transient=True) as progress:
         task = progress.add_task("coding", total=len(files))
         for f in files:
             results.append((f, _code(f, tier, speaker, topic, corrections_path, max_mb)))
@@ -219,10 +224,7 @@ def correct_cmd(
 ) -> None:
     """Record a human correction of one code; `train --corrections` learns from the file."""
     coded = _code(file, tier, speaker, "", None, 20.0)
-    try:
-        corr = make_correction(coded, Path(file).name, line, code)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    corr = make_correction(coded, Path(file).name, line, code)
     append_corrections(corrections_path, [corr])
     click.echo(f"line {line}: {corr.was} -> {code} (saved to {corrections_path})")
 
@@ -264,34 +266,33 @@ def train_cmd(
     device: str | None,
 ) -> None:
     """Retrain a tier from the labelled data (fixed seed; writes weights and attribution)."""
+    from rich.progress import Progress
+
     from alliance.transcripts import train as tr
     from alliance.transcripts.linear import MODELS_DIR
 
     corrections = read_corrections(corrections_path) if corrections_path else []
-    try:
-        with Progress(console=err) as progress:
-            if tier == "static":
-                from alliance.transcripts.static import STATIC_WEIGHTS, distil
+    with Progress(console=_err()) as progress:
+        if tier == "static":
+            from alliance.transcripts.static import STATIC_WEIGHTS, distil
 
-                progress.add_task("encoding the vocabulary", total=None)
-                target = out or STATIC_WEIGHTS
-                distil(target)
-            elif tier == "default":
-                task = progress.add_task("training heads", total=5)
-                target = out or MODELS_DIR / "default.npz"
-                tr.train_default(data, target, corrections, step=lambda _h: progress.advance(task))
-            else:
-                task = progress.add_task("fine-tuning", total=None)
-                target = out or MODELS_DIR / "embeddings.npz"
-                tr.train_embeddings_tier(
-                    data,
-                    target,
-                    device,
-                    corrections,
-                    progress=lambda s, n: progress.update(task, completed=s, total=n),
-                )
-    except (FileNotFoundError, ImportError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+            progress.add_task("encoding the vocabulary", total=None)
+            target = out or STATIC_WEIGHTS
+            distil(target)
+        elif tier == "default":
+            task = progress.add_task("training heads", total=5)
+            target = out or MODELS_DIR / "default.npz"
+            tr.train_default(data, target, corrections, step=lambda _h: progress.advance(task))
+        else:
+            task = progress.add_task("fine-tuning", total=None)
+            target = out or MODELS_DIR / "embeddings.npz"
+            tr.train_embeddings_tier(
+                data,
+                target,
+                device,
+                corrections,
+                progress=lambda s, n: progress.update(task, completed=s, total=n),
+            )
     click.echo(tr.describe(target))
 
 
@@ -331,17 +332,11 @@ def attach_cmd(
         {"name": m.name, "line": m.line, "speaker": m.speaker, "confidence": m.confidence}
         for m in prof.markers
     ]
-    try:
-        pid = attach_profile(
-            engine_from(database_url),
-            session_id,
-            stored,
-            model_version=f"transcripts-{tier}",
-            corrections=corrections,
-        )
-    except LookupError as exc:
-        raise click.ClickException(str(exc)) from None
+    pid = attach_profile(
+        engine_from(database_url),
+        session_id,
+        stored,
+        model_version=f"transcripts-{tier}",
+        corrections=corrections,
+    )
     click.echo(f"profile {pid} attached to session {session_id}")
-
-
-COMMANDS: list[click.Command] = [transcript]

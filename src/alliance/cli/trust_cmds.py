@@ -7,23 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from alliance.cli.core_cmds import db_option
-from alliance.config import Settings, load_settings
-from alliance.store.engine import make_engine
-
-
-def _settings(database_url: str | None) -> Settings:
-    try:
-        return load_settings(database_url=database_url)
-    except ValidationError as error:
-        raise click.ClickException(
-            "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
-        ) from None
+from alliance.cli.core_cmds import db_option, engine_from
 
 
 @click.group(
@@ -41,8 +26,7 @@ def audit_verify(database_url: str | None) -> None:
     """Walk the chain; exit 1 naming the first changed, removed or reordered event."""
     from alliance.store import audit
 
-    settings = _settings(database_url)
-    engine = make_engine(settings.database_url)
+    engine = engine_from(database_url)
     try:
         with engine.connect() as conn:
             events = audit.events(conn)
@@ -96,6 +80,9 @@ def audit_show(
     limit: int | None,
 ) -> None:
     """List audit events (who, what, which record, when, from where), oldest first."""
+    from rich.console import Console
+    from rich.table import Table
+
     from alliance.store import audit
 
     object_type, object_id = None, None
@@ -103,8 +90,7 @@ def audit_show(
         object_type, _, raw_id = object_ref.partition(":")
         object_id = raw_id or None
     moment = _parse_since(since)
-    settings = _settings(database_url)
-    engine = make_engine(settings.database_url)
+    engine = engine_from(database_url)
     try:
         with engine.connect() as conn:
             found = audit.search(
@@ -141,28 +127,30 @@ def audit_show(
 @db_option
 def backup_cmd(file: Path, database_url: str | None) -> None:
     """Copy a SQLite database to FILE while it runs (one consistent snapshot)."""
+    from alliance.config import load_settings
     from alliance.store import audit
-    from alliance.store.backup import BackupError, backup, sqlite_path
+    from alliance.store.backup import backup, sqlite_path
     from alliance.store.base import Actor
+    from alliance.store.engine import make_engine
 
-    settings = _settings(database_url)
+    settings = load_settings(database_url=database_url)
+    sqlite_path(settings.database_url)
+    engine = make_engine(settings.database_url)
     try:
-        sqlite_path(settings.database_url)
-        engine = make_engine(settings.database_url)
-        try:
-            with engine.begin() as conn:
-                audit.record(conn, Actor.system(), "backup", "database", None)
-        finally:
-            engine.dispose()
-        result = backup(settings.database_url, file)
-    except BackupError as error:
-        raise click.ClickException(str(error)) from None
+        with engine.begin() as conn:
+            audit.record(conn, Actor.system(), "backup", "database", None)
+    finally:
+        engine.dispose()
+    result = backup(settings.database_url, file)
     chain = "intact" if result.audit_first_bad is None else f"BROKEN at {result.audit_first_bad}"
     click.echo(
         f"Backup written: {result.path} ({result.bytes} bytes; "
         f"audit chain {chain}, {result.audit_events} events)."
     )
-    click.echo("Keep the secret key (ALLIANCE_SECRET_KEY or the .secret file) safe separately.")
+    click.echo(
+        "Keep the secret key (ALLIANCE_SECRET_KEY or the .secret file) and the research key "
+        "(ALLIANCE_RESEARCH_KEY) safe separately; neither is in the backup."
+    )
 
 
 @click.command(
@@ -174,13 +162,11 @@ def backup_cmd(file: Path, database_url: str | None) -> None:
 @click.option("--force", is_flag=True, help="Replace a database that already has data.")
 def restore_cmd(file: Path, database_url: str | None, force: bool) -> None:
     """Check a backup FILE (integrity, audit chain) and copy it into the database."""
-    from alliance.store.backup import BackupError, restore
+    from alliance.config import load_settings
+    from alliance.store.backup import restore
 
-    settings = _settings(database_url)
-    try:
-        result = restore(file, settings.database_url, overwrite=force)
-    except BackupError as error:
-        raise click.ClickException(str(error)) from None
+    settings = load_settings(database_url=database_url)
+    result = restore(file, settings.database_url, overwrite=force)
     click.echo(f"Restored into {result.path}: audit chain intact, {result.audit_events} events.")
 
 
@@ -196,15 +182,20 @@ def restore_cmd(file: Path, database_url: str | None, force: bool) -> None:
     help="Keep free text (goals, notes, boundary entries); dropped by default.",
 )
 def export_research_cmd(out: Path, database_url: str | None, include_free_text: bool) -> None:
-    """Write a de-identified copy for research: pseudonyms, shifted dates, a manifest."""
-    from alliance.store.research import ResearchExportError, export_research
-    from alliance.web.app import resolve_secret_key
+    """Write a de-identified copy for research: pseudonyms, shifted dates, a manifest.
 
-    settings = _settings(database_url)
-    try:
-        key = resolve_secret_key(settings)
-    except ValueError as error:
-        raise click.ClickException(str(error)) from None
+    Needs the research key (ALLIANCE_RESEARCH_KEY, 16 characters or more, not the secret key);
+    the same key gives the same pseudonyms, so keep it to export again later.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from alliance.config import load_settings
+    from alliance.store.engine import make_engine
+    from alliance.store.research import export_research, require_research_key
+
+    settings = load_settings(database_url=database_url)
+    key = require_research_key(settings.research_key)  # before the database is touched
     engine = make_engine(settings.database_url)
     console = Console(stderr=True)
     try:
@@ -219,8 +210,6 @@ def export_research_cmd(out: Path, database_url: str | None, include_free_text: 
                     conn, out, key, include_free_text=include_free_text, on_table=step
                 )
                 conn.commit()
-    except ResearchExportError as error:
-        raise click.ClickException(str(error)) from None
     finally:
         engine.dispose()
     total = sum(result.rows.values())
@@ -228,6 +217,3 @@ def export_research_cmd(out: Path, database_url: str | None, include_free_text: 
         f"Research export written to {result.folder}: {len(result.rows)} tables, {total} rows; "
         f"free text {'included' if include_free_text else 'removed'}; see manifest.json."
     )
-
-
-COMMANDS: list[click.Command] = [audit_group, backup_cmd, restore_cmd, export_research_cmd]

@@ -6,11 +6,6 @@ import tempfile
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
-
-from alliance.config import load_settings
-
-COMMANDS: list[click.Command] = []
 
 
 @click.command(
@@ -45,6 +40,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     """Serve the web app (pages and the /api JSON routes)."""
     import uvicorn
 
+    from alliance.config import load_settings
     from alliance.store.engine import make_engine
     from alliance.store.migrate import upgrade
     from alliance.store.writer import GroupCommitWriter
@@ -55,10 +51,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     if demo:
         folder = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
         database_url = f"sqlite:///{folder / 'demo.db'}"
-    try:
-        settings = load_settings(database_url=database_url)
-    except ValidationError as exc:
-        raise click.BadParameter(str(exc.errors()[0]["msg"]), param_hint="--db") from None
+    settings = load_settings(database_url=database_url)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     if demo:
         from rich.progress import Progress
@@ -77,11 +70,14 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
         for account in accounts:
             click.echo(f"  {account.role:<11} {account.username:<10} {account.password}")
     else:
+        from alliance.cli.core_cmds import FIRST_ADMIN
+        from alliance.services.admin import has_admin
+
         upgrade(engine)
+        with engine.connect() as conn:
+            if not has_admin(conn):
+                click.echo(FIRST_ADMIN)
     app = create_app(settings, engine=engine)
     app.state.writer = GroupCommitWriter(engine, max_batch=write_batch)
     click.echo(f"Alliance at http://{host}:{port}/")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
-
-
-COMMANDS.append(serve)

@@ -7,8 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from alliance.errors import AllianceError
 
-class InstrumentError(ValueError):
+
+class InstrumentError(AllianceError, ValueError):
     """Bad instrument input; the message names the item, the value and what is allowed."""
 
 

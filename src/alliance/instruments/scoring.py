@@ -151,6 +151,29 @@ def caseness_for(instrument: Instrument, total: float) -> bool | None:
 def score(instrument_id: str | Instrument, answers: Mapping[str, float | int | None]) -> Score:
     """Score one administration; answers are keyed by item number '1'..'n'."""
     instrument = _resolve(instrument_id)
+    _check_keys(instrument, answers)
+    raw, steps, missing = _item_steps(instrument, answers)
+    answered = instrument.n_items - len(missing)
+    validity = _validity(instrument, len(missing))
+    total = _total(instrument, sum(steps.values()), answered, validity)
+    band = band_for(instrument, total) if total is not None else None
+    caseness = caseness_for(instrument, total) if total is not None else None
+    return Score(
+        instrument=instrument.id,
+        total=total,
+        subscales=_subscales(instrument, steps),
+        band=band,
+        caseness=caseness,
+        flags=_flags(instrument, raw, caseness),
+        validity=validity,
+        reason=_reason(instrument, missing, validity),
+        answered=answered,
+        missing_items=missing,
+    )
+
+
+def _check_keys(instrument: Instrument, answers: object) -> None:
+    """Answers must be a mapping keyed by the instrument's item numbers as strings."""
     if not isinstance(answers, Mapping):
         raise InstrumentError(
             f"{instrument.id}: answers must be an object keyed by item number '1'..'"
@@ -163,9 +186,13 @@ def score(instrument_id: str | Instrument, answers: Mapping[str, float | int | N
                 f"allowed: strings '1' to '{instrument.n_items}'"
             )
         instrument.item(key)
+
+
+def _item_steps(
+    instrument: Instrument, answers: Mapping[str, float | int | None]
+) -> tuple[dict[str, float], dict[str, int], list[str]]:
+    """The answers as given, the scored steps of each answered item, and the unanswered items."""
     div = instrument.units_per_point
-    n = instrument.n_items
-    steps_sum = 0
     raw: dict[str, float] = {}
     steps: dict[str, int] = {}
     missing: list[str] = []
@@ -181,35 +208,29 @@ def score(instrument_id: str | Instrument, answers: Mapping[str, float | int | N
             units = round((scale.low + scale.high) * div) - units
         raw[item.id] = float(value)  # type: ignore[arg-type]
         steps[item.id] = units
-        steps_sum += units
-    answered = n - len(missing)
-    validity = _validity(instrument, len(missing))
-    total: float | None = None
-    if validity != "invalid":
-        if instrument.scoring.method == "sum":
-            # Pro-rating: total × n ÷ answered (CST CORE-10 rule); a no-op when complete.
-            total = float(steps_sum) * n / answered / div
-        else:
-            total = float(steps_sum) / answered / div
-    subscales: dict[str, float] = {}
-    for name, members in instrument.subscales.items():
-        if all(m in steps for m in members):
-            subscales[name] = float(sum(steps[m] for m in members)) / div
-    band = band_for(instrument, total) if total is not None else None
-    caseness = caseness_for(instrument, total) if total is not None else None
-    flags = _flags(instrument, raw, caseness)
-    return Score(
-        instrument=instrument.id,
-        total=total,
-        subscales=subscales,
-        band=band,
-        caseness=caseness,
-        flags=flags,
-        validity=validity,
-        reason=_reason(instrument, missing, validity),
-        answered=answered,
-        missing_items=missing,
-    )
+    return raw, steps, missing
+
+
+def _total(
+    instrument: Instrument, steps_sum: int, answered: int, validity: Validity
+) -> float | None:
+    if validity == "invalid":
+        return None
+    div = instrument.units_per_point
+    if instrument.scoring.method == "sum":
+        # Pro-rating: total × n ÷ answered (CST CORE-10 rule); a no-op when complete.
+        return float(steps_sum) * instrument.n_items / answered / div
+    return float(steps_sum) / answered / div
+
+
+def _subscales(instrument: Instrument, steps: Mapping[str, int]) -> dict[str, float]:
+    """Each subscale whose every member item was answered."""
+    div = instrument.units_per_point
+    return {
+        name: float(sum(steps[m] for m in members)) / div
+        for name, members in instrument.subscales.items()
+        if all(m in steps for m in members)
+    }
 
 
 def _flags(instrument: Instrument, raw: Mapping[str, float], caseness: bool | None) -> list[str]:
@@ -324,6 +345,26 @@ def score_batch(instrument_id: str | Instrument, answers: npt.ArrayLike) -> Batc
             f"{instrument.id}: answers have shape {values.shape}; allowed: (n, {n_items}), "
             f"one column per item 1 to {n_items}, NaN when unanswered"
         )
+    whole, missing = _batch_steps(instrument, values)
+    n_missing = missing.sum(axis=1)
+    answered = (n_items - n_missing).astype(np.int64)
+    validity_code = _batch_validity(instrument, n_missing)
+    total = _batch_total(instrument, whole.sum(axis=1), answered, validity_code)
+    return BatchScore(
+        instrument=instrument,
+        total=total,
+        answered=answered,
+        validity_code=validity_code,
+        band_index=_batch_bands(instrument, total),
+        caseness=_batch_caseness(instrument, total),
+        subscales=_batch_subscales(instrument, whole, missing),
+        risk={r.flag: values[:, int(r.item) - 1] >= r.at_least for r in instrument.risk_items},
+        missing=missing,
+    )
+
+
+def _batch_steps(instrument: Instrument, values: FloatArray) -> tuple[FloatArray, BoolArray]:
+    """Answers in whole steps (reversed items turned, unanswered as 0), and where unanswered."""
     scales = [instrument.scale_of(item) for item in instrument.items]
     lows = np.array([s.low for s in scales])
     highs = np.array([s.high for s in scales])
@@ -344,57 +385,68 @@ def score_batch(instrument_id: str | Instrument, answers: npt.ArrayLike) -> Batc
         top = np.rint((lows[reversed_cols] + highs[reversed_cols]) * div)
         whole[:, reversed_cols] = top - whole[:, reversed_cols]
     whole[missing] = 0.0
-    steps_sum = whole.sum(axis=1)
-    n_missing = missing.sum(axis=1)
-    answered = (n_items - n_missing).astype(np.int64)
+    return whole, missing
 
+
+def _batch_validity(
+    instrument: Instrument, n_missing: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int8]:
+    """Index into VALIDITY_LABELS per row, by the same rule as `_validity`."""
     rule = instrument.scoring
-    none_answered = n_missing == n_items
+    none_answered = n_missing == instrument.n_items
     if rule.missing_means_unused:
         code = np.where(none_answered, 2, 0)
     else:
         code = np.where(n_missing == 0, 0, np.where(n_missing <= rule.max_missing, 1, 2))
         code = np.where(none_answered, 2, code)
-    validity_code = code.astype(np.int8)
+    return code.astype(np.int8)
 
+
+def _batch_total(
+    instrument: Instrument,
+    steps_sum: FloatArray,
+    answered: npt.NDArray[np.int64],
+    validity_code: npt.NDArray[np.int8],
+) -> FloatArray:
+    """Totals per row as `_total` computes them; NaN where invalid."""
+    div = instrument.units_per_point
     with np.errstate(divide="ignore", invalid="ignore"):
-        if rule.method == "sum":
-            total = steps_sum * n_items / answered / div
+        if instrument.scoring.method == "sum":
+            total = steps_sum * instrument.n_items / answered / div
         else:
             total = steps_sum / answered / div
     total[validity_code == 2] = np.nan
+    return total
 
-    if instrument.bands:
-        band_lows = np.array([b.low for b in instrument.bands])
-        band_index = (np.searchsorted(band_lows, total, side="right") - 1).astype(np.int16)
-        band_index[np.isnan(total)] = -1
-    else:
-        band_index = np.full(values.shape[0], -1, dtype=np.int16)
 
+def _batch_bands(instrument: Instrument, total: FloatArray) -> npt.NDArray[np.int16]:
+    """Index into instrument.bands per row as `band_for` picks it; -1 for none."""
+    if not instrument.bands:
+        return np.full(total.shape[0], -1, dtype=np.int16)
+    band_lows = np.array([b.low for b in instrument.bands])
+    band_index = (np.searchsorted(band_lows, total, side="right") - 1).astype(np.int16)
+    band_index[np.isnan(total)] = -1
+    return band_index
+
+
+def _batch_caseness(instrument: Instrument, total: FloatArray) -> BoolArray:
     cutoff = instrument.cutoff
     if cutoff is None:
-        caseness = np.zeros(values.shape[0], dtype=np.bool_)
-    elif cutoff.clinical_side == "at_or_above":
-        caseness = total >= cutoff.value
-    else:
-        caseness = total < cutoff.value
+        return np.zeros(total.shape[0], dtype=np.bool_)
+    if cutoff.clinical_side == "at_or_above":
+        return total >= cutoff.value
+    return total < cutoff.value
 
+
+def _batch_subscales(
+    instrument: Instrument, whole: FloatArray, missing: BoolArray
+) -> dict[str, FloatArray]:
+    """Each subscale per row; NaN where a member item is unanswered."""
+    div = instrument.units_per_point
     subscales: dict[str, FloatArray] = {}
     for name, members in instrument.subscales.items():
         cols = [int(m) - 1 for m in members]
         part = whole[:, cols].sum(axis=1) / div
         part[missing[:, cols].any(axis=1)] = np.nan
         subscales[name] = part
-
-    risk = {r.flag: values[:, int(r.item) - 1] >= r.at_least for r in instrument.risk_items}
-    return BatchScore(
-        instrument=instrument,
-        total=total,
-        answered=answered,
-        validity_code=validity_code,
-        band_index=band_index,
-        caseness=caseness,
-        subscales=subscales,
-        risk=risk,
-        missing=missing,
-    )
+    return subscales

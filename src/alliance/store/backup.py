@@ -15,12 +15,13 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
+from alliance.errors import AllianceError
 from alliance.store import audit
 
 PAGES_PER_STEP = 256
 
 
-class BackupError(ValueError):
+class BackupError(AllianceError, ValueError):
     """The backup or restore cannot go ahead; the message says why and what to do."""
 
 

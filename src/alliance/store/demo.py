@@ -195,18 +195,48 @@ def _special_cases(cases: list[_Case]) -> None:
 def _plan(conn: Connection, rng: random.Random, case: _Case) -> list[_Step]:
     """The case's steps, each at the moment it happened; values drawn now, run later."""
     steps: list[_Step] = []
-    who, n, dates = case.therapist, len(case.dates), case.dates
 
     def add(day: date, hour: int, minute: int, run: Callable[[], object]) -> None:
         steps.append(_Step(_at(day, hour, minute), case.index, len(steps), run))
 
+    # The steps draw from `rng` in this order; reordering them changes the demo of a seed.
+    marks = _stage_marks(rng, case)
+    if case.rupture_at:
+        for i in range(case.rupture_at, min(case.rupture_at + 3, len(case.dates) + 1)):
+            case.attendance[i - 1] = "attended"
+    agree = _opening_steps(conn, rng, case, add)
+    for i, day in enumerate(case.dates, start=1):
+        _session_steps(conn, rng, case, i, day, add)
+        _goal_steps(conn, rng, case, i, day, add, agree=agree, marks=marks)
+        _move_steps(conn, case, day, add, _moves(case, i, marks))
+    _ending_steps(conn, rng, case, add)
+    return steps
+
+
+@dataclass(frozen=True)
+class _Marks:
+    """The session numbers at which the case moves to each stage (0: it never does)."""
+
+    process: int
+    change: int
+    termination: int
+
+
+def _stage_marks(rng: random.Random, case: _Case) -> _Marks:
+    n = len(case.dates)
     order = list(Stage).index(Stage(case.stage))
     s_p = min(rng.choice((2, 3)), n) if order >= 1 else 0
     s_c = max(s_p + 2, round(n * 0.5)) if order >= 2 else 0
     s_t = max(s_c + 2, n - 2) if order >= 3 else 0
-    if case.rupture_at:
-        for i in range(case.rupture_at, min(case.rupture_at + 3, n + 1)):
-            case.attendance[i - 1] = "attended"
+    return _Marks(s_p, s_c, s_t)
+
+
+Add = Callable[[date, int, int, Callable[[], object]], None]
+
+
+def _opening_steps(conn: Connection, rng: random.Random, case: _Case, add: Add) -> int:
+    """Open the episode and fill in the Miracle Question; return how many goals were agreed."""
+    who, first = case.therapist, case.dates[0]
 
     def open_case() -> None:
         client = create_client(
@@ -214,19 +244,19 @@ def _plan(conn: Connection, rng: random.Random, case: _Case) -> list[_Step]:
             Actor.system(),
             organisation_id=conn.info["demo_org"],
             code=conn.info["demo_codes"][case.index],
-            now=_at(dates[0], 9),
+            now=_at(first, 9),
         )
         case.episode_id = open_episode(
             conn,
             who,
             client_id=client,
             therapist_id=who.user_id or 0,
-            opened_on=dates[0],
-            consent_on=dates[0] if case.consent else None,
-            now=_at(dates[0], 9),
+            opened_on=first,
+            consent_on=first if case.consent else None,
+            now=_at(first, 9),
         )
 
-    add(dates[0], 9, 0, open_case)
+    add(first, 9, 0, open_case)
     answers = rng.sample(data.MIRACLE_ANSWERS, k=rng.choice((2, 3)))
     agree = 0 if not case.consent else rng.choice((1, 2))
 
@@ -237,7 +267,7 @@ def _plan(conn: Connection, rng: random.Random, case: _Case) -> list[_Step]:
             case.episode_id,
             "miracle_question",
             {"answers": answers},
-            now=_at(dates[0], 9, 30),
+            now=_at(first, 9, 30),
         )
         case.goal_ids = list(
             conn.execute(
@@ -245,58 +275,82 @@ def _plan(conn: Connection, rng: random.Random, case: _Case) -> list[_Step]:
             ).scalars()
         )
         for goal in case.goal_ids[:agree]:
-            set_goal_status(conn, who, goal, "agreed", now=_at(dates[0], 9, 40))
+            set_goal_status(conn, who, goal, "agreed", now=_at(first, 9, 40))
 
-    add(dates[0], 9, 30, miracle)
-    for i, day in enumerate(dates, start=1):
-        _session_steps(conn, rng, case, i, day, add)
-        if i == min(2, n) and agree:
-            picks = rng.sample(data.TASKS, k=agree)
+    add(first, 9, 30, miracle)
+    return agree
 
-            def tasks(day: date = day, picks: list[tuple[str, str]] = picks) -> None:
-                for goal, (text, kind) in zip(case.goal_ids, picks, strict=False):
-                    case.task_ids.append(
-                        add_task(conn, who, goal, text, kind=kind, now=_at(day, 11, 5))
-                    )
 
-            add(day, 11, 5, tasks)
-        moves: list[tuple[str, str | None]] = []
-        if i == s_p:
-            moves.append(("process", None))
-        if i == s_c:
-            moves.append(("change", None))
+def _goal_steps(
+    conn: Connection,
+    rng: random.Random,
+    case: _Case,
+    i: int,
+    day: date,
+    add: Add,
+    *,
+    agree: int,
+    marks: _Marks,
+) -> None:
+    """Tasks set at the second session, done on reaching change; a goal achieved at termination."""
+    who = case.therapist
+    if i == min(2, len(case.dates)) and agree:
+        picks = rng.sample(data.TASKS, k=agree)
 
-            def tasks_done(day: date = day) -> None:
-                for task in case.task_ids:
-                    set_task_status(conn, who, task, "done", now=_at(day, 11, 20))
-
-            add(day, 11, 20, tasks_done)
-        if case.relapse and i == s_c + 2:
-            moves.append(("process", "Relapse after losing a job; back to working on triggers"))
-        if case.relapse and i == s_c + 4:
-            moves.append(("change", None))
-        if i == s_t:
-            moves.append(("termination", None))
-
-            def achieved(day: date = day) -> None:
-                set_goal_status(conn, who, case.goal_ids[0], "achieved", now=_at(day, 11, 25))
-
-            add(day, 11, 25, achieved)
-        for k, (stage, reason) in enumerate(moves):
-
-            def move(
-                day: date = day, stage: str = stage, reason: str | None = reason, k: int = k
-            ) -> None:
-                move_stage(
-                    conn, who, case.episode_id, stage, reason=reason, now=_at(day, 11, 30 + k)
+        def tasks() -> None:
+            for goal, (text, kind) in zip(case.goal_ids, picks, strict=False):
+                case.task_ids.append(
+                    add_task(conn, who, goal, text, kind=kind, now=_at(day, 11, 5))
                 )
 
-            add(day, 11, 30 + k, move)
-    _ending_steps(conn, rng, case, add)
-    return steps
+        add(day, 11, 5, tasks)
+    if i == marks.change:
+
+        def tasks_done() -> None:
+            for task in case.task_ids:
+                set_task_status(conn, who, task, "done", now=_at(day, 11, 20))
+
+        add(day, 11, 20, tasks_done)
+    if i == marks.termination:
+
+        def achieved() -> None:
+            set_goal_status(conn, who, case.goal_ids[0], "achieved", now=_at(day, 11, 25))
+
+        add(day, 11, 25, achieved)
 
 
-Add = Callable[[date, int, int, Callable[[], object]], None]
+def _moves(case: _Case, i: int, marks: _Marks) -> list[tuple[str, str | None]]:
+    """The stage moves at session `i`, each with its reason (None: the usual forward step)."""
+    moves: list[tuple[str, str | None]] = []
+    if i == marks.process:
+        moves.append(("process", None))
+    if i == marks.change:
+        moves.append(("change", None))
+    if case.relapse and i == marks.change + 2:
+        moves.append(("process", "Relapse after losing a job; back to working on triggers"))
+    if case.relapse and i == marks.change + 4:
+        moves.append(("change", None))
+    if i == marks.termination:
+        moves.append(("termination", None))
+    return moves
+
+
+def _move_steps(
+    conn: Connection, case: _Case, day: date, add: Add, moves: list[tuple[str, str | None]]
+) -> None:
+    for k, (stage, reason) in enumerate(moves):
+
+        def move(stage: str = stage, reason: str | None = reason, k: int = k) -> None:
+            move_stage(
+                conn,
+                case.therapist,
+                case.episode_id,
+                stage,
+                reason=reason,
+                now=_at(day, 11, 30 + k),
+            )
+
+        add(day, 11, 30 + k, move)
 
 
 def _session_steps(
@@ -351,7 +405,15 @@ def _session_steps(
 def _relational_steps(
     conn: Connection, rng: random.Random, case: _Case, i: int, day: date, add: Add
 ) -> None:
-    who, n = case.therapist, len(case.dates)
+    """The boundary events and relational notes of session `i` (boundaries draw first)."""
+    _boundary_steps(conn, rng, case, i, day, add)
+    _note_steps(conn, rng, case, i, day, add)
+
+
+def _boundary_steps(
+    conn: Connection, rng: random.Random, case: _Case, i: int, day: date, add: Add
+) -> None:
+    who = case.therapist
     quota: dict[str, int] = conn.info.setdefault("demo_quota", {"crossing": 2, "incident": 1})
 
     def boundary(kind: str, text: str, rationale: BoundaryRationale | None = None) -> None:
@@ -369,23 +431,6 @@ def _relational_steps(
                 rationale=rationale,
                 session_id=case.session_ids[i],
                 now=_at(day, 11, 10),
-            ),
-        )
-
-    def note(kind: str, tags: list[str]) -> None:
-        add(
-            day,
-            11,
-            15,
-            lambda: add_relational_note(
-                conn,
-                who,
-                case.episode_id,
-                kind,
-                data.NOTES[kind],
-                tags=tags,
-                session_id=case.session_ids[i],
-                now=_at(day, 11, 15),
             ),
         )
 
@@ -426,11 +471,33 @@ def _relational_steps(
                 now=_at(day, 11, 12),
             ),
         )
+
+
+def _note_steps(
+    conn: Connection, rng: random.Random, case: _Case, i: int, day: date, add: Add
+) -> None:
+    def note(kind: str, tags: list[str]) -> None:
+        add(
+            day,
+            11,
+            15,
+            lambda: add_relational_note(
+                conn,
+                case.therapist,
+                case.episode_id,
+                kind,
+                data.NOTES[kind],
+                tags=tags,
+                session_id=case.session_ids[i],
+                now=_at(day, 11, 15),
+            ),
+        )
+
     if case.rupture_at and i == case.rupture_at:
         note("rupture", [rng.choice(("withdrawal", "confrontation")), "homework"])
     elif case.kind == "rupture_repaired" and i == case.rupture_at + 1:
         note("repair", ["repair", "task-change"])
-    elif 2 <= i < n and rng.random() < 0.06:
+    elif 2 <= i < len(case.dates) and rng.random() < 0.06:
         note(rng.choice(("transference", "countertransference")), ["pattern"])
 
 

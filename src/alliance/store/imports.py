@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select
 from alliance.analytics.csv_scores import CsvScores, RejectedRow, ScoreRow
 from alliance.analytics.etr import EtrModel
 from alliance.domain import ClosingReason, DomainError, Role
+from alliance.errors import AllianceError
 from alliance.instruments import InstrumentError
 from alliance.store import audit
 from alliance.store.administrations import record_administration
@@ -27,7 +28,7 @@ from alliance.store.sessions import record_session
 from alliance.store.tables import administrations, etr_models, organisations
 
 
-class ImportRejectedError(ValueError):
+class ImportRejectedError(AllianceError, ValueError):
     """The file had refused rows; nothing was written. `rejected` lists them."""
 
     def __init__(self, rejected: list[RejectedRow]) -> None:

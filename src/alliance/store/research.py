@@ -1,7 +1,7 @@
 """A de-identified research export: pseudonymised ids, dates shifted per client, no free text.
 
-- Ids become keyed HMAC-SHA256 pseudonyms (a key derived from the app's secret key), so the same
-  clinic exports the same pseudonym twice, and nobody without the key can map one back.
+- Ids become keyed HMAC-SHA256 pseudonyms (a key derived from the research_key setting), so the
+  same clinic exports the same pseudonym twice, and nobody without the key can map one back.
 - Every date and time of a client's records moves by one offset of 1 to 180 days, earlier or
   later, drawn from the same key and the client: intervals within a client stay exact, calendar
   dates do not (HIPAA Safe Harbor treats dates as identifiers, 45 CFR 164.514(b)(2)(i)(C)).
@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Table, select
 
+from alliance.config import check_key
+from alliance.errors import AllianceError
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.base import Actor, as_utc, atomic, utc_now
@@ -173,7 +175,7 @@ NOT_EXPORTED: dict[str, str] = {
 }
 
 
-class ResearchExportError(ValueError):
+class ResearchExportError(AllianceError, ValueError):
     """The export cannot go ahead (the message names the problem)."""
 
 
@@ -184,15 +186,27 @@ class ExportResult:
     manifest: dict[str, Any]
 
 
+def require_research_key(research_key: str | None) -> str:
+    """The research key, or a refusal naming the setting: never a fallback on another secret."""
+    if research_key is None:
+        raise ResearchExportError(
+            "research_key: not set; set ALLIANCE_RESEARCH_KEY to a key of 16 characters or "
+            "more, kept apart from ALLIANCE_SECRET_KEY (the same key gives the same pseudonyms)"
+        )
+    return research_key
+
+
 class Pseudonymiser:
     """Keyed pseudonyms and per-client date offsets from one secret."""
 
-    def __init__(self, secret_key: str) -> None:
-        if len(secret_key) < 16:
-            raise ResearchExportError("export: the secret key is under 16 characters")
-        # A key of its own, so research pseudonyms never equal anything the app signs.
+    def __init__(self, research_key: str) -> None:
+        try:
+            check_key("research_key", research_key)
+        except ValueError as error:
+            raise ResearchExportError(str(error)) from None
+        # Derived once more, so even a reused key never gives pseudonyms equal to a signature.
         self._key = hmac.new(
-            secret_key.encode(), b"alliance research export v1", hashlib.sha256
+            research_key.encode(), b"alliance research export v1", hashlib.sha256
         ).digest()
 
     def _mac(self, message: str) -> bytes:
@@ -231,17 +245,21 @@ def _shifted(value: object, days: int) -> object:
 def export_research(
     conn: Connection,
     folder: Path,
-    secret_key: str,
+    research_key: str | None,
     *,
     include_free_text: bool = False,
     actor: Actor | None = None,
     on_table: Callable[[str, int], None] | None = None,
 ) -> ExportResult:
-    """Write one CSV per exported table and manifest.json into a new or empty `folder`."""
+    """Write one CSV per exported table and manifest.json into a new or empty `folder`.
+
+    `research_key` is the `research_key` setting; without one the export is refused rather
+    than keyed with some other secret (docs/configuration.md).
+    """
+    keys = Pseudonymiser(require_research_key(research_key))
     folder = folder.expanduser()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ResearchExportError(f"export: {folder} exists and is not an empty folder")
-    keys = Pseudonymiser(secret_key)
     episode_client = dict(conn.execute(select(t.episodes.c.id, t.episodes.c.client_id)).all())
     folder.mkdir(parents=True, exist_ok=True)
     rows_written: dict[str, int] = {}
@@ -298,7 +316,7 @@ def export_research(
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "created_at": _cell(utc_now()),
-        "pseudonyms": "HMAC-SHA256 with a key derived from the clinic's secret key, "
+        "pseudonyms": "HMAC-SHA256 with a key derived from the clinic's research key, "
         "first 16 hex digits, prefixed by kind (E episode, C client, U user, S session, "
         "G goal, A administration)",
         "date_shift": f"per client, a keyed offset of 1 to {MAX_SHIFT_DAYS} days earlier or "

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 
 from alliance.store.audit import record
-from alliance.store.base import Actor, utc_now
+from alliance.store.base import Actor, NotFoundError, utc_now
 from alliance.store.tables import code_corrections, sessions, transcript_profiles
 from alliance.transcripts.corrections import Correction
 
@@ -27,7 +27,7 @@ def attach_profile(
     with engine.begin() as conn:
         found = conn.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first()
         if found is None:
-            raise LookupError(f"session_id {session_id} does not exist")
+            raise NotFoundError("session", session_id)
         now = utc_now()
         pid = conn.execute(
             insert(transcript_profiles).values(

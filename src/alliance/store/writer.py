@@ -38,7 +38,11 @@ DEFAULT_MAX_BATCH = 64
 
 
 class WriterClosedError(RuntimeError):
-    """The writer was closed; no new writes are taken."""
+    """The writer was closed; no new writes are taken.
+
+    Not an `AllianceError`: nothing the caller sent is wrong. It means the server is shutting
+    down (or code wrote after close), so it must not become a 4xx or a tidy CLI refusal.
+    """
 
 
 @dataclass

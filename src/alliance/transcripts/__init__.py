@@ -16,6 +16,7 @@ from alliance.transcripts.corrections import (
     make_correction,
     read_corrections,
 )
+from alliance.transcripts.errors import TranscriptError
 from alliance.transcripts.model import (
     CLIENT_CODES,
     MARKERS,
@@ -29,7 +30,6 @@ from alliance.transcripts.parse import (
     MAX_BYTES_DEFAULT,
     ParseWarning,
     Transcript,
-    TranscriptError,
     parse_text,
     read_transcript,
 )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.linear import LinearModel, load_default
+from alliance.transcripts.errors import CorrectionError, embeddings_extra
+
+# Re-exported: they were defined here before the tiers moved below the coder (import paths kept).
+from alliance.transcripts.linear import Probabilities as Probabilities
+from alliance.transcripts.linear import linear_probabilities as linear_probabilities
 from alliance.transcripts.markers import (
     Context,
     find_markers,
@@ -31,53 +32,13 @@ from alliance.transcripts.model import (
 TIERS = ("default", "embeddings")
 
 
-@dataclass(frozen=True)
-class Probabilities:
-    """Per-utterance class probabilities from a tier (rows follow the utterances)."""
-
-    behaviour: NDArray[np.float64]  # (n, 4) in BEHAVIOURS order
-    talk: NDArray[np.float64]  # (n, 3) in TALK_TYPES order
-    complex_reflection: NDArray[np.float64]  # (n,) P(complex | reflection)
-    open_question: NDArray[np.float64]  # (n,) P(open | question)
-    advice: NDArray[np.float64]  # (n,) P(advice | therapist input)
-
-
-def _ordered(
-    proba: NDArray[np.float64], classes: Sequence[str], order: Sequence[str]
-) -> NDArray[np.float64]:
-    index = [list(classes).index(c) for c in order]
-    return proba[:, index]
-
-
-def _positive(
-    model: LinearModel, p: dict[str, NDArray[np.float64]], head: str, positive: str
-) -> NDArray[np.float64]:
-    return p[head][:, list(model.heads[head].classes).index(positive)]
-
-
-def linear_probabilities(
-    turns: Sequence[fx.Turn], model: LinearModel | None = None, x: sp.csr_matrix | None = None
-) -> Probabilities:
-    """Default tier: every head of the linear model on the hashed features (`x`, if computed)."""
-    m = model or load_default()
-    p = m.all_proba(m.features(turns) if x is None else x)
-    behaviour = _ordered(p["behaviour"], m.heads["behaviour"].classes, BEHAVIOURS)
-    talk = _ordered(p["talk"], m.heads["talk"].classes, TALK_TYPES)
-    return Probabilities(
-        behaviour=behaviour,
-        talk=m.stacked_talk(talk, behaviour, turns),
-        complex_reflection=_positive(m, p, "reflection", "complex"),
-        open_question=_positive(m, p, "question", "open"),
-        advice=_positive(m, p, "input", "advice"),
-    )
-
-
 def tier_probabilities(tier: str) -> Callable[[Sequence[fx.Turn]], Probabilities]:
     """The probability function for a tier name; the embeddings tier is imported only on demand."""
     if tier == "default":
         return linear_probabilities
     if tier == "embeddings":
-        from alliance.transcripts.embeddings import embedding_probabilities
+        with embeddings_extra():
+            from alliance.transcripts.embeddings import embedding_probabilities
 
         return embedding_probabilities
     raise ValueError(f"unknown tier {tier!r}; allowed: {', '.join(TIERS)}")
@@ -168,7 +129,7 @@ def _code_one(
             code = fixes[u.line]
             allowed = THERAPIST_CODES if u.speaker == "therapist" else CLIENT_CODES
             if code not in allowed:
-                raise ValueError(
+                raise CorrectionError(
                     f"correction for line {u.line}: code {code!r} is not a {u.speaker} code; "
                     f"allowed: {', '.join(allowed)}"
                 )

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from alliance.transcripts.errors import TrainingDataError
 from alliance.transcripts.model import Role
-
-DATA_ENV = "ALLIANCE_TRANSCRIPT_DATA"
 
 
 @dataclass(frozen=True)
@@ -30,12 +28,14 @@ class LabelledUtterance:
 
 
 def find_data_dir(explicit: str | Path | None = None) -> Path | None:
-    """Where labelled data lives: a given path, $ALLIANCE_TRANSCRIPT_DATA, or shared/data."""
+    """Where labelled data lives: `explicit`, else the transcript_data setting, else shared/data."""
     if explicit is not None:
         return Path(explicit)
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env)
+    from alliance.config import load_settings  # at call time; pydantic is not needed to code
+
+    configured = load_settings().transcript_data
+    if configured is not None:
+        return configured
     repo = Path(__file__).resolve().parents[3]
     for base in (Path.cwd(), Path.cwd().parent, repo, repo.parent):
         candidate = base / "shared" / "data"
@@ -48,9 +48,11 @@ def require_data_dir(explicit: str | Path | None = None) -> Path:
     """Like find_data_dir but raises a clear error when nothing is found."""
     found = find_data_dir(explicit)
     if found is None or not (found / "annomi").is_dir():
-        raise FileNotFoundError(
-            "labelled data not found: pass --data DIR (a folder holding annomi/ and mibot/), "
-            f"or set {DATA_ENV}, or place it in shared/data next to the repository"
+        where = "" if found is None else f" in {found}"
+        raise TrainingDataError(
+            f"transcript_data: labelled data not found{where}; pass --data DIR (a folder holding "
+            "annomi/ and mibot/), set ALLIANCE_TRANSCRIPT_DATA, or place it in shared/data next "
+            "to the repository"
         )
     return found
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from alliance.transcripts.corpus import LabelledUtterance
+from alliance.transcripts.errors import CorrectionError
 from alliance.transcripts.model import CLIENT_CODES, THERAPIST_CODES, CodedUtterance, Role
 
 
@@ -28,7 +29,9 @@ class Correction:
 def validate_code(speaker: str, code: str) -> None:
     allowed = THERAPIST_CODES if speaker == "therapist" else CLIENT_CODES
     if code not in allowed:
-        raise ValueError(f"code {code!r} is not a {speaker} code; allowed: {', '.join(allowed)}")
+        raise CorrectionError(
+            f"code {code!r} is not a {speaker} code; allowed: {', '.join(allowed)}"
+        )
 
 
 def make_correction(
@@ -49,7 +52,9 @@ def make_correction(
                 was=c.code,
             )
     lines = ", ".join(str(c.line) for c in coded[:8])
-    raise ValueError(f"line {line} does not start an utterance; utterances start at {lines}, …")
+    raise CorrectionError(
+        f"line {line} does not start an utterance; utterances start at {lines}, …"
+    )
 
 
 def append_corrections(path: Path, corrections: Iterable[Correction]) -> int:
@@ -64,8 +69,12 @@ def append_corrections(path: Path, corrections: Iterable[Correction]) -> int:
 
 def read_corrections(path: Path) -> list[Correction]:
     """Read a corrections JSONL file; a bad line is an error naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CorrectionError(f"{path}: cannot be read ({exc.strerror})") from None
     out: list[Correction] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -84,7 +93,7 @@ def read_corrections(path: Path) -> list[Correction]:
                 raise ValueError("speaker must be therapist or client")
             validate_code(corr.speaker, corr.code)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}:{number}: not a valid correction ({exc})") from None
+            raise CorrectionError(f"{path}:{number}: not a valid correction ({exc})") from None
         out.append(corr)
     return out
 

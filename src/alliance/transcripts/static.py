@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from alliance.transcripts.errors import WeightsNotFoundError, embeddings_extra
+
 STATIC_WEIGHTS = Path(__file__).resolve().parent / "models" / "static.npz"
 DIMS = 128
 MAX_WORD_CHARS = 100  # as BERT's WordPiece: longer words are [UNK]
@@ -125,7 +127,7 @@ class StaticTable:
     @classmethod
     def load(cls, path: Path = STATIC_WEIGHTS) -> StaticTable:
         if not path.is_file():
-            raise FileNotFoundError(
+            raise WeightsNotFoundError(
                 f"static token vectors not found at {path.name}; "
                 "run `alliance transcript train --tier static`"
             )
@@ -162,11 +164,12 @@ def distil(out: Path = STATIC_WEIGHTS, batch_size: int = 1024) -> StaticTable:
 
     Deterministic on CPU (float32, no sampling); needs the `embeddings` extra.
     """
-    import torch
+    with embeddings_extra():
+        import torch
 
-    from alliance.transcripts.embeddings import load_base
+        from alliance.transcripts.minilm import load_base
 
-    tokenizer, encoder = load_base()
+        tokenizer, encoder = load_base()
     vocab: dict[str, int] = tokenizer.get_vocab()
     tokens = [""] * len(vocab)
     for tok, i in vocab.items():

@@ -17,6 +17,7 @@ from alliance.transcripts import features as fx
 from alliance.transcripts.corpus import LabelledUtterance, load_annomi, require_data_dir
 from alliance.transcripts.corrections import Correction, apply_corrections
 from alliance.transcripts.dataset import SEED, prepare
+from alliance.transcripts.errors import TrainingDataError, embeddings_extra
 from alliance.transcripts.linear import (
     MODELS_DIR,
     PARTNER_WEIGHTS,
@@ -203,7 +204,7 @@ def fit_linear(
             labels = [subtype_label(head, r) for r in rows]
         idx = np.array([i for i, lab in enumerate(labels) if lab])
         if len({labels[i] for i in idx}) < 2:
-            raise ValueError(
+            raise TrainingDataError(
                 f"head {head!r} needs labelled rows of at least two classes; "
                 "the training data has fewer"
             )
@@ -267,7 +268,7 @@ def _first_stage(
     """Behaviour and talk probabilities (BEHAVIOURS, TALK_TYPES order) of held-out turns."""
     try:
         m = fit_linear(rows, turns, ("behaviour", "talk"), stack=False, static=static)
-    except ValueError:
+    except TrainingDataError:
         return None
     p = m.all_proba(m.features(held_out))
     out = []
@@ -314,9 +315,10 @@ def train_embeddings_tier(
     token vectors: the pairing that was cross-validated), saved beside `out` as
     embeddings_linear.npz. `paired` trains the paired variant (not shipped; docs/transcripts.md).
     """
-    import torch
+    with embeddings_extra():
+        import torch
 
-    from alliance.transcripts import train_embeddings as tembed
+        from alliance.transcripts import train_embeddings as tembed
 
     dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
     rows = apply_corrections(load_annomi(require_data_dir(data_dir)), corrections)

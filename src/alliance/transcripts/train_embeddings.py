@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,12 @@ from alliance.transcripts.embeddings import (
     HIDDEN,
     ContextCoder,
     encode_unique,
-    load_base,
     pad,
     pair_ids,
     pair_vectors,
     tokenize,
 )
+from alliance.transcripts.minilm import load_base
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
 
 EPOCHS = 5
@@ -64,36 +65,16 @@ def fit(
     tokenizer, encoder = load_base()
     model = ContextCoder(encoder, rank=RANK, alpha=ALPHA, paired=paired).to(device)
     rows = [i for i in range(len(turns)) if behaviour[i] or talk[i]]
-    yb = torch.tensor([BEHAVIOURS.index(b) if b else -100 for b in behaviour])
-    yt = torch.tensor([TALK_TYPES.index(t) if t else -100 for t in talk])
-    loss_b = nn.CrossEntropyLoss(
-        weight=_weights([b for b in behaviour if b], BEHAVIOURS).to(device), ignore_index=-100
-    )
-    loss_t = nn.CrossEntropyLoss(
-        weight=_weights([t for t in talk if t], TALK_TYPES).to(device), ignore_index=-100
-    )
+    targets = _Targets.of(behaviour, talk, device)
     lora = [p for n, p in model.named_parameters() if "lora_" in n]
     heads = [p for n, p in model.named_parameters() if n.startswith(("behaviour", "talk"))]
-    opt = torch.optim.AdamW(
-        [{"params": lora, "lr": LR_LORA}, {"params": heads, "lr": LR_HEAD}], weight_decay=0.01
-    )
     steps_per_epoch = (len(rows) + BATCH - 1) // BATCH
     total = (
         steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
     )
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total)
-    )
-    # Token ids per distinct text, computed once.
-    texts = sorted(
-        {t.text for t in turns}
-        | {t.prev for t in turns}
-        | {t.next for t in turns}
-        | {t.topic for t in turns}
-    )
-    ids = dict(zip(texts, tokenize(tokenizer, texts), strict=True))
+    opt, sched = _optimiser(lora, heads, total)
+    ids = _token_ids(tokenizer, turns)
     rng = random.Random(seed)
-    use_amp = device.startswith("cuda")
     step = 0
     model.train()
     for _ in range(epochs):
@@ -104,43 +85,10 @@ def fit(
                 break
             batch = order[s : s + BATCH]
             topics = [turns[i].topic if rng.random() >= TOPIC_DROPOUT else "" for i in batch]
-            seqs = (
-                [ids[turns[i].text] for i in batch]
-                + [ids[turns[i].prev] for i in batch]
-                + [ids[turns[i].next] for i in batch]
-                + [ids[t] for t in topics]
-            )
-            x, m = pad(seqs, device)
-            # Client rows also go in as (topic + previous turn, turn) pairs, same topic dropout.
-            client = [k for k, i in enumerate(batch) if turns[i].speaker == "client"]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                vec = model.encode(x, m).float()
-                n = len(batch)
-                pair = None
-                if model.paired:
-                    pair = torch.zeros((n, HIDDEN), device=device)
-                    if client:
-                        px, pm = pad(
-                            pair_ids(
-                                tokenizer,
-                                [topics[k] for k in client],
-                                [turns[batch[k]].prev for k in client],
-                                [turns[batch[k]].text for k in client],
-                            ),
-                            device,
-                        )
-                        pair[torch.tensor(client, device=device)] = model.encode(px, pm).float()
-                ob, ot = model.heads(
-                    vec[:n], vec[n : 2 * n], vec[2 * n : 3 * n], vec[3 * n :], pair
-                )
-            idx = torch.tensor(batch)
-            loss = loss_b(ob.float(), yb[idx].to(device)) * (yb[idx] >= 0).any().float()
-            if (yt[idx] >= 0).any():
-                loss = loss + loss_t(ot.float(), yt[idx].to(device))
-            if (yb[idx] < 0).all():
-                loss = loss_t(ot.float(), yt[idx].to(device))
+            ob, ot = _forward(model, tokenizer, turns, batch, topics, ids, device)
+            loss = targets.loss(ob, ot, batch)
             opt.zero_grad()
-            loss.backward()
+            torch.autograd.backward(loss)
             torch.nn.utils.clip_grad_norm_(lora + heads, 1.0)
             opt.step()
             sched.step()
@@ -149,6 +97,107 @@ def fit(
                 progress(step, total)
     model.eval()
     return tokenizer, model
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Class indices per turn (-100 where unlabelled) and their class-weighted losses."""
+
+    behaviour: torch.Tensor
+    talk: torch.Tensor
+    loss_b: nn.CrossEntropyLoss
+    loss_t: nn.CrossEntropyLoss
+    device: str
+
+    @classmethod
+    def of(cls, behaviour: Sequence[str], talk: Sequence[str], device: str) -> _Targets:
+        return cls(
+            behaviour=torch.tensor([BEHAVIOURS.index(b) if b else -100 for b in behaviour]),
+            talk=torch.tensor([TALK_TYPES.index(t) if t else -100 for t in talk]),
+            loss_b=nn.CrossEntropyLoss(
+                weight=_weights([b for b in behaviour if b], BEHAVIOURS).to(device),
+                ignore_index=-100,
+            ),
+            loss_t=nn.CrossEntropyLoss(
+                weight=_weights([t for t in talk if t], TALK_TYPES).to(device), ignore_index=-100
+            ),
+            device=device,
+        )
+
+    def loss(self, ob: torch.Tensor, ot: torch.Tensor, batch: list[int]) -> torch.Tensor:
+        """The batch's loss: behaviour on therapist rows plus talk on client rows."""
+        idx = torch.tensor(batch)
+        yb, yt = self.behaviour[idx], self.talk[idx]
+        loss: torch.Tensor = self.loss_b(ob.float(), yb.to(self.device)) * (yb >= 0).any().float()
+        if (yt >= 0).any():
+            loss = loss + self.loss_t(ot.float(), yt.to(self.device))
+        if (yb < 0).all():
+            # With every behaviour target ignored that loss is NaN, and NaN times 0 stays NaN.
+            loss = self.loss_t(ot.float(), yt.to(self.device))
+        return loss
+
+
+def _optimiser(
+    lora: list[nn.Parameter], heads: list[nn.Parameter], total: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW with its own rate for the adapter and the heads; warm-up, then linear decay."""
+    opt = torch.optim.AdamW(
+        [{"params": lora, "lr": LR_LORA}, {"params": heads, "lr": LR_HEAD}], weight_decay=0.01
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, total // 10)) * max(0.0, 1 - s / total)
+    )
+    return opt, sched
+
+
+def _token_ids(tokenizer: object, turns: Sequence[fx.Turn]) -> dict[str, list[int]]:
+    """Token ids per distinct text (turns, their neighbours, topics), computed once."""
+    texts = sorted(
+        {t.text for t in turns}
+        | {t.prev for t in turns}
+        | {t.next for t in turns}
+        | {t.topic for t in turns}
+    )
+    return dict(zip(texts, tokenize(tokenizer, texts), strict=True))
+
+
+def _forward(
+    model: ContextCoder,
+    tokenizer: object,
+    turns: Sequence[fx.Turn],
+    batch: list[int],
+    topics: list[str],
+    ids: dict[str, list[int]],
+    device: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The heads' logits for one batch: each turn with its neighbours, its topic and its pair."""
+    seqs = (
+        [ids[turns[i].text] for i in batch]
+        + [ids[turns[i].prev] for i in batch]
+        + [ids[turns[i].next] for i in batch]
+        + [ids[t] for t in topics]
+    )
+    x, m = pad(seqs, device)
+    # Client rows also go in as (topic + previous turn, turn) pairs, same topic dropout.
+    client = [k for k, i in enumerate(batch) if turns[i].speaker == "client"]
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        vec = model.encode(x, m).float()
+        n = len(batch)
+        pair = None
+        if model.paired:
+            pair = torch.zeros((n, HIDDEN), device=device)
+            if client:
+                px, pm = pad(
+                    pair_ids(
+                        tokenizer,
+                        [topics[k] for k in client],
+                        [turns[batch[k]].prev for k in client],
+                        [turns[batch[k]].text for k in client],
+                    ),
+                    device,
+                )
+                pair[torch.tensor(client, device=device)] = model.encode(px, pm).float()
+        return model.heads(vec[:n], vec[n : 2 * n], vec[2 * n : 3 * n], vec[3 * n :], pair)
 
 
 def predict(

@@ -20,18 +20,16 @@ from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from alliance.config import Settings
+from alliance.config import Settings, SettingsError
 from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
+from alliance.web.cookies import SecureCookieMiddleware
+from alliance.web.csrf import csrf_protect
+from alliance.web.logs import configure_logging
+from alliance.web.middleware import SecurityMiddleware
 from alliance.web.render import templates
-from alliance.web.security import (
-    SecureCookieMiddleware,
-    SecurityMiddleware,
-    configure_logging,
-    csrf_protect,
-    screen_input,
-)
+from alliance.web.screening import screen_input
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "alliance_session"
@@ -46,7 +44,7 @@ def resolve_secret_key(settings: Settings) -> str:
         return settings.secret_key
     url = make_url(settings.database_url)
     if url.get_backend_name() != "sqlite":
-        raise ValueError("secret_key: required for PostgreSQL; set ALLIANCE_SECRET_KEY")
+        raise SettingsError("secret_key: required for PostgreSQL; set ALLIANCE_SECRET_KEY")
     if not url.database or url.database == ":memory:":
         return secrets.token_urlsafe(32)
     path = Path(url.database).expanduser().with_name(Path(url.database).name + ".secret")

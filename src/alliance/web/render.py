@@ -8,8 +8,8 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from alliance.domain import ClosingReason
+from alliance.web.csrf import install_template_globals
 from alliance.web.palette import PALETTE
-from alliance.web.security import install_template_globals
 
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
@@ -30,7 +30,41 @@ def _num(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+# Stored values shown to people: never `no_show` or `self_disclosure` on a page.
+WORDS = {
+    "attended": "Attended",
+    "cancelled": "Cancelled",
+    "no_show": "Did not attend",
+    "rule": "Rule",
+    "ritual": "Ritual",
+    "self_disclosure": "Self-disclosure",
+    "crossing": "Boundary crossing",
+    "miracle_question": "Miracle Question",
+    "relapse_prevention": "Relapse-prevention plan",
+    "warning_signs": "Warning signs",
+    "triggers": "Triggers",
+    "coping_steps": "Coping steps",
+    "who_to_call": "Who to call",
+    "answers": "Answers",
+    "technique": "Technique",
+    "homework": "Homework",
+    "other": "Other",
+    "open": "Open",
+    "done": "Done",
+    "dropped": "Dropped",
+    "proposed": "Proposed",
+    "agreed": "Agreed",
+    "achieved": "Achieved",
+}
+
+
+def _words(value: object) -> str:
+    text = str(value)
+    return WORDS.get(text, text.replace("_", " ").capitalize())
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["words"] = _words
 templates.env.filters["num"] = _num
 templates.env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
 templates.env.globals["palette"] = PALETTE

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from alliance.errors import FormError
-from alliance.services import users
+from alliance.services import admin, users
 from alliance.store.access import Viewer
 from alliance.web.auth import client_ip, require_role
 from alliance.web.routes.common import form_data, page, redirect, tx
@@ -52,6 +52,11 @@ def _signed_in(request: Request, result: users.SignIn) -> RedirectResponse:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
+    """The sign-in form; on a database with no admin yet, how to create the first one instead."""
+    with tx(request) as conn:
+        ready = admin.has_admin(conn)
+    if not ready:
+        return page(request, "first_run.html", {"viewer": None})
     return page(request, "login.html", {"viewer": None, "code_step": _code_owed(request)})
 
 
