@@ -109,7 +109,8 @@ def test_it_collapses_repeated_signals_and_acknowledges_their_history(
     assert risk == [
         (
             "Risk item endorsed · PHQ-9 · session 2",
-            "A risk item was endorsed; it is shown whatever the total (score 18)",
+            "PHQ-9 item 9 (Thoughts of self-harm) endorsed: review risk now, whatever the total "
+            "(score 18)",
         )
     ]
     key = re.search(r'name="signal_key" value="(risk_item:[^"]+)"', html)
@@ -126,7 +127,10 @@ def test_it_collapses_repeated_signals_and_acknowledges_their_history(
     ]
     after = therapist.get(page).text
     assert 'data-alert="risk_item"' not in after
-    assert 'data-alert="not_on_track"' in after  # another kind stays open
+    # Two PHQ-9 ratings (16, 18): not reliably worse, too early for "no change"; the shipped
+    # models, fitted on synthetic episodes, no longer call it "not on track".
+    assert 'data-alert="not_on_track"' not in after
+    assert "No open alerts" in after
 
 
 def test_it_refuses_a_stage_jump_and_stores_nothing(
