@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -190,3 +191,40 @@ print("offline")
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("offline")
+
+
+def test_serve_refuses_postgresql_without_a_key_before_touching_it() -> None:
+    """Port 1 has no server: reaching for the database would fail differently (exit 1)."""
+    result = CliRunner().invoke(
+        main,
+        ["serve", "--db", "postgresql://nobody@127.0.0.1:1/none"],
+        env={"ALLIANCE_SECRET_KEY": None},
+    )
+    assert result.exit_code == 2, result.output
+    assert "secret_key: required for PostgreSQL" in result.output
+
+
+def test_a_refused_key_is_never_echoed() -> None:
+    key = "short-k3y"
+    result = CliRunner().invoke(main, ["instruments"], env={"ALLIANCE_SECRET_KEY": key})
+    assert result.exit_code == 2
+    assert "secret_key" in result.output
+    assert key not in result.output
+
+
+def test_log_lines_are_stamped_in_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+    import time
+
+    from alliance.web.logs import JsonFormatter
+
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        record = logging.LogRecord("x", logging.INFO, __file__, 1, "event", None, None)
+        record.created = 0.0
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert line["at"] == "1970-01-01T00:00:00+0000"

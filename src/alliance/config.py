@@ -37,7 +37,9 @@ def check_key(name: str, value: str) -> str:
 class Settings(BaseSettings):
     """Every setting with its default and its help; read from ALLIANCE_* variables."""
 
-    model_config = SettingsConfigDict(env_prefix="ALLIANCE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ALLIANCE_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: Annotated[
         str,

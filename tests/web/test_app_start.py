@@ -11,9 +11,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from alliance.config import load_settings
+from alliance.config import SettingsError, load_settings
 from alliance.web import create_app
 from alliance.web.app import resolve_secret_key
 
@@ -33,10 +32,10 @@ def test_it_refuses_a_placeholder_or_short_secret_key(
     key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    with pytest.raises(ValidationError, match=REFUSED):
+    with pytest.raises(SettingsError, match=REFUSED):
         load_settings(database_url=url, secret_key=key)
     monkeypatch.setenv("ALLIANCE_SECRET_KEY", key)  # as a deployment would set it
-    with pytest.raises(ValidationError, match=REFUSED):
+    with pytest.raises(SettingsError, match=REFUSED):
         load_settings(database_url=url)
 
 
@@ -58,7 +57,7 @@ def test_it_takes_a_key_of_sixteen_characters_as_given(tmp_path: Path) -> None:
 )
 def test_it_refuses_to_start_on_postgresql_without_a_secret_key(url: str) -> None:
     settings = load_settings(database_url=url)
-    with pytest.raises(ValueError, match="secret_key: required for PostgreSQL"):
+    with pytest.raises(SettingsError, match="secret_key: required for PostgreSQL"):
         create_app(settings)  # refused before anything connects: no server needed
     assert resolve_secret_key(load_settings(database_url=url, secret_key=KEY)) == KEY
 

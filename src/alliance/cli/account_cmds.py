@@ -13,7 +13,7 @@ from alliance.cli.core_cmds import db_option, engine_from
 ROLES = ("admin", "therapist", "supervisor")
 
 
-@click.group("user")
+@click.group("user", epilog='Example: alliance user add ada --role admin --name "Ada Lovelace"')
 def user_group() -> None:
     """Create accounts (the first admin of a new clinic, or anyone after)."""
 
@@ -63,7 +63,7 @@ def user_add(
     click.echo("It is shown once; sign in with it and choose a new password.")
 
 
-@click.group("token")
+@click.group("token", epilog="Example: alliance token create ada --label reporting")
 def token_group() -> None:
     """Personal API tokens: other software calls the JSON API as a user."""
 

@@ -45,6 +45,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     from alliance.store.migrate import upgrade
     from alliance.store.writer import GroupCommitWriter
     from alliance.web import create_app
+    from alliance.web.app import resolve_secret_key
 
     if demo and database_url:
         raise click.UsageError("--demo makes its own database; leave out --db")
@@ -52,6 +53,8 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
         folder = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
         database_url = f"sqlite:///{folder / 'demo.db'}"
     settings = load_settings(database_url=database_url)
+    # A PostgreSQL server without a secret key is refused before anything touches its database.
+    resolve_secret_key(settings)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     if demo:
         from rich.progress import Progress
