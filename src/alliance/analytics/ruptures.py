@@ -28,7 +28,7 @@ open until the client is back, if ever.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -172,29 +172,40 @@ class PriorStats:
     sd: FloatArray
 
 
-def prior_stats(sub: Subset) -> PriorStats:
-    """Mean and SD of each row's earlier ratings in its series, from running sums."""
+def prior_stats(
+    sub: Subset, sd_where: Callable[[FloatArray], BoolArray] | None = None
+) -> PriorStats:
+    """Mean and SD of each row's earlier ratings in its series, from running sums.
+
+    `sd_where(mean)` picks the rows whose SD is needed (NaN elsewhere); all rows when None.
+    """
     x = sub.total
     count = sub.position()
     if x.size == 0:
         return PriorStats(count, np.zeros(0), np.zeros(0))
-    # Centre each series on its mean so the running sums of squares do not cancel.
-    centre = sub.per_row(np.add.reduceat(x, sub.starts) / sub.lengths)
+    # Centre each series on its first rating so the running sums of squares do not cancel;
+    # the centred first rating is 0, so the sum before a series is the running sum at its start.
+    centre = sub.per_row(x[sub.starts])
     y = x - centre
     s1 = np.cumsum(y)
-    s2 = np.cumsum(y * y)
-    before1 = sub.per_row(s1[sub.starts] - y[sub.starts])
-    before2 = sub.per_row(s2[sub.starts] - y[sub.starts] ** 2)
-    e1 = s1 - y - before1
-    e2 = s2 - y * y - before2
+    e1 = s1 - y
+    e1 -= sub.per_row(s1[sub.starts])
     n = count.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = e1 / n
-        var = (e2 - n * mean * mean) / (n - 1.0)
     mean[count < 1] = np.nan
-    var[count < 2] = np.nan
-    np.maximum(var, 0.0, out=var, where=~np.isnan(var))
-    return PriorStats(count, mean + centre, np.sqrt(var))
+    wanted = count >= 2
+    if sd_where is not None:
+        wanted &= sd_where(mean + centre)
+    at = np.flatnonzero(wanted)
+    squares = y * y
+    s2 = np.cumsum(squares)
+    first = sub.starts[np.searchsorted(sub.starts, at, side="right") - 1]
+    e2 = s2[at] - squares[at] - (s2[first] - squares[first])
+    var = np.maximum((e2 - n[at] * mean[at] ** 2) / (n[at] - 1.0), 0.0)
+    sd = np.full(x.size, np.nan)
+    sd[at] = np.sqrt(var)
+    return PriorStats(count, mean + centre, sd)
 
 
 def repair_tolerance(instrument: str, config: RuptureConfig) -> float:
@@ -220,7 +231,7 @@ def detect_ruptures(
     config = config or PRESETS["stiles-like"]
     series = frame if isinstance(frame, Series) else cut_series(frame)
     sub = series.subset(series.series_of(alliance_instruments(series, config)))
-    stats = prior_stats(sub)
+    stats = prior_stats(sub, _may_pass_the_floor(sub, config))
     reference, margin = _reference_and_margin(series, sub, config, stats)
     x = sub.total
     with np.errstate(invalid="ignore"):
@@ -232,6 +243,23 @@ def detect_ruptures(
             flagged = (fall > 1e-9) & (fall >= margin - 1e-9)
     flagged &= (stats.count >= config.min_prior) & ~np.isnan(fall)
     return _spans(series, sub, config, stats, np.flatnonzero(flagged), reference)
+
+
+def _may_pass_the_floor(
+    sub: Subset, config: RuptureConfig
+) -> Callable[[FloatArray], BoolArray] | None:
+    """The rows whose SD the sd rule needs: those at least `min_drop` below the reference (no
+    other row can pass the threshold, which is never below it)."""
+    if config.rule != "sd" or config.sd_source != "client":
+        return None
+    x = sub.total
+
+    def falls(mean: FloatArray) -> BoolArray:
+        reference = mean if config.reference == "prior_mean" else sub.previous()
+        with np.errstate(invalid="ignore"):
+            return np.asarray(reference - x >= config.min_drop - 1e-6)
+
+    return falls
 
 
 def _reference_and_margin(
@@ -299,9 +327,13 @@ def _spans(
     keep = _first_of_each_span(series_of.tolist(), candidates.tolist(), end.tolist())
     candidates, series_of, end, back = candidates[keep], series_of[keep], end[keep], back[keep]
     repaired, pre, tolerance = repaired[keep], pre[keep], tolerance[keep]
-    lowest = np.array(
-        [float(x[s : e + 1].min()) for s, e in zip(candidates.tolist(), end.tolist(), strict=True)]
-    )
+    # The lowest rating of each span [start, end]: spans do not overlap, so one reduceat over
+    # (start, end + 1) pairs, with a sentinel past the last row.
+    if candidates.size:
+        bounds = np.column_stack([candidates, end + 1]).reshape(-1)
+        lowest = np.minimum.reduceat(np.append(x, np.inf), bounds)[::2]
+    else:
+        lowest = np.zeros(0)
     rows = sub.rows
     session = series.session
     start_rows = rows[candidates]

@@ -678,10 +678,9 @@ def _alliance(series: Series, config: RuptureConfig) -> list[_Part]:
         # OpenFIT flags any fall of 1 point, which fires on noise; a drop counts only when it
         # takes the client below the cutoff or is at least the measure's reliable change.
         drop = (fall >= DROP_POINTS) & (low | (fall >= rc - 1e-9))
-    decline = _slow_decline(sub, position, floor)
-    low_at, lowest_at, drop_at = np.flatnonzero(low), np.flatnonzero(lowest), np.flatnonzero(drop)
-    decline_at = np.flatnonzero(decline)
     established = _established(sub)
+    decline_at = _slow_decline(x, established, floor)
+    low_at, lowest_at, drop_at = np.flatnonzero(low), np.flatnonzero(lowest), np.flatnonzero(drop)
     return [
         _part(
             series,
@@ -776,33 +775,19 @@ def _established(sub: Subset) -> FloatArray:
     return np.asarray(out, dtype=np.float64)
 
 
-def _slow_decline(sub: Subset, position: IntArray, floor: float) -> BoolArray:
+def _slow_decline(x: FloatArray, established: FloatArray, floor: float) -> IntArray:
     """Rows in a slow slide: far enough below the first three ratings, falling, no sudden drop.
 
-    The trend is the least-squares slope of the last four ratings,
+    `established` is NaN before a series' fourth rating, so the three ratings before a chosen
+    row are of its own series. The trend is the least-squares slope of the last four ratings,
     (−1.5·x₋₃ − 0.5·x₋₂ + 0.5·x₋₁ + 1.5·x₀) / 5.
     """
-    x = sub.total
-    n = x.size
-    if n == 0:
-        return np.zeros(0, dtype=np.bool_)
-
-    def back(k: int) -> FloatArray:
-        out = np.full(n, np.nan)
-        out[k:] = x[:-k]
-        out[position < k] = np.nan
-        return out
-
-    x1, x2, x3 = back(1), back(2), back(3)
     with np.errstate(invalid="ignore"):
-        slope = (-1.5 * x3 - 0.5 * x2 + 0.5 * x1 + 1.5 * x) / 5.0
-        biggest_fall = np.fmax(np.fmax(x3 - x2, x2 - x1), x1 - x)
-        return np.asarray(
-            (position >= 3)
-            & (_established(sub) - x >= floor)
-            & (slope < 0)
-            & (biggest_fall < floor)
-        )
+        at = np.flatnonzero(established - x >= floor)
+    x0, x1, x2, x3 = x[at], x[at - 1], x[at - 2], x[at - 3]
+    slope = (-1.5 * x3 - 0.5 * x2 + 0.5 * x1 + 1.5 * x0) / 5.0
+    biggest_fall = np.maximum(np.maximum(x3 - x2, x2 - x1), x1 - x0)
+    return np.asarray(at[(slope < 0) & (biggest_fall < floor)], dtype=np.int64)
 
 
 def _running_min(x: FloatArray, position: IntArray) -> FloatArray:
