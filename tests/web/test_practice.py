@@ -333,3 +333,31 @@ def test_the_admin_edits_deactivates_and_reactivates_a_user(
         "deactivate",
         "reactivate",
     ]
+
+
+def test_it_shows_what_the_therapist_said_beside_each_acknowledged_alert(
+    therapist: TestClient, clinic: Clinic
+) -> None:
+    chart = therapist.get(f"/episodes/{clinic.risk_episode}").text
+    keys = re.findall(r'name="signal_key" value="([^"]+)"', chart)
+    assert keys, "the risk client has an open alert"
+    therapist.post(
+        f"/episodes/{clinic.risk_episode}/ack",
+        data={"signal_key": keys[0], "note": "Safety plan reviewed with the client today"},
+    )
+    history = therapist.get(f"/episodes/{clinic.risk_episode}").text
+    listed = history.split('id="acknowledgements"', 1)[1].split("</ul>", 1)[0]
+    assert "Safety plan reviewed with the client today" in listed
+    assert "Tess" in listed
+
+
+def test_an_episode_closes_with_its_alerts(therapist: TestClient, clinic: Clinic) -> None:
+    before = therapist.get(f"/episodes/{clinic.risk_episode}").text
+    assert "data-alert=" in before
+    therapist.post(
+        f"/episodes/{clinic.risk_episode}/close",
+        data={"closed_on": clinic.today.isoformat(), "closing_reason": "planned", "confirm": "yes"},
+    )
+    after = therapist.get(f"/episodes/{clinic.risk_episode}").text
+    assert "data-alert=" not in after
+    assert "Closed with the episode" in after.split('id="acknowledgements"', 1)[1]

@@ -15,6 +15,7 @@ from alliance.domain import DomainError, GoalStatus, WorksheetKind, check_closin
 from alliance.domain.boundaries import BoundaryRationale
 from alliance.domain.goals import check_goal_move
 from alliance.errors import FormError, NotVisibleError
+from alliance.services import alerts
 from alliance.store import audit
 from alliance.store import episodes as store_episodes
 from alliance.store import goals as store_goals
@@ -292,14 +293,15 @@ def close_episode(
     """Close the episode for a reason; the result carries the store's warnings."""
     day = parse_date("closed_on", closed_on)
     assert day is not None
-    return _write(
-        conn,
-        viewer,
-        episode_id,
-        lambda: store_episodes.close_episode(
+
+    def close() -> store_episodes.ClosingResult:
+        # Its open alerts close with it, in the same transaction (a refused closing keeps them).
+        alerts.close_with_episode(conn, viewer, episode_id)
+        return store_episodes.close_episode(
             conn, actor(viewer), episode_id, day, reason=reason, summary=summary or None
-        ),
-    )
+        )
+
+    return _write(conn, viewer, episode_id, close)
 
 
 def report_incident(

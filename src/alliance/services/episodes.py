@@ -55,6 +55,39 @@ class SessionView:
     administrations: list[AdministrationView] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Acknowledgement:
+    """An alert the therapist has seen, and what they said they will do."""
+
+    at: datetime
+    by: str
+    alert: str
+    note: str | None
+
+
+def _acknowledgements(
+    conn: Connection, episode_id: int, alerts: list[AlertView]
+) -> list[Acknowledgement]:
+    """Newest first; one row per acknowledgement (a card's signals acknowledged together)."""
+    titles = {key: a.title for a in alerts for key in [a.key, *a.keys]}
+    s, u = t.signal_acknowledgements, t.users
+    rows = conn.execute(
+        select(s.c.at, s.c.note, s.c.signal_key, u.c.display_name)
+        .join(u, u.c.id == s.c.user_id)
+        .where(s.c.episode_id == episode_id)
+        .order_by(s.c.at.desc(), s.c.id.desc())
+    ).all()
+    seen: set[tuple[object, ...]] = set()
+    out = []
+    for row in rows:
+        title = titles.get(row.signal_key, "An alert no longer shown")
+        if (row.at, row.note, title) in seen:
+            continue
+        seen.add((row.at, row.note, title))
+        out.append(Acknowledgement(row.at, row.display_name, title, row.note))
+    return out
+
+
 @dataclass
 class EpisodeDetail:
     id: int
@@ -84,6 +117,7 @@ class EpisodeDetail:
     # Every break-glass grant on the episode, shown to its therapist and supervisor.
     break_glass: list[break_glass.Grant] = field(default_factory=list)
     reopenings: list[Reopening] = field(default_factory=list)
+    acknowledgements: list[Acknowledgement] = field(default_factory=list)
 
     @property
     def open_alerts(self) -> list[AlertView]:
@@ -164,6 +198,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         for r in _rows(conn, t.sessions, episode_id, t.sessions.c.number)
     ]
     frame = score_frame(conn, [episode_id])
+    alerts = alerts_for(conn, frame).get(episode_id, [])
     detail = EpisodeDetail(
         id=row.id,
         client_code=row.client_code,
@@ -189,11 +224,12 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         boundaries=_rows(conn, t.boundary_events, episode_id, t.boundary_events.c.id),
         notes=_rows(conn, t.relational_notes, episode_id, t.relational_notes.c.id),
         incidents=incidents_of_episode(conn, viewer, episode_id),
-        alerts=alerts_for(conn, frame).get(episode_id, []),
+        alerts=alerts,
         ruptures=_ruptures(frame),
         frame=frame,
         break_glass=break_glass.grants_on_episode(conn, episode_id),
         reopenings=reopenings(conn, viewer, episode_id),
+        acknowledgements=_acknowledgements(conn, episode_id, alerts),
     )
     access.record("read", "episode", episode_id)
     return detail
