@@ -96,6 +96,64 @@ def _chart(chart_spec: dict[str, Any], width: float) -> Image:
     return image
 
 
+Styles = dict[str, ParagraphStyle]
+
+
+def _heading(report: ProgressReport, s: Styles) -> list[Any]:
+    """Title, client code and therapist, period, stage and attendance."""
+    return [
+        Paragraph("Progress report", s["title"]),
+        Paragraph(
+            f"<b>Client</b> {_text(report.client_code)} &nbsp; · &nbsp; "
+            f"<b>Therapist</b> {_text(report.therapist)}",
+            s["body"],
+        ),
+        Paragraph(
+            f"<b>Period</b> {_text(report.period)} &nbsp; · &nbsp; <b>Stage</b> "
+            f"{_text(report.stage)} &nbsp; · &nbsp; <b>Sessions attended</b> "
+            f"{report.sessions_attended} of {report.sessions_recorded}",
+            s["body"],
+        ),
+    ]
+
+
+def _measures(report: ProgressReport, s: Styles, width: float) -> list[Any]:
+    """First, last and change per measure, with what the change means."""
+    story: list[Any] = [Paragraph("Measures: first, last and change", s["h2"])]
+    if not report.measures:
+        return [*story, Paragraph("No scores recorded yet.", s["body"])]
+    return [
+        *story,
+        _measure_table(report, s, width),
+        Spacer(1, 2 * mm),
+        Paragraph(
+            "Reliable change: the change is larger than the measure's error allows by chance "
+            "(Jacobson &amp; Truax 1991); clinically significant: it also crosses the "
+            "measure's clinical cutoff.",
+            s["small"],
+        ),
+    ]
+
+
+def _goals(report: ProgressReport, s: Styles) -> list[Any]:
+    story: list[Any] = [Paragraph("Goals", s["h2"])]
+    for text, status in report.goals or [("None recorded.", "")]:
+        suffix = f" ({_text(status)})" if status else ""
+        story.append(Paragraph(f"• {_text(text)}{suffix}", s["body"]))
+    return story
+
+
+def _closing(report: ProgressReport, s: Styles) -> list[Any]:
+    if report.closed_on is None:
+        return []
+    reason = ClosingReason(report.closing_reason).label if report.closing_reason else "not recorded"
+    closed = f"Closed on {report.closed_on.isoformat()}. Reason: {_text(reason)}."
+    story: list[Any] = [Paragraph("Closing", s["h2"]), Paragraph(closed, s["body"])]
+    if report.closing_summary:
+        story.append(Paragraph(_text(report.closing_summary), s["body"]))
+    return story
+
+
 def progress_report_pdf(
     report: ProgressReport, chart_spec: dict[str, Any], paper: Paper = "a4"
 ) -> bytes:
@@ -114,53 +172,15 @@ def progress_report_pdf(
     )
     width = page[0] - 2 * MARGIN
     s = _styles()
-    story: list[Any] = [
-        Paragraph("Progress report", s["title"]),
-        Paragraph(
-            f"<b>Client</b> {_text(report.client_code)} &nbsp; · &nbsp; "
-            f"<b>Therapist</b> {_text(report.therapist)}",
-            s["body"],
-        ),
-        Paragraph(
-            f"<b>Period</b> {_text(report.period)} &nbsp; · &nbsp; <b>Stage</b> "
-            f"{_text(report.stage)} &nbsp; · &nbsp; <b>Sessions attended</b> "
-            f"{report.sessions_attended} of {report.sessions_recorded}",
-            s["body"],
-        ),
-        Paragraph("Measures: first, last and change", s["h2"]),
+    chart: list[Any] = []
+    if report.measures:
+        chart = [Paragraph("Scores over time", s["h2"]), _chart(chart_spec, width)]
+    story = [
+        *_heading(report, s),
+        *_measures(report, s, width),
+        *_goals(report, s),
+        *chart,
+        *_closing(report, s),
     ]
-    if report.measures:
-        story.append(_measure_table(report, s, width))
-        story.append(Spacer(1, 2 * mm))
-        story.append(
-            Paragraph(
-                "Reliable change: the change is larger than the measure's error allows by chance "
-                "(Jacobson &amp; Truax 1991); clinically significant: it also crosses the "
-                "measure's clinical cutoff.",
-                s["small"],
-            )
-        )
-    else:
-        story.append(Paragraph("No scores recorded yet.", s["body"]))
-    story.append(Paragraph("Goals", s["h2"]))
-    goals = report.goals or [("None recorded.", "")]
-    for text, status in goals:
-        suffix = f" ({_text(status)})" if status else ""
-        story.append(Paragraph(f"• {_text(text)}{suffix}", s["body"]))
-    if report.measures:
-        story.append(Paragraph("Scores over time", s["h2"]))
-        story.append(_chart(chart_spec, width))
-    if report.closed_on is not None:
-        story.append(Paragraph("Closing", s["h2"]))
-        reason = (
-            ClosingReason(report.closing_reason).label if report.closing_reason else "not recorded"
-        )
-        story.append(
-            Paragraph(
-                f"Closed on {report.closed_on.isoformat()}. Reason: {_text(reason)}.", s["body"]
-            )
-        )
-        if report.closing_summary:
-            story.append(Paragraph(_text(report.closing_summary), s["body"]))
     doc.build(story)
     return out.getvalue()
