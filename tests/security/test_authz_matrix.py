@@ -342,3 +342,47 @@ def test_it_gives_break_glass_read_of_one_episode_only(
     assert not failures, "\n".join(failures)
     assert read_e >= 5  # the chart, episode, session, chart file and report pages of E
     assert "RUPT-001" in admin.get(f"/episodes/{clinic.rupture_episode}/details").text
+
+
+def test_a_token_acts_as_its_user_on_every_api_route(
+    app: FastAPI, engine: Engine, clinic: Clinic
+) -> None:
+    """Every /api route as every staff persona with a personal token and no cookie: the same
+    rules, zero leaks; a revoked token is refused (401) everywhere."""
+    link = new_link(engine, clinic)
+    ids = objects(engine, clinic)
+    api = [(m, p) for m, p in route_table(app) if p.startswith("/api/")]
+    failures: list[str] = []
+    with engine.begin() as conn:
+        issued = {
+            persona: tokens.create_token(conn, username, label="matrix")
+            for persona, username in PERSONAS.items()
+            if username is not None
+        }
+    with TestClient(app, client=("10.0.1.1", 50000)) as client:
+        for persona, token in issued.items():
+            client.headers["Authorization"] = f"Bearer {token.token}"
+            for method, path in api:
+                url = concrete(path, clinic, link.token, link.link_id, ids=ids)
+                response = send(client, method, path, url)
+                allowed = persona in RULES[(method, path)]
+                where = f"{persona}'s token {method} {path} -> {response.status_code}"
+                if response.status_code >= 500:
+                    failures.append(f"{where}: server error")
+                elif allowed and denied(response, path):
+                    failures.append(f"{where}: refused but the rule allows it")
+                elif not allowed and not denied(response, path):
+                    failures.append(f"{where}: reached but the rule refuses it")
+                if persona not in A_READERS and any(s in response.text for s in SECRETS):
+                    failures.append(f"{where}: LEAK of therapist A's client content")
+        with engine.begin() as conn:
+            tokens.revoke_token(conn, issued["therapist_a"].id)
+        client.headers["Authorization"] = f"Bearer {issued['therapist_a'].token}"
+        for method, path in api:
+            if RULES[(method, path)] == ALL:
+                continue
+            url = concrete(path, clinic, link.token, link.link_id, ids=ids)
+            status = send(client, method, path, url).status_code
+            if status != 401:
+                failures.append(f"revoked token {method} {path} -> {status}, not 401")
+    assert not failures, "\n".join(failures)
