@@ -80,8 +80,9 @@ def rupture_case(server: LiveServer) -> tuple[int, str, str]:
             schema=["episode_id", "client_id", "therapist_id", "session", "instrument", "total"],
             orient="row",
         )
-        ruptures = detect_ruptures(frame)
-        assert ruptures.height, "the demo data has no open episode with a rupture"
+        # A rupture still open (not back within reach): a repaired one has cleared its alert.
+        ruptures = detect_ruptures(frame).filter(pl.col("open"))
+        assert ruptures.height, "the demo data has no open episode with an open rupture"
         episode_id = int(ruptures["episode_id"][0])
         row = conn.execute(
             select(t.clients.c.code, t.users.c.username)
@@ -152,11 +153,12 @@ def test_it_walks_the_therapist_and_client_journey(
     first_alert.get_by_label("What you will do (optional)").fill("Discuss at next session")
     first_alert.get_by_role("button", name="Acknowledge").click()
     expect(page.locator(".flash.ok")).to_contain_text("Alert acknowledged")
+    # The card's every signal is acknowledged with it (a rupture and its low rating, say).
     assert (
         count(
             server, t.signal_acknowledgements, t.signal_acknowledgements.c.episode_id == episode_id
         )
-        == acks + 1
+        > acks
     )
 
     # Episode page: move a stage, add a goal, log a boundary crossing with its rationale.

@@ -209,7 +209,7 @@ def test_it_shows_a_dropout_closing_in_the_supervisor_figures(
         return row.split('data-label="Dropout">', 1)[1].split("</td>", 1)[0]
 
     sign_in(app_client, clinic.usernames["supervisor"])
-    assert all_supervisees_dropout() == "—"  # nothing closed yet
+    assert all_supervisees_dropout() == "too few (n = 0)"  # nothing closed yet
     app_client.post("/logout")
     sign_in(app_client, clinic.usernames["therapist"])
     # The rupture episode has scores across sessions, so the clinic figures count it.
@@ -220,8 +220,9 @@ def test_it_shows_a_dropout_closing_in_the_supervisor_figures(
     assert closed.status_code == 200
     app_client.post("/logout")
     sign_in(app_client, clinic.usernames["supervisor"])
-    # One closed episode, and it was a drop-out: 1/1, Wilson 95% interval 1/(1 + 1.96²) to 1.
-    assert all_supervisees_dropout() == "100% (21–100)"
+    # One closed episode, and it was a drop-out: counted, but a percentage from one episode is
+    # not shown (fewer than the 10 a percentage needs).
+    assert all_supervisees_dropout() == "too few (n = 1)"
 
 
 def test_it_asks_for_confirmation_before_closing(
