@@ -361,3 +361,12 @@ def test_an_episode_closes_with_its_alerts(therapist: TestClient, clinic: Clinic
     after = therapist.get(f"/episodes/{clinic.risk_episode}").text
     assert "data-alert=" not in after
     assert "Closed with the episode" in after.split('id="acknowledgements"', 1)[1]
+
+
+def test_a_risk_alert_sits_above_the_chart(therapist: TestClient, clinic: Clinic) -> None:
+    """PHQ-9 item 9 endorsed at the risk client's last session: the card comes first."""
+    page = therapist.get(f"/episodes/{clinic.risk_episode}").text
+    assert page.index("data-alert=") < page.index('id="client-chart"')
+    caseload = therapist.get("/caseload").text
+    row = caseload.split("RISK-002", 1)[1].split("</tr>", 1)[0]
+    assert '<span class="badge risk">risk</span>' in row

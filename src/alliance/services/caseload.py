@@ -157,7 +157,7 @@ def _analyse(conn: Connection, ids: list[int]) -> dict[int, _EpisodeAnalysis]:
         latest = frame.group_by(["episode_id", "instrument"]).last()
         risky = set(latest.filter(pl.col("risk"))["episode_id"].to_list())
     lasts = last_scores(frame)
-    alerts = alerts_for(conn, frame)
+    alerts = alerts_for(conn, frame, episode_ids=ids)
     return {i: _EpisodeAnalysis(lasts.get(i, {}), alerts.get(i, []), i in risky) for i in ids}
 
 
@@ -238,7 +238,7 @@ def read_caseload(
                 last_session_on=last_on,
                 last_alliance=lasts.get("alliance"),
                 last_outcome=lasts.get("outcome"),
-                risk=r.id in analysis.risky or any(a.kind == "risk" for a in alerts),
+                risk=r.id in analysis.risky or any(a.is_risk for a in alerts),
                 alerts=list(alerts),
             )
         )

@@ -129,7 +129,7 @@ class EpisodeDetail:
 
     @property
     def risk(self) -> bool:
-        return any(a.kind == "risk" and not a.acknowledged for a in self.alerts)
+        return any(a.is_risk and not a.acknowledged for a in self.alerts)
 
 
 def stage_steps(stage: Stage, readiness: StageReadiness) -> list[StageStep]:
@@ -198,7 +198,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         for r in _rows(conn, t.sessions, episode_id, t.sessions.c.number)
     ]
     frame = score_frame(conn, [episode_id])
-    alerts = alerts_for(conn, frame).get(episode_id, [])
+    alerts = alerts_for(conn, frame, episode_ids=[episode_id]).get(episode_id, [])
     detail = EpisodeDetail(
         id=row.id,
         client_code=row.client_code,

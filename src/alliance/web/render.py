@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from alliance.domain import ClosingReason
+from alliance.instruments import load_instrument
 from alliance.web.csrf import install_template_globals
 from alliance.web.palette import PALETTE
 
@@ -65,6 +66,7 @@ def _words(value: object) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["words"] = _words
+templates.env.filters["measure"] = lambda instrument_id: load_instrument(instrument_id).short_name
 templates.env.filters["num"] = _num
 templates.env.filters["zip"] = lambda a, b: list(zip(a, b, strict=False))
 templates.env.globals["palette"] = PALETTE
