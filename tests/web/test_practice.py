@@ -370,3 +370,43 @@ def test_a_risk_alert_sits_above_the_chart(therapist: TestClient, clinic: Clinic
     caseload = therapist.get("/caseload").text
     row = caseload.split("RISK-002", 1)[1].split("</tr>", 1)[0]
     assert '<span class="badge risk">risk</span>' in row
+
+
+def paper(therapist: TestClient, clinic: Clinic, instrument: str, answers: dict[int, int]) -> Any:
+    episode, session = clinic.rupture_episode, clinic.rupture_sessions[-1]
+    form = {"instrument": instrument} | {f"item_{i}": str(v) for i, v in answers.items()}
+    return therapist.post(f"/episodes/{episode}/sessions/{session}/paper", data=form)
+
+
+def test_a_paper_form_keeps_a_risk_answer_whatever_is_missing(
+    therapist: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    before = count(engine, t.administrations)
+    # PHQ-9: items 1-8 at 1 but item 3 blank, item 9 at 3. One blank: pro-rated (NHS Data
+    # Dictionary), 7 answered items of 1 plus 3 = 10 over 8 items, times 9 = 11.25.
+    phq = paper(therapist, clinic, "phq9", dict.fromkeys((1, 2, 4, 5, 6, 7, 8), 1) | {9: 3})
+    assert phq.status_code == 200
+    # CORE-10: item 6 ("plans to end my life") at 4 and items 9, 10 blank: too many missing to
+    # score, kept unscored so the risk is not lost.
+    core = paper(therapist, clinic, "core10", dict.fromkeys(range(1, 9), 1) | {6: 4})
+    assert core.status_code == 200
+    # GAD-7 with a blank and no risk item: asked for again, nothing stored.
+    gad = paper(therapist, clinic, "gad7", dict.fromkeys(range(1, 7), 1))
+    assert gad.status_code == 400
+    assert "needs an answer" in gad.text
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                t.administrations.c.instrument_id,
+                t.administrations.c.total,
+                t.administrations.c.validity,
+                t.administrations.c.flags,
+            ).order_by(t.administrations.c.id.desc())
+        ).all()[:2]
+    assert count(engine, t.administrations) == before + 2
+    assert [tuple(r) for r in reversed(rows)] == [
+        ("phq9", 11.25, "prorated", ["risk:phq9:9"]),
+        ("core10", None, "invalid", ["risk:core10:6"]),
+    ]
+    chart = therapist.get(f"/episodes/{clinic.rupture_episode}").text
+    assert chart.index("data-alert=") < chart.index('id="client-chart"')

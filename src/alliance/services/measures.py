@@ -27,15 +27,22 @@ def known_instrument(instrument_id: str) -> Instrument:
 
 
 def parse_answers(instrument: Instrument, form: Mapping[str, str]) -> dict[str, float]:
-    """Answers keyed '1'..'n' from fields item_1..item_n; every item is required on a form."""
+    """Answers keyed '1'..'n' from fields item_1..item_n.
+
+    A blank item is asked for again, unless the form can be kept as it is: the instrument's own
+    rule pro-rates it (PHQ-9 with one or two missing, NHS Data Dictionary), or a risk item is
+    endorsed, in which case the form is kept (unscored if it must be) so the risk is never lost.
+    A blank risk item itself is always asked for.
+    """
     answers: dict[str, float] = {}
     errors: dict[str, str] = {}
+    missing: dict[str, str] = {}
     for item in instrument.items:
         raw = (form.get(f"item_{item.id}") or "").strip()
         scale = instrument.scale_of(item)
         if not raw:
             if not instrument.scoring.missing_means_unused:
-                errors[item.id] = f"item {item.id} ({item.label}) needs an answer"
+                missing[item.id] = f"item {item.id} ({item.label}) needs an answer"
             continue
         try:
             value = float(raw)
@@ -49,8 +56,21 @@ def parse_answers(instrument: Instrument, form: Mapping[str, str]) -> dict[str, 
             continue
         answers[item.id] = value
     if errors:
-        raise FormError(errors)
+        raise FormError(errors | missing)
+    # A blank risk item is always asked for again: pro-rating must not stand in for it.
+    risk_blank = any(risk.item in missing for risk in instrument.risk_items)
+    if missing and (risk_blank or not _keepable(instrument, answers)):
+        raise FormError(missing)
     return answers
+
+
+def _keepable(instrument: Instrument, answers: Mapping[str, float]) -> bool:
+    """An incomplete form worth keeping: pro-rated by its own rule, or a risk item endorsed."""
+    try:
+        result = score(instrument, dict(answers))
+    except InstrumentError:
+        return False
+    return result.validity != "invalid" or any(f.startswith("risk:") for f in result.flags)
 
 
 def store_administration(
@@ -64,13 +84,15 @@ def store_administration(
     entered_by: int | None,
     ip: str | None,
 ) -> int:
-    """Score and store one administration (audited); refuses an unscorable one."""
+    """Score and store one administration (audited); refuses an unscorable one without risk."""
     try:
         result = score(instrument, dict(answers))
     except InstrumentError as exc:
         raise FormError({"answers": str(exc)}) from None
-    if result.validity == "invalid":
+    at_risk = any(flag.startswith("risk:") for flag in result.flags)
+    if result.validity == "invalid" and not at_risk:
         raise FormError({"answers": result.reason or "too many items are missing to score"})
+    # An unscorable form with a risk item endorsed is kept as invalid: it raises the risk alert.
     try:
         admin_id, _ = record_administration(
             conn,
