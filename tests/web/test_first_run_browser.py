@@ -121,7 +121,7 @@ def test_a_new_clinic_runs_from_an_empty_database(server: LiveServer, browser: B
     # A refusal first: no consent date. The page keeps what was typed and names the field.
     form.get_by_label("Name").fill("Robin Example")
     form.get_by_role("button", name="Add the client and open the episode").click()
-    expect(page.locator("#client-consent_date-error")).to_contain_text("a date is required")
+    expect(page.locator("#client-consent_date-error")).to_contain_text("A date is required")
     shot(page, "04-new-client-refused")
     form = page.locator("#client-form")
     form.get_by_label("Consent to treatment given on").fill(today)
