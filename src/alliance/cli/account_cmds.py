@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from alliance.cli.core_cmds import db_option, engine_from
+from alliance.cli.core_cmds import connection, db_option
 
 ROLES = ("admin", "therapist", "supervisor")
 
@@ -45,19 +45,15 @@ def user_add(
     """Create an account and print its one-time password (changed at first sign-in)."""
     from alliance.services import admin
 
-    engine = engine_from(database_url)
-    try:
-        with engine.begin() as conn:
-            account = admin.add_account_from_command_line(
-                conn,
-                username=username,
-                role=role,
-                display_name=display_name,
-                supervisor=supervisor,
-                clinic=clinic,
-            )
-    finally:
-        engine.dispose()
+    with connection(database_url, write=True) as conn:
+        account = admin.add_account_from_command_line(
+            conn,
+            username=username,
+            role=role,
+            display_name=display_name,
+            supervisor=supervisor,
+            clinic=clinic,
+        )
     click.echo(f"Account {account.username} created ({role}).")
     click.echo(f"One-time password: {account.one_time_password}")
     click.echo("It is shown once; sign in with it and choose a new password.")
@@ -83,12 +79,8 @@ def token_create(
     """Create a token for USERNAME and print it once (only its hash is kept)."""
     from alliance.services import tokens
 
-    engine = engine_from(database_url)
-    try:
-        with engine.begin() as conn:
-            new = tokens.create_token(conn, username, label=label, expires_days=expires_days)
-    finally:
-        engine.dispose()
+    with connection(database_url, write=True) as conn:
+        new = tokens.create_token(conn, username, label=label, expires_days=expires_days)
     until = f"until {new.expires_at:%Y-%m-%d %H:%M} UTC" if new.expires_at else "until revoked"
     click.echo(f"Token {new.id} for {username.strip().lower()} ({until}):")
     click.echo(new.token)
@@ -102,12 +94,8 @@ def token_revoke(token_id: int, database_url: str | None) -> None:
     """Revoke a token: it stops working at once."""
     from alliance.services import tokens
 
-    engine = engine_from(database_url)
-    try:
-        with engine.begin() as conn:
-            tokens.revoke_token(conn, token_id)
-    finally:
-        engine.dispose()
+    with connection(database_url, write=True) as conn:
+        tokens.revoke_token(conn, token_id)
     click.echo(f"Token {token_id} revoked.")
 
 
@@ -118,12 +106,8 @@ def token_list(database_url: str | None) -> None:
     from alliance.services import tokens
     from alliance.store.base import utc_now
 
-    engine = engine_from(database_url)
-    try:
-        with engine.connect() as conn:
-            rows = tokens.list_tokens(conn)
-    finally:
-        engine.dispose()
+    with connection(database_url) as conn:
+        rows = tokens.list_tokens(conn)
     now = utc_now()
     if not rows:
         click.echo("No API tokens.")

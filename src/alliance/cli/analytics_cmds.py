@@ -11,7 +11,7 @@ import click
 # The rupture presets name the choices of --rupture-rule, so they are needed to declare it;
 # every command here reads or writes score frames, so the analytics package loads anyway.
 from alliance.analytics import PRESETS
-from alliance.cli.core_cmds import db_option, engine_from, shown
+from alliance.cli.core_cmds import db_option, opened, shown
 from alliance.cli.errors import BadInput
 
 if TYPE_CHECKING:
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from alliance.analytics import RejectedRow
     from alliance.analytics.etr import EtrModel
+
+# A file that must exist: the score CSVs and ETR model JSON the commands read.
+INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _report_rejected(rejected: list[RejectedRow], console: Console) -> None:
@@ -47,7 +50,7 @@ def _models_from(path: Path | None) -> dict[str, EtrModel]:
     "analyze",
     epilog="Example: alliance analyze scores.csv --rupture-rule strauss-like --json",
 )
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("csv_file", type=INPUT_FILE)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole analysis as JSON.")
 @click.option(
     "--rupture-rule",
@@ -59,7 +62,7 @@ def _models_from(path: Path | None) -> dict[str, EtrModel]:
 @click.option(
     "--models",
     "models_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     default=None,
     help="ETR models JSON (from `alliance etr fit --out`); default: the shipped models.",
 )
@@ -175,7 +178,7 @@ def _fmt(value: float | None, low: float | None, high: float | None) -> str:
     "import",
     epilog="Example: alliance import scores.csv --db sqlite:///clinic.db --therapist ana",
 )
-@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("csv_file", type=INPUT_FILE)
 @db_option
 @click.option(
     "--therapist",
@@ -190,14 +193,12 @@ def import_cmd(csv_file: Path, database_url: str | None, therapist: str | None) 
     from alliance.store.imports import ImportRejectedError, import_scores
 
     scores = read_scores_csv(csv_file)
-    engine = engine_from(database_url)
-    try:
-        summary = import_scores(engine, scores, default_therapist=therapist)
-    except ImportRejectedError as error:
-        _report_rejected(error.rejected, Console(stderr=True))
-        raise BadInput(f"{csv_file.name}: {error}") from None
-    finally:
-        engine.dispose()
+    with opened(database_url) as engine:
+        try:
+            summary = import_scores(engine, scores, default_therapist=therapist)
+        except ImportRejectedError as error:
+            _report_rejected(error.rejected, Console(stderr=True))
+            raise BadInput(f"{csv_file.name}: {error}") from None
     click.echo(
         f"Imported {summary.administrations} scores: {summary.clients} clients, "
         f"{summary.episodes} episodes, {summary.sessions} sessions into {shown(engine)}."
@@ -218,11 +219,8 @@ def export_cmd(database_url: str | None, fmt: str, out: Path) -> None:
     """Export every scored administration in the long shape `alliance import` reads."""
     from alliance.store.exports import export_scores
 
-    engine = engine_from(database_url)
-    try:
+    with opened(database_url) as engine:
         n = export_scores(engine, out, "csv" if fmt == "csv" else "parquet")
-    finally:
-        engine.dispose()
     click.echo(f"Wrote {n} rows to {out.name}.")
 
 
@@ -239,7 +237,7 @@ def etr_group() -> None:
 @click.option(
     "--csv",
     "csv_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=INPUT_FILE,
     default=None,
     help="Fit on a score CSV instead of the database.",
 )
@@ -291,11 +289,8 @@ def etr_fit(
     else:
         from alliance.store.exports import load_score_frame
 
-        engine = engine_from(database_url)
-        try:
+        with opened(database_url) as engine:
             models = fit_all(load_score_frame(engine), source="database")
-        finally:
-            engine.dispose()
     if not models:
         raise BadInput("no outcome measure had enough scored episodes (3 or more) to fit")
     for name, model in sorted(models.items()):
@@ -307,11 +302,8 @@ def etr_fit(
         return
     from alliance.store.imports import save_etr_models
 
-    engine = engine_from(database_url)
-    try:
+    with opened(database_url) as engine:
         save_etr_models(engine, models)
-    finally:
-        engine.dispose()
     click.echo(f"Stored {len(models)} model(s) in {shown(engine)}.")
 
 
@@ -388,14 +380,11 @@ def etr_evaluate(
     else:
         from alliance.store.exports import load_etr_models, load_score_frame
 
-        engine = engine_from(database_url)
-        try:
+        with opened(database_url) as engine:
             frame = load_score_frame(engine)
             models = (
                 _models_from(models_path) if models_path is not None else load_etr_models(engine)
             )
-        finally:
-            engine.dispose()
     table = alert_accuracy(frame, models=models)
     out = Console()
     overall = table.row(-1, named=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import click
@@ -10,7 +11,7 @@ import click
 from alliance.cli.errors import BadInput
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -42,6 +43,23 @@ def engine_from(database_url: str | None) -> Engine:
     return make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
 
 
+@contextmanager
+def opened(database_url: str | None) -> Iterator[Engine]:
+    """The command's engine (`engine_from`), disposed when the command is done with it."""
+    engine = engine_from(database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def connection(database_url: str | None, *, write: bool = False) -> Iterator[Connection]:
+    """One connection for the command: a transaction committed at the end when `write`."""
+    with opened(database_url) as engine, engine.begin() if write else engine.connect() as conn:
+        yield conn
+
+
 def shown(engine: Engine) -> str:
     from sqlalchemy.engine import make_url
 
@@ -55,14 +73,11 @@ def init(database_url: str | None) -> None:
     from alliance.services.admin import has_admin
     from alliance.store.migrate import current_revision, upgrade
 
-    engine = engine_from(database_url)
-    try:
+    with opened(database_url) as engine:
         upgrade(engine)
         revision = current_revision(engine)
         with engine.connect() as conn:
             ready = has_admin(conn)
-    finally:
-        engine.dispose()
     click.echo(f"Database ready: {shown(engine)} (schema revision {revision}).")
     if not ready:
         click.echo(FIRST_ADMIN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +51,11 @@ def _speakers(values: tuple[str, ...]) -> dict[str, Role]:
     return out
 
 
+def _path_option(*decls: str, help: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """An optional path option: None when not given."""
+    return click.option(*decls, type=click.Path(path_type=Path), default=None, help=help)
+
+
 def _common(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option(
         "--tier",
@@ -68,12 +74,8 @@ def _common(f: click.decorators.FC) -> click.decorators.FC:
     f = click.option("--topic", default="", help="the target behaviour, e.g. 'reducing drinking'")(
         f
     )
-    f = click.option(
-        "--corrections",
-        "corrections_path",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="apply corrections from this JSONL file",
+    f = _path_option(
+        "--corrections", "corrections_path", help="apply corrections from this JSONL file"
     )(f)
     f = click.option(
         "--max-mb",
@@ -238,25 +240,14 @@ def correct_cmd(
     help="static: distil the default tier's token vectors from the packaged MiniLM "
     "(needs the embeddings extra; then retrain the default tier)",
 )
-@click.option(
+@_path_option(
     "--data",
-    type=click.Path(path_type=Path),
-    default=None,
     help="folder with annomi/ (default: shared/data near the repo or ALLIANCE_TRANSCRIPT_DATA)",
 )
-@click.option(
-    "--corrections",
-    "corrections_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="add these human corrections to the training data",
+@_path_option(
+    "--corrections", "corrections_path", help="add these human corrections to the training data"
 )
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="weights file (default: the package's models folder)",
-)
+@_path_option("--out", help="weights file (default: the package's models folder)")
 @click.option("--device", default=None, help="embeddings tier: cpu or cuda (default: auto)")
 def train_cmd(
     tier: str,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from alliance.cli.core_cmds import db_option, engine_from
+from alliance.cli.core_cmds import connection, db_option
 
 
 @click.group(
@@ -26,13 +26,9 @@ def audit_verify(database_url: str | None) -> None:
     """Walk the chain; exit 1 naming the first changed, removed or reordered event."""
     from alliance.store import audit
 
-    engine = engine_from(database_url)
-    try:
-        with engine.connect() as conn:
-            events = audit.events(conn)
-            bad = audit.verify(conn)
-    finally:
-        engine.dispose()
+    with connection(database_url) as conn:
+        events = audit.events(conn)
+        bad = audit.verify(conn)
     if bad is not None:
         click.echo(
             f"Audit chain BROKEN at seq {bad}: that event was changed, or one before it was "
@@ -90,20 +86,16 @@ def audit_show(
         object_type, _, raw_id = object_ref.partition(":")
         object_id = raw_id or None
     moment = _parse_since(since)
-    engine = engine_from(database_url)
-    try:
-        with engine.connect() as conn:
-            found = audit.search(
-                conn,
-                actor=actor,
-                object_type=object_type,
-                object_id=object_id,
-                action=action,
-                since=moment,
-                limit=limit,
-            )
-    finally:
-        engine.dispose()
+    with connection(database_url) as conn:
+        found = audit.search(
+            conn,
+            actor=actor,
+            object_type=object_type,
+            object_id=object_id,
+            action=action,
+            since=moment,
+            limit=limit,
+        )
     table = Table(title=f"{len(found)} audit events")
     for column in ("seq", "at (UTC)", "actor", "action", "object", "from"):
         table.add_column(column)

@@ -8,10 +8,9 @@ dual relationship) is never a routine entry: it is an incident for the superviso
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-from alliance.domain.errors import DomainError, check_text
+from alliance.domain.errors import Choice, DomainError, check_text
 
 DESCRIPTION_MAX = 2000
 RATIONALE_MAX = 1000
@@ -19,7 +18,7 @@ VIOLATION_RULE = "a suspected violation is an incident for the supervisor, not a
 VIOLATION_WORDS = frozenset({"violation", "boundary_violation", "dual_relationship"})
 
 
-class BoundaryKind(enum.StrEnum):
+class BoundaryKind(Choice, field="boundary.kind"):
     RULE = "rule"
     RITUAL = "ritual"
     SELF_DISCLOSURE = "self_disclosure"
@@ -27,18 +26,13 @@ class BoundaryKind(enum.StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> BoundaryKind:
+        """Also 'self-disclosure' or 'self disclosure'; a violation is refused (an incident)."""
         name = str(value).strip().lower().replace("-", "_").replace(" ", "_")
         if name in VIOLATION_WORDS:
             raise DomainError(
                 "boundary.kind", value, VIOLATION_RULE, detail=f"{value!r} is refused"
             )
-        try:
-            return cls(name)
-        except ValueError:
-            allowed = ", ".join(member.value for member in cls)
-            raise DomainError(
-                "boundary.kind", value, f"one of {allowed}", detail=f"{value!r} is unknown"
-            ) from None
+        return cls.lookup(name, value)
 
 
 @dataclass(frozen=True)

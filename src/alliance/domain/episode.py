@@ -6,11 +6,10 @@ recorded with its date, and an episode is opened and closed on dates that are ne
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from alliance.domain.errors import DomainError, check_text
+from alliance.domain.errors import Choice, DomainError, check_text
 from alliance.domain.stages import Stage, StageReadiness, StageTransition, check_transition
 
 SUMMARY_MAX = 5000
@@ -20,7 +19,7 @@ NO_RELAPSE_PLAN = (
 )
 
 
-class ClosingReason(enum.StrEnum):
+class ClosingReason(Choice, field="closing_reason"):
     """Why an episode ended; clinic figures count drop-out from it.
 
     Drop-out is unilateral premature termination: the client stops attending or ends without
@@ -58,12 +57,7 @@ def parse_closing_reason(value: object) -> ClosingReason:
         )
     if isinstance(value, ClosingReason):
         return value
-    try:
-        return ClosingReason(str(value).strip().lower())
-    except ValueError:
-        raise DomainError(
-            "closing_reason", value, f"one of {allowed}", detail=f"{value!r} is unknown"
-        ) from None
+    return ClosingReason.parse(value)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import TypeVar
+from typing import Any, ClassVar, Self
 
 from alliance.errors import AllianceError
 
@@ -39,15 +39,31 @@ def check_text(field: str, text: str, *, max_length: int, required: bool = True)
     return clean
 
 
-E = TypeVar("E", bound=enum.StrEnum)
+class Choice(enum.StrEnum):
+    """A closed set of words, each a member; `parse` refuses any other word, naming the field.
 
+    A subclass names its field, and may word the rule: `class Role(Choice, field="user.role")`.
+    """
 
-def parse_choice(cls: type[E], field: str, value: object) -> E:
-    """The member of `cls` named by `value`, or a DomainError listing what is allowed."""
-    try:
-        return cls(str(value).strip().lower())
-    except ValueError:
-        allowed = ", ".join(member.value for member in cls)
-        raise DomainError(
-            field, value, f"one of {allowed}", detail=f"{value!r} is unknown"
-        ) from None
+    _field: ClassVar[str]
+    _rule: ClassVar[str]
+
+    def __init_subclass__(cls, *, field: str, rule: str = "one of", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._field, cls._rule = field, rule
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        """The member named by `value` (any case, spaces around), or a DomainError."""
+        return cls.lookup(str(value).strip().lower(), value)
+
+    @classmethod
+    def lookup(cls, name: str, value: object) -> Self:
+        """The member called `name`; the error names `value` as it was given."""
+        try:
+            return cls(name)
+        except ValueError:
+            allowed = ", ".join(member.value for member in cls)
+            raise DomainError(
+                cls._field, value, f"{cls._rule} {allowed}", detail=f"{value!r} is unknown"
+            ) from None

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import enum
-
-from alliance.domain.errors import DomainError, check_text, parse_choice
+from alliance.domain.errors import Choice, DomainError, check_text
 
 GOAL_MAX = 500
 TASK_MAX = 500
 
 
-class GoalStatus(enum.StrEnum):
+class GoalStatus(Choice, field="goal.status"):
     PROPOSED = "proposed"  # e.g. seeded from a Miracle Question answer, not yet agreed
     AGREED = "agreed"
     ACHIEVED = "achieved"
     DROPPED = "dropped"
-
-    @classmethod
-    def parse(cls, value: object) -> GoalStatus:
-        return parse_choice(cls, "goal.status", value)
 
 
 # Agreed and achieved goals both count as agreed on: the work was shared.
@@ -32,24 +26,16 @@ _GOAL_MOVES = {
 }
 
 
-class TaskKind(enum.StrEnum):
+class TaskKind(Choice, field="task.kind"):
     TECHNIQUE = "technique"
     HOMEWORK = "homework"
     OTHER = "other"
 
-    @classmethod
-    def parse(cls, value: object) -> TaskKind:
-        return parse_choice(cls, "task.kind", value)
 
-
-class TaskStatus(enum.StrEnum):
+class TaskStatus(Choice, field="task.status"):
     OPEN = "open"
     DONE = "done"
     DROPPED = "dropped"
-
-    @classmethod
-    def parse(cls, value: object) -> TaskStatus:
-        return parse_choice(cls, "task.status", value)
 
 
 def check_goal_text(text: str) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 import re
 
-from alliance.domain.errors import DomainError, check_text, parse_choice
+from alliance.domain.errors import Choice, DomainError, check_text
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,39}$")
 # Pseudonymous codes carry no identity: letters and digits without look-alikes (0/O, 1/I).
@@ -13,14 +12,10 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,31}$")
 
 
-class Role(enum.StrEnum):
+class Role(Choice, field="user.role"):
     THERAPIST = "therapist"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
-
-    @classmethod
-    def parse(cls, value: object) -> Role:
-        return parse_choice(cls, "user.role", value)
 
 
 def check_username(username: str) -> str:

@@ -6,10 +6,9 @@ Transference and countertransference (Gelso's tripartite model; Lingiardi, Holmq
 
 from __future__ import annotations
 
-import enum
 import re
 
-from alliance.domain.errors import DomainError, check_text, parse_choice
+from alliance.domain.errors import Choice, DomainError, check_text
 
 NOTE_MAX = 5000
 TAG_MAX = 40
@@ -17,15 +16,11 @@ TAGS_MAX = 12
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-class NoteKind(enum.StrEnum):
+class NoteKind(Choice, field="note.kind"):
     TRANSFERENCE = "transference"
     COUNTERTRANSFERENCE = "countertransference"
     RUPTURE = "rupture"
     REPAIR = "repair"
-
-    @classmethod
-    def parse(cls, value: object) -> NoteKind:
-        return parse_choice(cls, "note.kind", value)
 
 
 def check_note_text(text: str) -> str:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from alliance.domain.episode import Episode, check_not_future, require_open
-from alliance.domain.errors import DomainError, parse_choice
+from alliance.domain.errors import Choice, DomainError
 
 
-class Attendance(enum.StrEnum):
+class Attendance(Choice, field="session.attendance"):
     ATTENDED = "attended"
     CANCELLED = "cancelled"
     NO_SHOW = "no_show"
-
-    @classmethod
-    def parse(cls, value: object) -> Attendance:
-        return parse_choice(cls, "session.attendance", value)
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,17 @@ each status flip as a row.
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from alliance.domain.errors import DomainError, check_text
+from alliance.domain.errors import Choice, DomainError, check_text
 
 REASON_MAX = 1000
 
 
-class Stage(enum.StrEnum):
+class Stage(Choice, field="stage", rule="unknown stage; one of"):
     COMMITMENT = "commitment"
     PROCESS = "process"
     CHANGE = "change"
@@ -28,17 +27,6 @@ class Stage(enum.StrEnum):
     @property
     def order(self) -> int:
         return _ORDER[self]
-
-    @classmethod
-    def parse(cls, value: object, field: str = "stage") -> Stage:
-        """The stage named by `value`, or a DomainError that lists the stages."""
-        try:
-            return cls(str(value).strip().lower())
-        except ValueError:
-            allowed = ", ".join(s.value for s in cls)
-            raise DomainError(
-                field, value, f"unknown stage; one of {allowed}", detail=f"{value!r} is unknown"
-            ) from None
 
 
 _ORDER = {stage: index for index, stage in enumerate(Stage)}

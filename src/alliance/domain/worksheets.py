@@ -7,25 +7,20 @@ The relapse-prevention plan belongs to termination (Rivera 1992, stage 4).
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from alliance.domain.errors import DomainError, check_text, parse_choice
+from alliance.domain.errors import Choice, DomainError, check_text
 from alliance.domain.goals import check_goal_text
 
 ENTRY_MAX = 500
 ENTRIES_MAX = 30
 
 
-class WorksheetKind(enum.StrEnum):
+class WorksheetKind(Choice, field="worksheet.kind"):
     MIRACLE_QUESTION = "miracle_question"
     RELAPSE_PREVENTION = "relapse_prevention"
-
-    @classmethod
-    def parse(cls, value: object) -> WorksheetKind:
-        return parse_choice(cls, "worksheet.kind", value)
 
 
 def _entries(field: str, values: object, *, required: bool, max_length: int) -> tuple[str, ...]:

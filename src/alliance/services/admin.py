@@ -6,7 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from alliance.domain import DomainError, Role
 from alliance.domain.people import check_display_name
@@ -18,7 +18,7 @@ from alliance.store import audit, break_glass
 from alliance.store import people as store_people
 from alliance.store import tables as t
 from alliance.store.access import Viewer
-from alliance.store.base import Actor, NotFoundError, utc_now
+from alliance.store.base import Actor, NotFoundError, insert_id, utc_now
 
 # A session rule: "every", "first", "last", "every:N" (every Nth session) or a list "1,4,8".
 _RULE = re.compile(r"^(every|first|last|every:[1-9][0-9]?|[1-9][0-9]{0,2}(,[1-9][0-9]{0,2})*)$")
@@ -357,17 +357,15 @@ def set_schedule(
         )
     ).scalar()
     if existing is None:
-        existing = conn.execute(
-            insert(table)
-            .values(
-                organisation_id=viewer.organisation_id,
-                instrument_id=instrument_id,
-                session_rule=rule,
-                active=active,
-                created_at=utc_now(),
-            )
-            .returning(table.c.id)
-        ).scalar_one()
+        existing = insert_id(
+            conn,
+            table,
+            organisation_id=viewer.organisation_id,
+            instrument_id=instrument_id,
+            session_rule=rule,
+            active=active,
+            created_at=utc_now(),
+        )
     else:
         conn.execute(
             update(table).where(table.c.id == existing).values(session_rule=rule, active=active)

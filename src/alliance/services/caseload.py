@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 
 from alliance.instruments import load_instrument
 from alliance.services.alerts import AlertView, alerts_for
@@ -111,6 +111,16 @@ def clear_cache() -> None:
         _caches.clear()
 
 
+def _reach(conn: Connection, table: Table, ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per episode, how many rows `table` holds for it and the highest id among them."""
+    rows = conn.execute(
+        select(table.c.episode_id, func.count(), func.max(table.c.id))
+        .where(table.c.episode_id.in_(ids))
+        .group_by(table.c.episode_id)
+    ).all()
+    return {r[0]: (int(r[1]), r[2]) for r in rows}
+
+
 def _analysis_keys(conn: Connection, episodes: Sequence[Any]) -> dict[int, tuple[object, ...]]:
     """Per episode, what its analysis depends on: how far its scores and acknowledgements reach.
 
@@ -120,23 +130,8 @@ def _analysis_keys(conn: Connection, episodes: Sequence[Any]) -> dict[int, tuple
     depend on another's, so each episode's analysis is kept and recomputed on its own.
     """
     ids = [r.id for r in episodes]
-    a, k = t.administrations, t.signal_acknowledgements
-    scores = {
-        r[0]: (int(r[1]), r[2])
-        for r in conn.execute(
-            select(a.c.episode_id, func.count(), func.max(a.c.id))
-            .where(a.c.episode_id.in_(ids))
-            .group_by(a.c.episode_id)
-        ).all()
-    }
-    acks = {
-        r[0]: (int(r[1]), r[2])
-        for r in conn.execute(
-            select(k.c.episode_id, func.count(), func.max(k.c.id))
-            .where(k.c.episode_id.in_(ids))
-            .group_by(k.c.episode_id)
-        ).all()
-    }
+    scores = _reach(conn, t.administrations, ids)
+    acks = _reach(conn, t.signal_acknowledgements, ids)
     return {
         r.id: (
             r.id,
@@ -196,17 +191,9 @@ def read_caseload(
     """The rows of `caseload`, without the audit event (the caller records it)."""
     e, c, u, s = t.episodes, t.clients, t.users, t.sessions
     query = (
-        select(
-            e.c.id,
-            e.c.stage,
-            e.c.client_id,
-            e.c.therapist_id,
-            c.c.code,
-            u.c.display_name,
-        )
-        .join(c, c.c.id == e.c.client_id)
-        .join(u, u.c.id == e.c.therapist_id)
-        .where(e.c.closed_on.is_(None), Access(conn, viewer).episodes())
+        Access(conn, viewer)
+        .listing(e.c.id, e.c.stage, e.c.client_id, e.c.therapist_id, c.c.code, u.c.display_name)
+        .where(e.c.closed_on.is_(None))
         .order_by(e.c.id)
     )
     if therapist_id is not None:

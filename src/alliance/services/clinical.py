@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TypeVar
 
 from sqlalchemy import Connection, select
@@ -16,7 +16,6 @@ from alliance.domain.boundaries import BoundaryRationale
 from alliance.domain.goals import check_goal_move
 from alliance.errors import FormError, NotVisibleError
 from alliance.services import alerts
-from alliance.store import audit
 from alliance.store import episodes as store_episodes
 from alliance.store import goals as store_goals
 from alliance.store import relational as store_relational
@@ -258,16 +257,18 @@ def goal_moves(status: str) -> list[str]:
     return moves
 
 
-def check_close(
-    conn: Connection,
-    viewer: Viewer,
-    episode_id: int,
-    closed_on: str,
-    summary: str | None,
-    reason: str | None,
-) -> list[str]:
+@dataclass(frozen=True)
+class Closing:
+    """What the closing form says: the date (YYYY-MM-DD), the reason and an optional summary."""
+
+    closed_on: str
+    reason: str | None
+    summary: str | None = None
+
+
+def check_close(conn: Connection, viewer: Viewer, episode_id: int, closing: Closing) -> list[str]:
     """The closing's warnings, or FormError: what closing would say, with nothing written."""
-    day = parse_date("closed_on", closed_on)
+    day = parse_date("closed_on", closing.closed_on)
     Access(conn, viewer).episode(episode_id, write=True)
     episode, _ = load_episode(conn, episode_id)
     with refused_as_form_errors():
@@ -276,29 +277,29 @@ def check_close(
             day,
             utc_now(),
             has_relapse_plan=store_episodes.has_relapse_plan(conn, episode_id),
-            reason=reason,
-            summary=summary or None,
+            reason=closing.reason,
+            summary=closing.summary or None,
         )
     return warnings
 
 
 def close_episode(
-    conn: Connection,
-    viewer: Viewer,
-    episode_id: int,
-    closed_on: str,
-    summary: str | None,
-    reason: str | None,
+    conn: Connection, viewer: Viewer, episode_id: int, closing: Closing
 ) -> store_episodes.ClosingResult:
     """Close the episode for a reason; the result carries the store's warnings."""
-    day = parse_date("closed_on", closed_on)
+    day = parse_date("closed_on", closing.closed_on)
     assert day is not None
 
     def close() -> store_episodes.ClosingResult:
         # Its open alerts close with it, in the same transaction (a refused closing keeps them).
         alerts.close_with_episode(conn, viewer, episode_id)
         return store_episodes.close_episode(
-            conn, actor(viewer), episode_id, day, reason=reason, summary=summary or None
+            conn,
+            actor(viewer),
+            episode_id,
+            day,
+            reason=closing.reason,
+            summary=closing.summary or None,
         )
 
     return _write(conn, viewer, episode_id, close)
@@ -330,39 +331,3 @@ def set_attendance(
         raise NotVisibleError("session")
     with refused_as_form_errors():
         return store_sessions.set_attendance(conn, actor(viewer), session_id, attendance).value
-
-
-@dataclass(frozen=True)
-class IncidentView:
-    id: int
-    episode_id: int
-    client_code: str
-    occurred_on: date
-    reported_on: datetime
-    reported_by: str
-    description: str
-
-
-def open_incidents(conn: Connection, viewer: Viewer) -> list[IncidentView]:
-    """Unresolved boundary incidents addressed to this supervisor, oldest first; reads audited."""
-    i, e, c, u = t.boundary_incidents, t.episodes, t.clients, t.users
-    rows = conn.execute(
-        select(
-            i.c.id,
-            i.c.episode_id,
-            c.c.code,
-            i.c.occurred_on,
-            i.c.created_at,
-            u.c.display_name,
-            i.c.description,
-        )
-        .join(e, e.c.id == i.c.episode_id)
-        .join(c, c.c.id == e.c.client_id)
-        .outerjoin(u, u.c.id == i.c.reported_by)
-        .where(i.c.supervisor_id == viewer.user_id, i.c.status != "resolved")
-        .order_by(i.c.created_at, i.c.id)
-    ).all()
-    out = [IncidentView(r[0], r[1], r[2], r[3], r[4], r[5] or "the system", r[6]) for r in rows]
-    for incident in out:
-        audit.record(conn, actor(viewer), "read", "boundary_incident", incident.id)
-    return out

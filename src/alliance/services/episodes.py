@@ -149,7 +149,11 @@ def stage_steps(stage: Stage, readiness: StageReadiness) -> list[StageStep]:
     return steps
 
 
-def _rows(conn: Connection, table: Table, episode_id: int, order: Any) -> list[dict[str, Any]]:
+def _rows(
+    conn: Connection, table: Table, episode_id: int, order: Any = None
+) -> list[dict[str, Any]]:
+    """The episode's rows of `table`, in the order they were written unless told otherwise."""
+    order = table.c.id if order is None else order
     result = conn.execute(select(table).where(table.c.episode_id == episode_id).order_by(order))
     return [dict(r) for r in result.mappings()]
 
@@ -185,7 +189,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
             source=r["source"],
             created_at=r["created_at"],
         )
-        for r in _rows(conn, t.administrations, episode_id, t.administrations.c.id)
+        for r in _rows(conn, t.administrations, episode_id)
     ]
     sessions = [
         SessionView(
@@ -212,17 +216,14 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         client_id=row.client_id,
         previous_episode_id=row.previous_episode_id,
         can_write=access.can_write(row),
-        transitions=_rows(conn, t.stage_transitions, episode_id, t.stage_transitions.c.id),
+        transitions=_rows(conn, t.stage_transitions, episode_id),
         steps=stage_steps(stage, readiness),
-        goals=[
-            g | {"moves": goal_moves(g["status"])}
-            for g in _rows(conn, t.goals, episode_id, t.goals.c.id)
-        ],
-        tasks=_rows(conn, t.tasks, episode_id, t.tasks.c.id),
+        goals=[g | {"moves": goal_moves(g["status"])} for g in _rows(conn, t.goals, episode_id)],
+        tasks=_rows(conn, t.tasks, episode_id),
         sessions=sessions,
-        worksheets=_rows(conn, t.worksheets, episode_id, t.worksheets.c.id),
-        boundaries=_rows(conn, t.boundary_events, episode_id, t.boundary_events.c.id),
-        notes=_rows(conn, t.relational_notes, episode_id, t.relational_notes.c.id),
+        worksheets=_rows(conn, t.worksheets, episode_id),
+        boundaries=_rows(conn, t.boundary_events, episode_id),
+        notes=_rows(conn, t.relational_notes, episode_id),
         incidents=incidents_of_episode(conn, viewer, episode_id),
         alerts=alerts,
         ruptures=_ruptures(frame),

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, insert, select, update
 
 from alliance.domain.errors import check_text
 from alliance.errors import FormError, NotVisibleError
 from alliance.services.clinical import refused_as_form_errors
+from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
 from alliance.store.base import as_utc, utc_now
@@ -70,9 +72,9 @@ def _steps(conn: Connection, incident_ids: list[int]) -> dict[int, list[Incident
     return out
 
 
-def incidents_of_episode(conn: Connection, viewer: Viewer, episode_id: int) -> list[Incident]:
-    """The episode's incidents with their steps, for whoever reads the episode."""
-    Access(conn, viewer).episode(episode_id)
+def _incidents(
+    conn: Connection, where: ColumnElement[bool], *order_by: ColumnElement[Any]
+) -> list[Incident]:
     i, c, e, u = t.boundary_incidents, t.clients, t.episodes, t.users
     rows = conn.execute(
         select(
@@ -89,8 +91,8 @@ def incidents_of_episode(conn: Connection, viewer: Viewer, episode_id: int) -> l
         .join(e, e.c.id == i.c.episode_id)
         .join(c, c.c.id == e.c.client_id)
         .outerjoin(u, u.c.id == i.c.reported_by)
-        .where(i.c.episode_id == episode_id)
-        .order_by(i.c.id)
+        .where(where)
+        .order_by(*order_by)
     ).all()
     steps = _steps(conn, [r.id for r in rows])
     return [
@@ -108,6 +110,23 @@ def incidents_of_episode(conn: Connection, viewer: Viewer, episode_id: int) -> l
         )
         for r in rows
     ]
+
+
+def incidents_of_episode(conn: Connection, viewer: Viewer, episode_id: int) -> list[Incident]:
+    """The episode's incidents with their steps, for whoever reads the episode."""
+    Access(conn, viewer).episode(episode_id)
+    i = t.boundary_incidents
+    return _incidents(conn, i.c.episode_id == episode_id, i.c.id)
+
+
+def open_incidents(conn: Connection, viewer: Viewer) -> list[Incident]:
+    """Unresolved boundary incidents addressed to this supervisor, oldest first; reads audited."""
+    i = t.boundary_incidents
+    mine = and_(i.c.supervisor_id == viewer.user_id, i.c.status != "resolved")
+    out = _incidents(conn, mine, i.c.created_at, i.c.id)
+    for item in out:
+        audit.record(conn, viewer.actor, "read", "boundary_incident", item.id)
+    return out
 
 
 def incident(conn: Connection, viewer: Viewer, incident_id: int) -> Incident:

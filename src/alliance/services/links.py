@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
 from alliance.errors import FormError
 from alliance.instruments import Instrument
@@ -27,7 +27,7 @@ from alliance.services.measures import (
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
-from alliance.store.base import as_utc, utc_now
+from alliance.store.base import as_utc, insert_id, utc_now
 from alliance.store.writer import GroupCommitWriter
 
 TOKEN_BYTES = 16
@@ -74,20 +74,16 @@ def create_link(
     now = now or utc_now()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + timedelta(minutes=ttl_minutes)
-    link_id = int(
-        conn.execute(
-            insert(t.client_links)
-            .values(
-                token_hash=token_hash(token),
-                episode_id=episode_id,
-                session_id=session_id,
-                instrument_id=instrument.id,
-                expires_at=expires_at,
-                created_by=viewer.user_id,
-                created_at=now,
-            )
-            .returning(t.client_links.c.id)
-        ).scalar_one()
+    link_id = insert_id(
+        conn,
+        t.client_links,
+        token_hash=token_hash(token),
+        episode_id=episode_id,
+        session_id=session_id,
+        instrument_id=instrument.id,
+        expires_at=expires_at,
+        created_by=viewer.user_id,
+        created_at=now,
     )
     audit.record(conn, viewer.actor, "create", "client_link", link_id)
     return NewLink(link_id, token, expires_at, instrument.id)

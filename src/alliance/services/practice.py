@@ -117,7 +117,8 @@ def _episodes_of(
 ) -> list[EpisodeSummary]:
     e, c, u = t.episodes, t.clients, t.users
     rows = conn.execute(
-        select(
+        Access(conn, viewer)
+        .listing(
             e.c.id,
             c.c.code,
             u.c.display_name,
@@ -126,9 +127,7 @@ def _episodes_of(
             e.c.closing_reason,
             e.c.previous_episode_id,
         )
-        .join(c, c.c.id == e.c.client_id)
-        .join(u, u.c.id == e.c.therapist_id)
-        .where(where, Access(conn, viewer).episodes())
+        .where(where)
         .order_by(e.c.closed_on.desc().nulls_first(), e.c.id.desc())
     ).all()
     return [EpisodeSummary(*row) for row in rows]

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from alliance.domain.errors import check_text
 from alliance.errors import FormError, NotVisibleError
@@ -20,8 +20,8 @@ from alliance.services.clinical import refused_as_form_errors
 from alliance.store import audit
 from alliance.store import people as store_people
 from alliance.store import tables as t
-from alliance.store.access import Viewer
-from alliance.store.base import Actor, as_utc, utc_now
+from alliance.store.access import VIEWER_COLUMNS, Viewer
+from alliance.store.base import Actor, as_utc, insert_id, utc_now
 
 PREFIX = "alc_"
 MAX_DAYS = 3650
@@ -80,20 +80,18 @@ def create_token(
     now = utc_now()
     expires = now + timedelta(days=expires_days) if expires_days is not None else None
     secret = PREFIX + secrets.token_urlsafe(32)
-    token_id = conn.execute(
-        insert(t.api_tokens)
-        .values(
-            user_id=user["id"],
-            label=clean_label,
-            prefix=secret[: len(PREFIX) + 6],
-            token_hash=token_hash(secret),
-            created_at=now,
-            expires_at=expires,
-        )
-        .returning(t.api_tokens.c.id)
-    ).scalar_one()
+    token_id = insert_id(
+        conn,
+        t.api_tokens,
+        user_id=user["id"],
+        label=clean_label,
+        prefix=secret[: len(PREFIX) + 6],
+        token_hash=token_hash(secret),
+        created_at=now,
+        expires_at=expires,
+    )
     audit.record(conn, actor or Actor.system(), "create", "api_token", token_id)
-    return NewToken(int(token_id), secret, expires)
+    return NewToken(token_id, secret, expires)
 
 
 def revoke_token(conn: Connection, token_id: int, *, actor: Actor | None = None) -> None:
@@ -170,10 +168,7 @@ def viewer_for_token(engine: Engine, token: str, ip: str | None) -> Viewer | Non
                 k.c.revoked_at,
                 k.c.last_used_at,
                 u.c.id.label("user_id"),
-                u.c.username,
-                u.c.display_name,
-                u.c.role,
-                u.c.organisation_id,
+                *VIEWER_COLUMNS,
             )
             .join(u, u.c.id == k.c.user_id)
             .where(k.c.token_hash == token_hash(token), u.c.active.is_(True))
@@ -186,11 +181,4 @@ def viewer_for_token(engine: Engine, token: str, ip: str | None) -> Viewer | Non
         with engine.begin() as conn:
             conn.execute(update(k).where(k.c.id == row.id).values(last_used_at=now))
     # A token is the user acting from software: it never needs a password change first.
-    return Viewer(
-        user_id=row.user_id,
-        username=row.username,
-        display_name=row.display_name,
-        role=row.role,
-        organisation_id=row.organisation_id,
-        ip=ip,
-    )
+    return Viewer.from_row(row, row.user_id, ip)

@@ -15,8 +15,8 @@ from alliance.errors import FormError
 from alliance.services.passwords import hash_password, verify_password
 from alliance.store import audit
 from alliance.store import tables as t
+from alliance.store.access import VIEWER_COLUMNS, Viewer
 from alliance.store.access import RoleName as Role
-from alliance.store.access import Viewer
 
 # A fixed dummy hash keeps the time of a failed sign-in the same whether or not the user exists.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
@@ -43,26 +43,11 @@ def load_viewer(engine: Engine, user_id: int, ip: str | None) -> Viewer | None:
     """The active user with this id, or None."""
     with engine.connect() as conn:
         row = conn.execute(
-            select(
-                t.users.c.id,
-                t.users.c.username,
-                t.users.c.display_name,
-                t.users.c.role,
-                t.users.c.organisation_id,
-                t.users.c.must_change_password,
-            ).where(t.users.c.id == user_id, t.users.c.active.is_(True))
+            select(t.users.c.id, *VIEWER_COLUMNS, t.users.c.must_change_password).where(
+                t.users.c.id == user_id, t.users.c.active.is_(True)
+            )
         ).first()
-    if row is None:
-        return None
-    return Viewer(
-        user_id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        role=row.role,
-        organisation_id=row.organisation_id,
-        ip=ip,
-        must_change_password=bool(row.must_change_password),
-    )
+    return None if row is None else _viewer(row, ip)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -71,16 +56,8 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _viewer(row: Row[Any], ip: str | None) -> Viewer:
-    return Viewer(
-        user_id=row.id,
-        username=row.username,
-        display_name=row.display_name,
-        role=row.role,
-        organisation_id=row.organisation_id,
-        ip=ip,
-        must_change_password=bool(row.must_change_password),
-    )
+def _viewer(row: Row[*tuple[Any, ...]], ip: str | None) -> Viewer:
+    return Viewer.from_row(row, row.id, ip, must_change_password=bool(row.must_change_password))
 
 
 def _count_failure(conn: Connection, user_id: int, failures: int, now: datetime) -> None:

@@ -14,12 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, false, select
+from sqlalchemy import ColumnElement, Connection, Row, RowMapping, Select, false, select
 
 from alliance.domain import Episode
+from alliance.domain.episode import require_open
 from alliance.errors import NotVisibleError
 from alliance.store import audit, break_glass
-from alliance.store.base import AccessDeniedError, Actor, NotFoundError
+from alliance.store.base import (
+    AccessDeniedError,
+    Actor,
+    NotFoundError,
+    check_session_of,
+    load_episode,
+)
 from alliance.store.tables import clients, episodes, users
 
 RoleName = Literal["therapist", "supervisor", "admin"]
@@ -40,6 +47,30 @@ class Viewer:
     @property
     def actor(self) -> Actor:
         return Actor(self.user_id, self.ip)
+
+    @classmethod
+    def from_row(
+        cls,
+        row: Row[*tuple[Any, ...]],
+        user_id: int,
+        ip: str | None,
+        *,
+        must_change_password: bool = False,
+    ) -> Viewer:
+        """The viewer a row holding VIEWER_COLUMNS makes, signed in as `user_id` from `ip`."""
+        return cls(
+            user_id=user_id,
+            username=row.username,
+            display_name=row.display_name,
+            role=row.role,
+            organisation_id=row.organisation_id,
+            ip=ip,
+            must_change_password=must_change_password,
+        )
+
+
+# The columns of `users` a Viewer is made from (besides the id).
+VIEWER_COLUMNS = (users.c.username, users.c.display_name, users.c.role, users.c.organisation_id)
 
 
 def visible_therapists(role: str, user_id: int) -> Select[Any]:
@@ -74,6 +105,13 @@ class Access:
     def episodes(self) -> ColumnElement[bool]:
         """The WHERE clause for lists of episodes (and of anything joined to them)."""
         return visible_episodes(self.viewer.role, self.viewer.user_id, grants=False)
+
+    def listing(self, *columns: Any) -> Select[Any]:
+        """`columns` of the episodes this viewer may list, joined to their client and therapist."""
+        joined = episodes.join(clients, clients.c.id == episodes.c.client_id).join(
+            users, users.c.id == episodes.c.therapist_id
+        )
+        return select(*columns).select_from(joined).where(self.episodes())
 
     def therapists(self) -> list[int]:
         """The therapists whose caseloads this viewer may read."""
@@ -166,3 +204,20 @@ def check_write(conn: Connection, actor: Actor, episode: Episode, episode_id: ob
         raise AccessDeniedError(actor, "episode", episode_id, "the account is not active")
     if actor.user_id != episode.therapist_id:
         raise AccessDeniedError(actor, "episode", episode_id, "only the treating therapist writes")
+
+
+def load_for_write(conn: Connection, actor: Actor, episode_id: int) -> tuple[Episode, RowMapping]:
+    """The episode and its row, once `check_write` lets the actor write to it."""
+    episode, row = load_episode(conn, episode_id)
+    check_write(conn, actor, episode, episode_id)
+    return episode, row
+
+
+def open_for_entry(
+    conn: Connection, actor: Actor, episode_id: int, entry: str, *, session_id: int | None = None
+) -> Episode:
+    """The open episode a new `entry` goes into: the actor writes it; a session named is its own."""
+    episode, _ = load_for_write(conn, actor, episode_id)
+    check_session_of(conn, session_id, episode_id)
+    require_open(episode, entry)
+    return episode

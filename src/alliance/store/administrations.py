@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from alliance.domain import DomainError
-from alliance.domain.episode import require_open
 from alliance.instruments import Score, score
 from alliance.store import audit
-from alliance.store.access import check_write
-from alliance.store.base import Actor, atomic, check_session_of, load_episode, utc_now
+from alliance.store.access import open_for_entry
+from alliance.store.base import Actor, atomic, check_session_of, insert_id, utc_now
 from alliance.store.tables import administrations
 
 SOURCES = ("link", "tablet", "paper", "import")
@@ -42,29 +41,23 @@ def record_administration(
         raise DomainError("administration.scored", scored.instrument, f"a score of {instrument_id}")
     result = scored if scored is not None else score(instrument_id, answers)
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
-        require_open(episode, "administration")
+        open_for_entry(conn, actor, episode_id, "administration")
         check_session_of(conn, session_id, episode_id)
-        admin_id = int(
-            conn.execute(
-                insert(administrations)
-                .values(
-                    episode_id=episode_id,
-                    session_id=session_id,
-                    instrument_id=result.instrument,
-                    answers={str(k): v for k, v in answers.items()},
-                    total=result.total,
-                    subscales=result.subscales,
-                    band=result.band,
-                    flags=result.flags,
-                    validity=result.validity,
-                    source=source,
-                    entered_by=actor.user_id,
-                    created_at=now,
-                )
-                .returning(administrations.c.id)
-            ).scalar_one()
+        admin_id = insert_id(
+            conn,
+            administrations,
+            episode_id=episode_id,
+            session_id=session_id,
+            instrument_id=result.instrument,
+            answers={str(k): v for k, v in answers.items()},
+            total=result.total,
+            subscales=result.subscales,
+            band=result.band,
+            flags=result.flags,
+            validity=result.validity,
+            source=source,
+            entered_by=actor.user_id,
+            created_at=now,
         )
         audit.record(conn, actor, "create", "administration", admin_id, now=now)
     return admin_id, result

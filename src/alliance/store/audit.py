@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, text
@@ -77,19 +77,8 @@ def record(
     event = AuditEvent(
         seq, at, actor.user_id, action, object_type, oid, actor.ip, prev_hash, digest
     )
-    conn.execute(
-        insert(audit_events).values(
-            seq=seq,
-            at=at,
-            actor=actor.user_id,
-            action=action,
-            object_type=object_type,
-            object_id=oid,
-            ip=actor.ip,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
-    )
+    # The event's fields are the table's columns, one for one.
+    conn.execute(insert(audit_events).values(**asdict(event)))
     return event
 
 
@@ -152,14 +141,4 @@ def search(
 
 
 def _event(row: RowMapping) -> AuditEvent:
-    return AuditEvent(
-        seq=row["seq"],
-        at=as_utc(row["at"]),
-        actor=row["actor"],
-        action=row["action"],
-        object_type=row["object_type"],
-        object_id=row["object_id"],
-        ip=row["ip"],
-        prev_hash=row["prev_hash"],
-        hash=row["hash"],
-    )
+    return AuditEvent(**{**row, "at": as_utc(row["at"])})

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping, Table, insert, select
 
 from alliance.domain import DomainError, Episode, Role, Stage
 from alliance.errors import AllianceError
@@ -64,6 +64,11 @@ def atomic(conn: Connection) -> Iterator[None]:
     else:
         with conn.begin():
             yield
+
+
+def insert_id(conn: Connection, table: Table, **values: object) -> int:
+    """Insert one row and return its id."""
+    return int(conn.execute(insert(table).values(**values).returning(table.c.id)).scalar_one())
 
 
 def load_episode(conn: Connection, episode_id: int) -> tuple[Episode, RowMapping]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_, exists, insert, select
+from sqlalchemy import ColumnElement, Connection, and_, exists, select
 
 from alliance.domain import DomainError, Role
 from alliance.domain.errors import check_text
@@ -23,6 +23,7 @@ from alliance.store.base import (
     NotFoundError,
     as_utc,
     atomic,
+    insert_id,
     utc_now,
 )
 from alliance.store.tables import break_glass_grants, clients, episodes, users
@@ -84,18 +85,14 @@ def open_grant(
             # Another clinic's episode is reported exactly like a missing one.
             raise NotFoundError("episode", episode_id)
         expires = now + timedelta(minutes=minutes)
-        grant_id = int(
-            conn.execute(
-                insert(break_glass_grants)
-                .values(
-                    episode_id=episode_id,
-                    user_id=actor.user_id,
-                    reason=clean,
-                    granted_at=now,
-                    expires_at=expires,
-                )
-                .returning(break_glass_grants.c.id)
-            ).scalar_one()
+        grant_id = insert_id(
+            conn,
+            break_glass_grants,
+            episode_id=episode_id,
+            user_id=actor.user_id,
+            reason=clean,
+            granted_at=now,
+            expires_at=expires,
         )
         audit.record(conn, actor, "break_glass", "episode", episode_id, now=now)
     return Grant(grant_id, episode_id, actor.user_id, admin["display_name"], clean, now, expires)

@@ -21,8 +21,8 @@ from alliance.domain.errors import check_text
 from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
 from alliance.store import audit
-from alliance.store.access import check_write
-from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
+from alliance.store.access import check_write, load_for_write
+from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
 from alliance.store.people import user_by_id
 from alliance.store.tables import (
     clients,
@@ -82,21 +82,17 @@ def open_episode(
             .order_by(episodes.c.closed_on.desc(), episodes.c.id.desc())
             .limit(1)
         ).scalar_one_or_none()
-        episode_id = int(
-            conn.execute(
-                insert(episodes)
-                .values(
-                    client_id=client_id,
-                    therapist_id=therapist_id,
-                    opened_on=opened_on,
-                    consent_on=consent_on,
-                    consent_recorded_by=actor.user_id if consent_on else None,
-                    stage=Stage.COMMITMENT.value,
-                    created_at=now,
-                    previous_episode_id=previous,
-                )
-                .returning(episodes.c.id)
-            ).scalar_one()
+        episode_id = insert_id(
+            conn,
+            episodes,
+            client_id=client_id,
+            therapist_id=therapist_id,
+            opened_on=opened_on,
+            consent_on=consent_on,
+            consent_recorded_by=actor.user_id if consent_on else None,
+            stage=Stage.COMMITMENT.value,
+            created_at=now,
+            previous_episode_id=previous,
         )
         conn.execute(
             insert(stage_transitions).values(
@@ -122,8 +118,7 @@ def record_consent(
 ) -> None:
     now = now or utc_now()
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
+        episode, _ = load_for_write(conn, actor, episode_id)
         check_consent(episode, consent_on, now)
         conn.execute(
             update(episodes)
@@ -159,8 +154,7 @@ def move_stage(
     now = now or utc_now()
     stage = target if isinstance(target, Stage) else Stage.parse(target)
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
+        episode, _ = load_for_write(conn, actor, episode_id)
         transition = episode.move(
             stage,
             now=now,
@@ -208,8 +202,7 @@ def close_episode(
     """Close with a date and a reason; warn (not refuse) when no relapse plan was written."""
     now = now or utc_now()
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
+        episode, _ = load_for_write(conn, actor, episode_id)
         clean_reason, clean_summary, warnings = check_closing(
             episode,
             closed_on,
@@ -260,8 +253,7 @@ def reopen_episode(
             detail=f"{len(clean)} characters is too short",
         )
     with atomic(conn):
-        episode, row = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
+        _, row = load_for_write(conn, actor, episode_id)
         closed_on = row["closed_on"]
         if closed_on is None:
             raise DomainError("episode.closed_on", "open", "only a closed episode can be reopened")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, select, update
 
 from alliance.domain import DomainError, GoalStatus, TaskKind, TaskStatus, check_goal_text
-from alliance.domain.episode import require_open
 from alliance.domain.goals import check_goal_move, check_task_goal, check_task_text
 from alliance.store import audit
-from alliance.store.access import check_write
-from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
+from alliance.store.access import open_for_entry
+from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
 from alliance.store.tables import goals, tasks
 
 
@@ -33,26 +32,18 @@ def add_goal(
     if goal_status not in (GoalStatus.PROPOSED, GoalStatus.AGREED):
         raise DomainError("goal.status", goal_status.value, "a new goal is proposed or agreed")
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
-        require_open(episode, "goal")
-        goal_id = int(
-            conn.execute(
-                insert(goals)
-                .values(
-                    episode_id=episode_id,
-                    text=clean,
-                    status=goal_status.value,
-                    worksheet_id=worksheet_id,
-                    agreed_on=(agreed_on or now.date())
-                    if goal_status == GoalStatus.AGREED
-                    else None,
-                    created_by=actor.user_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(goals.c.id)
-            ).scalar_one()
+        open_for_entry(conn, actor, episode_id, "goal")
+        goal_id = insert_id(
+            conn,
+            goals,
+            episode_id=episode_id,
+            text=clean,
+            status=goal_status.value,
+            worksheet_id=worksheet_id,
+            agreed_on=(agreed_on or now.date()) if goal_status == GoalStatus.AGREED else None,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_at=now,
         )
         audit.record(conn, actor, "create", "goal", goal_id, now=now)
     return goal_id
@@ -78,9 +69,7 @@ def set_goal_status(
     target = status if isinstance(status, GoalStatus) else GoalStatus.parse(status)
     with atomic(conn):
         row = _goal(conn, goal_id)
-        episode, _ = load_episode(conn, row["episode_id"])
-        check_write(conn, actor, episode, row["episode_id"])
-        require_open(episode, "goal")
+        open_for_entry(conn, actor, row["episode_id"], "goal")
         check_goal_move(GoalStatus(row["status"]), target)
         values: dict[str, object] = {"status": target.value, "updated_at": now}
         if target == GoalStatus.AGREED and row["agreed_on"] is None:
@@ -105,25 +94,19 @@ def add_task(
     task_kind = kind if isinstance(kind, TaskKind) else TaskKind.parse(kind)
     with atomic(conn):
         goal = _goal(conn, goal_id)
-        episode, _ = load_episode(conn, goal["episode_id"])
-        check_write(conn, actor, episode, goal["episode_id"])
-        require_open(episode, "task")
+        open_for_entry(conn, actor, goal["episode_id"], "task")
         check_task_goal(GoalStatus(goal["status"]))
-        task_id = int(
-            conn.execute(
-                insert(tasks)
-                .values(
-                    episode_id=goal["episode_id"],
-                    goal_id=goal_id,
-                    description=clean,
-                    kind=task_kind.value,
-                    status=TaskStatus.OPEN.value,
-                    created_by=actor.user_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-                .returning(tasks.c.id)
-            ).scalar_one()
+        task_id = insert_id(
+            conn,
+            tasks,
+            episode_id=goal["episode_id"],
+            goal_id=goal_id,
+            description=clean,
+            kind=task_kind.value,
+            status=TaskStatus.OPEN.value,
+            created_by=actor.user_id,
+            created_at=now,
+            updated_at=now,
         )
         audit.record(conn, actor, "create", "task", task_id, now=now)
     return task_id
@@ -143,9 +126,7 @@ def set_task_status(
         row = conn.execute(select(tasks).where(tasks.c.id == task_id)).mappings().first()
         if row is None:
             raise NotFoundError("task", task_id)
-        episode, _ = load_episode(conn, row["episode_id"])
-        check_write(conn, actor, episode, row["episode_id"])
-        require_open(episode, "task")
+        open_for_entry(conn, actor, row["episode_id"], "task")
         conn.execute(
             update(tasks).where(tasks.c.id == task_id).values(status=target.value, updated_at=now)
         )

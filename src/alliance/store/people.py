@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
 from alliance.domain import DomainError, Role
+from alliance.domain.errors import check_text
 from alliance.domain.people import (
     CODE_ALPHABET,
     check_client_code,
@@ -19,7 +20,7 @@ from alliance.domain.people import (
     check_username,
 )
 from alliance.store import audit
-from alliance.store.base import Actor, NotFoundError, atomic, check_member, utc_now
+from alliance.store.base import Actor, NotFoundError, atomic, check_member, insert_id, utc_now
 from alliance.store.tables import client_identities, clients, organisations, users
 
 
@@ -29,11 +30,9 @@ def create_organisation(
     now = now or utc_now()
     clean = check_organisation_name(name)
     with atomic(conn):
-        org_id = conn.execute(
-            insert(organisations).values(name=clean, created_at=now).returning(organisations.c.id)
-        ).scalar_one()
+        org_id = insert_id(conn, organisations, name=clean, created_at=now)
         audit.record(conn, actor, "create", "organisation", org_id, now=now)
-    return int(org_id)
+    return org_id
 
 
 def create_user(
@@ -55,37 +54,35 @@ def create_user(
     clean_role = role if isinstance(role, Role) else Role.parse(role)
     clean_display = check_display_name(display_name)
     with atomic(conn):
-        if (
-            conn.execute(
-                select(organisations.c.id).where(organisations.c.id == organisation_id)
-            ).first()
-            is None
-        ):
-            raise NotFoundError("organisation", organisation_id)
+        _check_organisation(conn, organisation_id)
         check_member(conn, actor, organisation_id, frozenset({Role.ADMIN}))
         if conn.execute(select(users.c.id).where(users.c.username == clean_name)).first():
             raise DomainError("user.username", clean_name, "already taken; choose another")
         if supervisor_id is not None:
             supervisor = user_by_id(conn, supervisor_id)
             check_supervisor_role(Role(supervisor["role"]))
-        user_id = conn.execute(
-            insert(users)
-            .values(
-                organisation_id=organisation_id,
-                username=clean_name,
-                display_name=clean_display,
-                role=clean_role.value,
-                password_hash=password_hash,
-                must_change_password=must_change_password,
-                supervisor_id=supervisor_id,
-                failed_logins=0,
-                active=True,
-                created_at=now,
-            )
-            .returning(users.c.id)
-        ).scalar_one()
+        user_id = insert_id(
+            conn,
+            users,
+            organisation_id=organisation_id,
+            username=clean_name,
+            display_name=clean_display,
+            role=clean_role.value,
+            password_hash=password_hash,
+            must_change_password=must_change_password,
+            supervisor_id=supervisor_id,
+            failed_logins=0,
+            active=True,
+            created_at=now,
+        )
         audit.record(conn, actor, "create", "user", user_id, now=now)
-    return int(user_id)
+    return user_id
+
+
+def _check_organisation(conn: Connection, organisation_id: int) -> None:
+    found = conn.execute(select(organisations.c.id).where(organisations.c.id == organisation_id))
+    if found.first() is None:
+        raise NotFoundError("organisation", organisation_id)
 
 
 def user_by_id(conn: Connection, user_id: int) -> RowMapping:
@@ -140,27 +137,17 @@ def create_client(
     now = now or utc_now()
     clean_code = check_client_code(code) if code is not None else new_client_code()
     with atomic(conn):
-        if (
-            conn.execute(
-                select(organisations.c.id).where(organisations.c.id == organisation_id)
-            ).first()
-            is None
-        ):
-            raise NotFoundError("organisation", organisation_id)
+        _check_organisation(conn, organisation_id)
         check_member(conn, actor, organisation_id, frozenset({Role.THERAPIST, Role.SUPERVISOR}))
         if conn.execute(select(clients.c.id).where(clients.c.code == clean_code)).first():
             raise DomainError("client.code", clean_code, "already in use; codes are unique")
-        client_id = int(
-            conn.execute(
-                insert(clients)
-                .values(
-                    organisation_id=organisation_id,
-                    code=clean_code,
-                    created_at=now,
-                    created_by=actor.user_id,
-                )
-                .returning(clients.c.id)
-            ).scalar_one()
+        client_id = insert_id(
+            conn,
+            clients,
+            organisation_id=organisation_id,
+            code=clean_code,
+            created_at=now,
+            created_by=actor.user_id,
         )
         audit.record(conn, actor, "create", "client", client_id, now=now)
         if name or contact or email or phone:
@@ -190,10 +177,12 @@ def set_client_identity(
 ) -> None:
     """Keep (or clear, with all None) a client's name and contact, apart from clinical data."""
     now = now or utc_now()
-    clean_name = _optional_text("client.name", name, 200)
-    clean_contact = _optional_text("client.contact", contact, 500)
-    clean_email = check_email(email) if email and email.strip() else None
-    clean_phone = check_phone(phone) if phone and phone.strip() else None
+    identity = {
+        "name": _optional_text("client.name", name, 200),
+        "contact": _optional_text("client.contact", contact, 500),
+        "email": check_email(email) if email and email.strip() else None,
+        "phone": check_phone(phone) if phone and phone.strip() else None,
+    }
     with atomic(conn):
         org = conn.execute(
             select(clients.c.organisation_id).where(clients.c.id == client_id)
@@ -201,19 +190,12 @@ def set_client_identity(
         if org is None:
             raise NotFoundError("client", client_id)
         check_member(conn, actor, org, frozenset({Role.THERAPIST, Role.SUPERVISOR}))
-        if clean_email is not None:
-            _check_email_free(conn, org, client_id, clean_email)
+        if identity["email"] is not None:
+            _check_email_free(conn, org, client_id, identity["email"])
         conn.execute(client_identities.delete().where(client_identities.c.client_id == client_id))
-        if clean_name or clean_contact or clean_email or clean_phone:
+        if any(identity.values()):
             conn.execute(
-                insert(client_identities).values(
-                    client_id=client_id,
-                    name=clean_name,
-                    contact=clean_contact,
-                    email=clean_email,
-                    phone=clean_phone,
-                    updated_at=now,
-                )
+                insert(client_identities).values(client_id=client_id, updated_at=now, **identity)
             )
         audit.record(conn, actor, "update", "client_identity", client_id, now=now)
 
@@ -239,11 +221,6 @@ def _check_email_free(conn: Connection, organisation_id: int, client_id: int, em
 
 
 def _optional_text(field: str, value: str | None, max_length: int) -> str | None:
-    if value is None or not value.strip():
+    if value is None:
         return None
-    clean = value.strip()
-    if len(clean) > max_length:
-        raise DomainError(
-            field, len(clean), f"at most {max_length} characters", detail=f"{len(clean)} characters"
-        )
-    return clean
+    return check_text(field, value, max_length=max_length, required=False) or None

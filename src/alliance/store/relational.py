@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from alliance.domain import BoundaryKind, BoundaryRationale, NoteKind, check_boundary_event
-from alliance.domain.episode import check_not_future, require_open
+from alliance.domain.episode import check_not_future
 from alliance.domain.errors import check_text
 from alliance.domain.relational import check_note_text, check_tags
 from alliance.store import audit
-from alliance.store.access import check_read, check_write
-from alliance.store.base import Actor, atomic, check_session_of, load_episode, utc_now
+from alliance.store.access import check_read
+from alliance.store.base import Actor, atomic, insert_id, load_episode, utc_now
+from alliance.store.entries import add_entry
 from alliance.store.people import user_by_id
 from alliance.store.tables import boundary_events, boundary_incidents, relational_notes
 
@@ -36,30 +37,22 @@ def record_boundary_event(
     event = check_boundary_event(boundary_kind, description, rationale or BoundaryRationale())
     check_not_future("boundary.occurred_on", occurred_on, now)
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
-        check_session_of(conn, session_id, episode_id)
-        require_open(episode, "boundary")
-        event_id = int(
-            conn.execute(
-                insert(boundary_events)
-                .values(
-                    episode_id=episode_id,
-                    session_id=session_id,
-                    kind=event.kind.value,
-                    description=event.description,
-                    client_welfare=event.rationale.client_welfare,
-                    technique_goal=event.rationale.technique_goal,
-                    plan_link=event.rationale.plan_link,
-                    occurred_on=occurred_on,
-                    created_by=actor.user_id,
-                    created_at=now,
-                )
-                .returning(boundary_events.c.id)
-            ).scalar_one()
+        return add_entry(
+            conn,
+            actor,
+            boundary_events,
+            episode_id,
+            "boundary",
+            "boundary_event",
+            session_id=session_id,
+            now=now,
+            kind=event.kind.value,
+            description=event.description,
+            client_welfare=event.rationale.client_welfare,
+            technique_goal=event.rationale.technique_goal,
+            plan_link=event.rationale.plan_link,
+            occurred_on=occurred_on,
         )
-        audit.record(conn, actor, "create", "boundary_event", event_id, now=now)
-    return event_id
 
 
 def report_boundary_incident(
@@ -82,20 +75,16 @@ def report_boundary_incident(
         episode, _ = load_episode(conn, episode_id)
         check_read(conn, actor, episode.therapist_id, episode_id)
         supervisor_id = user_by_id(conn, episode.therapist_id)["supervisor_id"]
-        incident_id = int(
-            conn.execute(
-                insert(boundary_incidents)
-                .values(
-                    episode_id=episode_id,
-                    reported_by=actor.user_id,
-                    supervisor_id=supervisor_id,
-                    occurred_on=occurred_on,
-                    description=clean,
-                    status="open",
-                    created_at=now,
-                )
-                .returning(boundary_incidents.c.id)
-            ).scalar_one()
+        incident_id = insert_id(
+            conn,
+            boundary_incidents,
+            episode_id=episode_id,
+            reported_by=actor.user_id,
+            supervisor_id=supervisor_id,
+            occurred_on=occurred_on,
+            description=clean,
+            status="open",
+            created_at=now,
         )
         audit.record(conn, actor, "create", "boundary_incident", incident_id, now=now)
     return incident_id
@@ -118,24 +107,16 @@ def add_relational_note(
     clean = check_note_text(text)
     clean_tags = check_tags(tags if isinstance(tags, str) else list(tags))
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
-        check_session_of(conn, session_id, episode_id)
-        require_open(episode, "note")
-        note_id = int(
-            conn.execute(
-                insert(relational_notes)
-                .values(
-                    episode_id=episode_id,
-                    session_id=session_id,
-                    kind=note_kind.value,
-                    text=clean,
-                    tags=clean_tags,
-                    created_by=actor.user_id,
-                    created_at=now,
-                )
-                .returning(relational_notes.c.id)
-            ).scalar_one()
+        return add_entry(
+            conn,
+            actor,
+            relational_notes,
+            episode_id,
+            "note",
+            "relational_note",
+            session_id=session_id,
+            now=now,
+            kind=note_kind.value,
+            text=clean,
+            tags=clean_tags,
         )
-        audit.record(conn, actor, "create", "relational_note", note_id, now=now)
-    return note_id

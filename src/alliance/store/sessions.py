@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from alliance.domain import Attendance, DomainError, Session, check_next_session
-from alliance.domain.episode import require_open
 from alliance.store import audit
-from alliance.store.access import check_write
-from alliance.store.base import Actor, NotFoundError, atomic, load_episode, utc_now
+from alliance.store.access import load_for_write, open_for_entry
+from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
 from alliance.store.tables import administrations, sessions
 
 
@@ -37,24 +36,19 @@ def record_session(
     now = now or utc_now()
     kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
+        episode, _ = load_for_write(conn, actor, episode_id)
         checked = check_next_session(
             episode, episode_sessions(conn, episode_id), number, held_on, now
         )
-        session_id = int(
-            conn.execute(
-                insert(sessions)
-                .values(
-                    episode_id=episode_id,
-                    number=checked,
-                    held_on=held_on,
-                    attendance=kind.value,
-                    created_by=actor.user_id,
-                    created_at=now,
-                )
-                .returning(sessions.c.id)
-            ).scalar_one()
+        session_id = insert_id(
+            conn,
+            sessions,
+            episode_id=episode_id,
+            number=checked,
+            held_on=held_on,
+            attendance=kind.value,
+            created_by=actor.user_id,
+            created_at=now,
         )
         audit.record(conn, actor, "create", "session", session_id, now=now)
     return session_id
@@ -79,9 +73,7 @@ def set_attendance(
         row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
         if row is None:
             raise NotFoundError("session", session_id)
-        episode, _ = load_episode(conn, row["episode_id"])
-        check_write(conn, actor, episode, row["episode_id"])
-        require_open(episode, "session")
+        open_for_entry(conn, actor, row["episode_id"], "session")
         if kind != Attendance.ATTENDED:
             scored = conn.execute(
                 select(func.count())

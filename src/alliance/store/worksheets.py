@@ -6,14 +6,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from alliance.domain import GoalStatus, MiracleQuestion, WorksheetKind
-from alliance.domain.episode import require_open
 from alliance.domain.worksheets import check_worksheet
-from alliance.store import audit
-from alliance.store.access import check_write
-from alliance.store.base import Actor, atomic, check_session_of, load_episode, utc_now
+from alliance.store.base import Actor, atomic, utc_now
+from alliance.store.entries import add_entry
 from alliance.store.goals import add_goal
 from alliance.store.tables import worksheets
 
@@ -34,25 +32,18 @@ def add_worksheet(
     sheet_kind = kind if isinstance(kind, WorksheetKind) else WorksheetKind.parse(kind)
     clean = check_worksheet(sheet_kind, content)
     with atomic(conn):
-        episode, _ = load_episode(conn, episode_id)
-        check_write(conn, actor, episode, episode_id)
-        check_session_of(conn, session_id, episode_id)
-        require_open(episode, "worksheet")
-        sheet_id = int(
-            conn.execute(
-                insert(worksheets)
-                .values(
-                    episode_id=episode_id,
-                    session_id=session_id,
-                    kind=sheet_kind.value,
-                    content=clean,
-                    created_by=actor.user_id,
-                    created_at=now,
-                )
-                .returning(worksheets.c.id)
-            ).scalar_one()
+        sheet_id = add_entry(
+            conn,
+            actor,
+            worksheets,
+            episode_id,
+            "worksheet",
+            "worksheet",
+            session_id=session_id,
+            now=now,
+            kind=sheet_kind.value,
+            content=clean,
         )
-        audit.record(conn, actor, "create", "worksheet", sheet_id, now=now)
         if sheet_kind == WorksheetKind.MIRACLE_QUESTION and seed_goals:
             for seed in MiracleQuestion.from_content(clean).goal_seeds():
                 add_goal(

@@ -231,6 +231,16 @@ def _stage_spans(detail: EpisodeDetail) -> list[StageSpan]:
     return spans
 
 
+def _marker(
+    totals: dict[tuple[str, int], float],
+    instrument: str,
+    session: int,
+    kind: Literal["rupture", "repair"],
+) -> ChartMarker:
+    """A rupture or repair marker, drawn on the score line at its session."""
+    return ChartMarker(session, instrument, kind, totals.get((instrument, session), 0.0))
+
+
 def chart_data(detail: EpisodeDetail, expected: list[ExpectedPoint]) -> ChartData:
     """The client chart's inputs from an episode's scores, stages, ruptures and expected band."""
     points: list[ChartPoint] = []
@@ -256,23 +266,8 @@ def chart_data(detail: EpisodeDetail, expected: list[ExpectedPoint]) -> ChartDat
     markers: list[ChartMarker] = []
     totals = {(p.instrument, p.session): p.total for p in points}
     for rupture in detail.ruptures:
-        start = int(rupture["start_session"])
-        markers.append(
-            ChartMarker(
-                start,
-                rupture["instrument"],
-                "rupture",
-                totals.get((rupture["instrument"], start), 0.0),
-            )
-        )
+        instrument = rupture["instrument"]
+        markers.append(_marker(totals, instrument, int(rupture["start_session"]), "rupture"))
         if rupture.get("repaired") and rupture.get("repair_session") is not None:
-            end = int(rupture["repair_session"])
-            markers.append(
-                ChartMarker(
-                    end,
-                    rupture["instrument"],
-                    "repair",
-                    totals.get((rupture["instrument"], end), 0.0),
-                )
-            )
+            markers.append(_marker(totals, instrument, int(rupture["repair_session"]), "repair"))
     return ChartData(points, _stage_spans(detail), markers, expected, cutoffs, domains)

@@ -9,16 +9,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.exceptions import HTTPException
 
-from alliance.errors import FormError, NotVisibleError
+from alliance.errors import FormError
 from alliance.instruments import list_instruments
 from alliance.services import admin, tokens, users
 from alliance.store import break_glass
 from alliance.store.access import Viewer
 from alliance.store.base import utc_now
 from alliance.web.auth import ROLES, require_role
-from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.routes.common import Refused, page, redirect, submit, tx
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[Viewer, Depends(require_role("admin"))]
@@ -27,10 +26,9 @@ Admin = Annotated[Viewer, Depends(require_role("admin"))]
 def _users_page(
     request: Request,
     viewer: Viewer,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
+    refused: Refused | None = None,
+    *,
     created: admin.NewAccount | None = None,
-    status_code: int = 200,
     reset: admin.NewAccount | None = None,
 ) -> HTMLResponse:
     with tx(request) as conn:
@@ -45,12 +43,10 @@ def _users_page(
             "tokens": api_tokens,
             "now": utc_now(),
             "roles": ROLES,
-            "errors": errors or {},
-            "values": values or {},
             "created": created,
             "reset": reset,
         },
-        status_code,
+        refused=refused,
     )
 
 
@@ -61,20 +57,19 @@ def users_page(request: Request, viewer: Admin) -> HTMLResponse:
 
 @router.post("/admin/users", response_model=None)
 async def users_create(request: Request, viewer: Admin) -> Response:
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            created = admin.create_account(
-                conn,
-                viewer,
-                username=form.get("username", ""),
-                display_name=form.get("display_name", ""),
-                role=form.get("role", ""),
-                supervisor_id=form.get("supervisor_id", ""),
-            )
-    except FormError as exc:
-        return _users_page(request, viewer, exc.errors, form, status_code=400)
-    return _users_page(request, viewer, created=created)
+    return await submit(
+        request,
+        lambda conn, form: admin.create_account(
+            conn,
+            viewer,
+            username=form.get("username", ""),
+            display_name=form.get("display_name", ""),
+            role=form.get("role", ""),
+            supervisor_id=form.get("supervisor_id", ""),
+        ),
+        lambda created: _users_page(request, viewer, created=created),
+        lambda refused: _users_page(request, viewer, refused),
+    )
 
 
 @router.post("/admin/users/{user_id}/password", response_model=None)
@@ -83,10 +78,8 @@ def users_reset_password(request: Request, viewer: Admin, user_id: int) -> Respo
     try:
         with tx(request) as conn:
             done = admin.reset_password(conn, viewer, user_id)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
     except FormError as exc:
-        return _users_page(request, viewer, exc.errors, status_code=400)
+        return _users_page(request, viewer, Refused(exc.errors, {}))
     return _users_page(request, viewer, reset=done)
 
 
@@ -95,27 +88,17 @@ def users_remove_totp(request: Request, viewer: Admin, user_id: int) -> Response
     try:
         with tx(request) as conn:
             username = admin.remove_totp(conn, viewer, user_id)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
     except FormError as exc:
-        return _users_page(request, viewer, exc.errors, status_code=400)
+        return _users_page(request, viewer, Refused(exc.errors, {}))
     return redirect(request, "/admin/users", f"Second factor removed for {username}.")
 
 
 def _account_page(
-    request: Request,
-    viewer: Viewer,
-    user_id: int,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, user_id: int, refused: Refused | None = None
 ) -> HTMLResponse:
-    try:
-        with tx(request) as conn:
-            account = admin.account(conn, viewer, user_id)
-            everyone = users.list_users(conn, viewer)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
+    with tx(request) as conn:
+        account = admin.account(conn, viewer, user_id)
+        everyone = users.list_users(conn, viewer)
     return page(
         request,
         "admin_user.html",
@@ -129,10 +112,8 @@ def _account_page(
                 for u in everyone
                 if u.role == "supervisor" and u.active and u.id != user_id
             ],
-            "errors": {"user": errors} if errors else {},
-            "values": values or {},
         },
-        status_code,
+        refused=refused,
     )
 
 
@@ -144,32 +125,28 @@ def account_page(request: Request, viewer: Admin, user_id: int) -> HTMLResponse:
 @router.post("/admin/users/{user_id}", response_model=None)
 async def account_update(request: Request, viewer: Admin, user_id: int) -> Response:
     """Name, role and supervisor; every change audited, nothing changed on a refusal."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            admin.update_account(
-                conn,
-                viewer,
-                user_id,
-                display_name=form.get("display_name", ""),
-                role=form.get("role", ""),
-                supervisor_id=form.get("supervisor_id", ""),
-            )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _account_page(request, viewer, user_id, exc.errors, form, 400)
-    return redirect(request, "/admin/users", "Account updated.")
+    return await submit(
+        request,
+        lambda conn, form: admin.update_account(
+            conn,
+            viewer,
+            user_id,
+            display_name=form.get("display_name", ""),
+            role=form.get("role", ""),
+            supervisor_id=form.get("supervisor_id", ""),
+        ),
+        lambda _: redirect(request, "/admin/users", "Account updated."),
+        lambda refused: _account_page(request, viewer, user_id, refused),
+        form_name="user",
+    )
 
 
 def _set_active(request: Request, viewer: Viewer, user_id: int, *, active: bool) -> Response:
     try:
         with tx(request) as conn:
             username = admin.set_active(conn, viewer, user_id, active=active)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
     except FormError as exc:
-        return _users_page(request, viewer, exc.errors, status_code=400)
+        return _users_page(request, viewer, Refused(exc.errors, {}))
     done = "reactivated" if active else "deactivated: they can no longer sign in"
     return redirect(request, "/admin/users", f"{username} {done}.")
 
@@ -190,21 +167,14 @@ def token_revoke(request: Request, viewer: Admin, token_id: int) -> Response:
     try:
         with tx(request) as conn:
             tokens.revoke_for_admin(conn, viewer, token_id)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
     except FormError as exc:
-        return _users_page(
-            request, viewer, {"user": next(iter(exc.errors.values()))}, status_code=400
-        )
+        refused = Refused({"user": next(iter(exc.errors.values()))}, {})
+        return _users_page(request, viewer, refused)
     return redirect(request, "/admin/users", "Token revoked.")
 
 
 def _break_glass_page(
-    request: Request,
-    viewer: Viewer,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, refused: Refused | None = None
 ) -> HTMLResponse:
     with tx(request) as conn:
         grants = admin.break_glass_grants(conn, viewer)
@@ -217,10 +187,8 @@ def _break_glass_page(
             "minutes": break_glass.GRANT_MINUTES,
             "reason_min": break_glass.REASON_MIN,
             "now": utc_now(),
-            "errors": errors or {},
-            "values": values or {},
         },
-        status_code,
+        refused=refused,
     )
 
 
@@ -229,17 +197,7 @@ def break_glass_page(request: Request, viewer: Admin) -> HTMLResponse:
     return _break_glass_page(request, viewer)
 
 
-@router.post("/admin/break-glass", response_model=None)
-async def break_glass_open(request: Request, viewer: Admin) -> Response:
-    """Read-only access to one episode for a limited time, for a stated reason (audited)."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            grant = admin.open_break_glass(
-                conn, viewer, form.get("episode_id", ""), form.get("reason", "")
-            )
-    except FormError as exc:
-        return _break_glass_page(request, viewer, exc.errors, form, 400)
+def _break_glass_opened(request: Request, grant: break_glass.Grant) -> Response:
     until = grant.expires_at.strftime("%H:%M")
     return redirect(
         request,
@@ -248,26 +206,29 @@ async def break_glass_open(request: Request, viewer: Admin) -> Response:
     )
 
 
+@router.post("/admin/break-glass", response_model=None)
+async def break_glass_open(request: Request, viewer: Admin) -> Response:
+    """Read-only access to one episode for a limited time, for a stated reason (audited)."""
+    return await submit(
+        request,
+        lambda conn, form: admin.open_break_glass(
+            conn, viewer, form.get("episode_id", ""), form.get("reason", "")
+        ),
+        lambda grant: _break_glass_opened(request, grant),
+        lambda refused: _break_glass_page(request, viewer, refused),
+    )
+
+
 def _schedules_page(
-    request: Request,
-    viewer: Viewer,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, refused: Refused | None = None
 ) -> HTMLResponse:
     with tx(request) as conn:
         rows = admin.schedules(conn, viewer)
     return page(
         request,
         "admin_schedules.html",
-        {
-            "viewer": viewer,
-            "rows": rows,
-            "instruments": list_instruments(),
-            "errors": errors or {},
-            "values": values or {},
-        },
-        status_code,
+        {"viewer": viewer, "rows": rows, "instruments": list_instruments()},
+        refused=refused,
     )
 
 
@@ -278,16 +239,15 @@ def schedules_page(request: Request, viewer: Admin) -> HTMLResponse:
 
 @router.post("/admin/schedules", response_model=None)
 async def schedules_set(request: Request, viewer: Admin) -> Response:
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            admin.set_schedule(
-                conn,
-                viewer,
-                form.get("instrument", ""),
-                form.get("session_rule", ""),
-                form.get("active", "on") == "on",
-            )
-    except FormError as exc:
-        return _schedules_page(request, viewer, exc.errors, form, 400)
-    return redirect(request, "/admin/schedules", "Schedule saved.")
+    return await submit(
+        request,
+        lambda conn, form: admin.set_schedule(
+            conn,
+            viewer,
+            form.get("instrument", ""),
+            form.get("session_rule", ""),
+            form.get("active", "on") == "on",
+        ),
+        lambda _: redirect(request, "/admin/schedules", "Schedule saved."),
+        lambda refused: _schedules_page(request, viewer, refused),
+    )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from alliance.errors import FormError, NotVisibleError
+from alliance.errors import FormError
 from alliance.services import alerts, clinical, links, practice
 from alliance.services.caseload import caseload
 from alliance.store.access import Viewer
@@ -53,22 +52,23 @@ Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 T = TypeVar("T")
 
 
-@contextmanager
-def _mapped() -> Iterator[None]:
-    """Service refusals as HTTP: 404 for what may not be seen, 422 naming the field."""
+def _run(request: Request, op: Callable[[Any], T]) -> T:
+    """One service call in one transaction; a refusal is a 422 naming the field.
+
+    What may not be seen is a 404 (`tx`).
+    """
     try:
-        yield
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
+        with tx(request) as conn:
+            return op(conn)
     except FormError as exc:
         raise HTTPException(
             422, [{"field": k, "message": v} for k, v in exc.errors.items()]
         ) from None
 
 
-def _run(request: Request, op: Callable[[Any], T]) -> T:
-    with _mapped(), tx(request) as conn:
-        return op(conn)
+def _created(request: Request, op: Callable[[Any], int]) -> CreatedPublic:
+    """The answer of a POST that creates one thing: its new id."""
+    return CreatedPublic(id=_run(request, op))
 
 
 @router.get("/health")
@@ -113,7 +113,7 @@ def api_client(request: Request, viewer: Clinician, client_id: int) -> ClientPub
 @router.post("/episodes", response_model=CreatedPublic, status_code=201)
 def api_open_episode(request: Request, viewer: Therapist, body: EpisodeCreate) -> CreatedPublic:
     """Open an episode today; a returning client's is linked to their last one."""
-    episode_id = _run(
+    return _created(
         request,
         lambda c: practice.open_episode(
             c,
@@ -124,7 +124,6 @@ def api_open_episode(request: Request, viewer: Therapist, body: EpisodeCreate) -
             goals=body.goals,
         ),
     )
-    return CreatedPublic(id=episode_id)
 
 
 @router.get("/episodes", response_model=list[EpisodeSummaryPublic])
@@ -190,17 +189,16 @@ def api_move_stage(
 def api_add_goal(
     request: Request, viewer: Therapist, episode_id: int, body: GoalCreate
 ) -> CreatedPublic:
-    goal_id = _run(
+    return _created(
         request, lambda c: clinical.add_goal(c, viewer, episode_id, body.text, body.status)
     )
-    return CreatedPublic(id=goal_id)
 
 
 @router.post("/episodes/{episode_id}/boundaries", response_model=CreatedPublic, status_code=201)
 def api_add_boundary(
     request: Request, viewer: Therapist, episode_id: int, body: BoundaryCreate
 ) -> CreatedPublic:
-    event_id = _run(
+    return _created(
         request,
         lambda c: clinical.record_boundary(
             c,
@@ -214,7 +212,6 @@ def api_add_boundary(
             plan_link=body.plan_link,
         ),
     )
-    return CreatedPublic(id=event_id)
 
 
 @router.post("/episodes/{episode_id}/acknowledgements", status_code=204)
@@ -252,10 +249,9 @@ def api_add_worksheet(
             "who_to_call": body.who_to_call,
         }
     )
-    sheet_id = _run(
+    return _created(
         request, lambda c: clinical.add_worksheet(c, viewer, episode_id, body.kind, content)
     )
-    return CreatedPublic(id=sheet_id)
 
 
 @router.post("/episodes/{episode_id}/goal-status", response_model=GoalStatusPublic)
@@ -274,11 +270,10 @@ def api_set_goal_status(
 def api_add_note(
     request: Request, viewer: Therapist, episode_id: int, body: NoteCreate
 ) -> CreatedPublic:
-    note_id = _run(
+    return _created(
         request,
         lambda c: clinical.add_note(c, viewer, episode_id, body.kind, body.text, body.tags),
     )
-    return CreatedPublic(id=note_id)
 
 
 @router.post("/episodes/{episode_id}/incidents", response_model=CreatedPublic, status_code=201)
@@ -286,13 +281,12 @@ def api_report_incident(
     request: Request, viewer: Reporter, episode_id: int, body: IncidentCreate
 ) -> CreatedPublic:
     """A suspected boundary violation, addressed to the therapist's supervisor."""
-    incident_id = _run(
+    return _created(
         request,
         lambda c: clinical.report_incident(
             c, viewer, episode_id, body.description, body.occurred_on.isoformat()
         ),
     )
-    return CreatedPublic(id=incident_id)
 
 
 @router.post("/episodes/{episode_id}/close", response_model=ClosingPublic)
@@ -300,12 +294,8 @@ def api_close_episode(
     request: Request, viewer: Therapist, episode_id: int, body: ClosingCreate
 ) -> ClosingPublic:
     """Close the episode; `warnings` says, e.g., that no relapse-prevention plan was written."""
-    result = _run(
-        request,
-        lambda c: clinical.close_episode(
-            c, viewer, episode_id, body.closed_on.isoformat(), body.summary, body.closing_reason
-        ),
-    )
+    closing = clinical.Closing(body.closed_on.isoformat(), body.closing_reason, body.summary)
+    result = _run(request, lambda c: clinical.close_episode(c, viewer, episode_id, closing))
     return ClosingPublic(
         episode_id=result.episode_id,
         closed_on=result.closed_on,

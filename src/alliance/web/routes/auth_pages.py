@@ -16,7 +16,7 @@ from alliance.errors import FormError
 from alliance.services import admin, users
 from alliance.store.access import Viewer
 from alliance.web.auth import client_ip, require_role
-from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.routes.common import Refused, form_data, page, redirect, submit, tx
 
 router = APIRouter(include_in_schema=False)
 START = {"therapist": "/caseload", "supervisor": "/supervision", "admin": "/admin/users"}
@@ -140,17 +140,10 @@ async def password_change(
     return redirect(request, START[viewer.role], "Your password was changed.")
 
 
-def _totp_page(
-    request: Request, viewer: Viewer, errors: dict[str, str] | None = None, status_code: int = 200
-) -> HTMLResponse:
+def _totp_page(request: Request, viewer: Viewer, refused: Refused | None = None) -> HTMLResponse:
     with tx(request) as conn:
         state = users.totp_state(conn, viewer)
-    return page(
-        request,
-        "account_totp.html",
-        {"viewer": viewer, "totp": state, "errors": errors or {}},
-        status_code,
-    )
+    return page(request, "account_totp.html", {"viewer": viewer, "totp": state}, refused=refused)
 
 
 @router.get("/account/totp", response_class=HTMLResponse)
@@ -165,7 +158,7 @@ def totp_start(request: Request, viewer: Annotated[Viewer, Depends(require_role(
         with tx(request) as conn:
             users.start_totp(conn, viewer)
     except FormError as exc:
-        return _totp_page(request, viewer, exc.errors, 400)
+        return _totp_page(request, viewer, Refused(exc.errors, {}))
     return redirect(request, "/account/totp")
 
 
@@ -173,12 +166,11 @@ def totp_start(request: Request, viewer: Annotated[Viewer, Depends(require_role(
 async def totp_confirm(
     request: Request, viewer: Annotated[Viewer, Depends(require_role())]
 ) -> Response:
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            users.confirm_totp(conn, viewer, form.get("code", ""))
-    except FormError as exc:
-        return _totp_page(request, viewer, exc.errors, 400)
-    return redirect(
-        request, "/account/totp", "Two-step sign-in is on: you will be asked for a code."
+    return await submit(
+        request,
+        lambda conn, form: users.confirm_totp(conn, viewer, form.get("code", "")),
+        lambda _: redirect(
+            request, "/account/totp", "Two-step sign-in is on: you will be asked for a code."
+        ),
+        lambda refused: _totp_page(request, viewer, refused),
     )

@@ -12,7 +12,7 @@ from alliance.errors import FormError
 from alliance.services import links, users
 from alliance.services.measures import Source
 from alliance.web.auth import LoginRequiredError, client_ip
-from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.routes.common import Refused, form_data, page, redirect, tx
 
 router = APIRouter(include_in_schema=False)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -26,23 +26,23 @@ def _gone(request: Request, reason: str) -> HTMLResponse:
 
 def _form(
     request: Request,
-    link: links.OpenLink,
     action: str,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    refused: Refused | None,
+    *,
+    token: str | None = None,
+    link_id: int | None = None,
 ) -> HTMLResponse:
+    """The link's form (shown again when refused), or the page that says the link is gone."""
+    try:
+        with tx(request) as conn:
+            link = links.open_link(conn, token=token, link_id=link_id)
+    except links.LinkGoneError as gone:
+        return _gone(request, str(gone))
     response = page(
         request,
         "client/form.html",
-        {
-            "viewer": None,
-            "instrument": link.instrument,
-            "action": action,
-            "errors": errors or {},
-            "values": values or {},
-        },
-        status_code,
+        {"viewer": None, "instrument": link.instrument, "action": action},
+        refused=refused,
     )
     response.headers.update(NO_STORE)
     return response
@@ -70,20 +70,13 @@ async def _submit(
     except links.LinkGoneError as gone:
         return _gone(request, str(gone))
     except FormError as exc:
-        with tx(request) as conn:
-            link = links.open_link(conn, token=token, link_id=link_id)
-        return _form(request, link, action, exc.errors, form, 400)
+        return _form(request, action, Refused(exc.errors, form), token=token, link_id=link_id)
     return None
 
 
 @router.get("/f/{token}", response_class=HTMLResponse)
 def link_form(request: Request, token: str) -> HTMLResponse:
-    try:
-        with tx(request) as conn:
-            link = links.open_link(conn, token=token)
-    except links.LinkGoneError as gone:
-        return _gone(request, str(gone))
-    return _form(request, link, f"/f/{token}")
+    return _form(request, f"/f/{token}", refused=None, token=token)
 
 
 @router.post("/f/{token}", response_model=None)
@@ -142,12 +135,7 @@ def tablet_form(request: Request, link_id: int) -> HTMLResponse:
     _tablet_link(request, link_id)
     if request.session.get("tablet_done") == link_id:
         return page(request, "client/thanks.html", {"viewer": None, "tablet": True})
-    try:
-        with tx(request) as conn:
-            link = links.open_link(conn, link_id=link_id)
-    except links.LinkGoneError as gone:
-        return _gone(request, str(gone))
-    return _form(request, link, f"/tablet/{link_id}")
+    return _form(request, f"/tablet/{link_id}", refused=None, link_id=link_id)
 
 
 @router.post("/tablet/{link_id}", response_model=None)

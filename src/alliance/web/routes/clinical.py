@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
-from alliance.errors import FormError, NotVisibleError
+from alliance.errors import FormError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
 from alliance.services import clinical, links, measures, practice, reports
@@ -22,7 +22,7 @@ from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
 from alliance.web import charts
 from alliance.web.auth import require_role
-from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.routes.common import Refused, form_data, page, redirect, submit, tx
 
 router = APIRouter(include_in_schema=False)
 RELAPSE_FIELDS = ("warning_signs", "triggers", "coping_steps", "who_to_call")
@@ -58,11 +58,8 @@ def expected_band(
 
 
 def load_detail(request: Request, viewer: Viewer, episode_id: int) -> EpisodeDetail:
-    try:
-        with tx(request) as conn:
-            return episode_detail(conn, viewer, episode_id)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
+    with tx(request) as conn:
+        return episode_detail(conn, viewer, episode_id)
 
 
 def chart_spec(request: Request, viewer: Viewer, detail: EpisodeDetail) -> dict[str, Any]:
@@ -88,25 +85,14 @@ def chart_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResp
 
 
 def _episode_page(
-    request: Request,
-    viewer: Viewer,
-    episode_id: int,
-    errors: dict[str, dict[str, str]] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, episode_id: int, refused: Refused | None = None
 ) -> HTMLResponse:
     detail = load_detail(request, viewer, episode_id)
     return page(
         request,
         "episode.html",
-        {
-            "viewer": viewer,
-            "e": detail,
-            "errors": errors or {},
-            "values": values or {},
-            "instruments": list_instruments(),
-        },
-        status_code,
+        {"viewer": viewer, "e": detail, "instruments": list_instruments()},
+        refused=refused,
     )
 
 
@@ -118,18 +104,15 @@ def episode_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLRe
 @router.post("/episodes/{episode_id}/incidents", response_model=None)
 async def report_incident(request: Request, viewer: Reporter, episode_id: int) -> Response:
     """A suspected boundary violation goes to the supervisor; a supervisor may also report one."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            clinical.report_incident(
-                conn, viewer, episode_id, form.get("description", ""), form.get("occurred_on", "")
-            )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _episode_page(request, viewer, episode_id, {"incidents": exc.errors}, form, 400)
-    return redirect(
-        request, f"/episodes/{episode_id}/details", "Incident reported to the supervisor."
+    return await _episode_form(
+        request,
+        viewer,
+        episode_id,
+        "incidents",
+        "Incident reported to the supervisor.",
+        lambda conn, form: clinical.report_incident(
+            conn, viewer, episode_id, form.get("description", ""), form.get("occurred_on", "")
+        ),
     )
 
 
@@ -142,15 +125,13 @@ async def _episode_form(
     write: Callable[[Connection, dict[str, str]], object],
 ) -> Response:
     """Run one episode-page form: saved and back to the page, or the form again with its error."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            write(conn, form)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _episode_page(request, viewer, episode_id, {form_name: exc.errors}, form, 400)
-    return redirect(request, f"/episodes/{episode_id}/details", message)
+    return await submit(
+        request,
+        write,
+        lambda _: redirect(request, f"/episodes/{episode_id}/details", message),
+        lambda refused: _episode_page(request, viewer, episode_id, refused),
+        form_name,
+    )
 
 
 @router.post("/episodes/{episode_id}/stage", response_model=None)
@@ -315,17 +296,17 @@ async def save_relapse_plan(request: Request, viewer: Therapist, episode_id: int
 @router.post("/episodes/{episode_id}/sessions", response_model=None)
 async def record_session(request: Request, viewer: Therapist, episode_id: int) -> Response:
     """A new session opens its own page, where its measures are entered or sent."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            session_id = clinical.record_session(
-                conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
-            )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _episode_page(request, viewer, episode_id, {"sessions": exc.errors}, form, 400)
-    return redirect(request, f"/episodes/{episode_id}/sessions/{session_id}", "Session recorded.")
+    return await submit(
+        request,
+        lambda conn, form: clinical.record_session(
+            conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
+        ),
+        lambda session_id: redirect(
+            request, f"/episodes/{episode_id}/sessions/{session_id}", "Session recorded."
+        ),
+        lambda refused: _episode_page(request, viewer, episode_id, refused),
+        "sessions",
+    )
 
 
 @router.post("/episodes/{episode_id}/close", response_model=None)
@@ -335,52 +316,48 @@ async def close_episode(request: Request, viewer: Therapist, episode_id: int) ->
     The first post checks the form and shows what closing means; only the second, carrying
     `confirm=yes`, closes.
     """
-    form = await form_data(request)
-    if form.get("confirm") != "yes":
-        try:
-            with tx(request) as conn:
-                warnings = clinical.check_close(
-                    conn,
-                    viewer,
-                    episode_id,
-                    form.get("closed_on", ""),
-                    form.get("summary"),
-                    form.get("closing_reason"),
-                )
-        except NotVisibleError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except FormError as exc:
-            return _episode_page(request, viewer, episode_id, {"close": exc.errors}, form, 400)
-        detail = load_detail(request, viewer, episode_id)
-        return page(
-            request,
-            "close_confirm.html",
-            {
-                "viewer": viewer,
-                "e": detail,
-                "values": form,
-                "warnings": warnings,
-                "reopen_days": request.app.state.settings.reopen_days,
-            },
+
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        closing = clinical.Closing(
+            form.get("closed_on", ""), form.get("closing_reason"), form.get("summary")
         )
-    try:
-        with tx(request) as conn:
-            result = clinical.close_episode(
-                conn,
-                viewer,
-                episode_id,
-                form.get("closed_on", ""),
-                form.get("summary"),
-                form.get("closing_reason"),
-            )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _episode_page(request, viewer, episode_id, {"close": exc.errors}, form, 400)
+        if form.get("confirm") != "yes":
+            warnings = clinical.check_close(conn, viewer, episode_id, closing)
+            return lambda: _close_confirm_page(request, viewer, episode_id, form, warnings)
+        result = clinical.close_episode(conn, viewer, episode_id, closing)
+        return lambda: _closed(request, episode_id, result.warnings)
+
+    return await submit(
+        request,
+        write,
+        lambda answer: answer(),
+        lambda refused: _episode_page(request, viewer, episode_id, refused),
+        "close",
+    )
+
+
+def _close_confirm_page(
+    request: Request, viewer: Viewer, episode_id: int, form: dict[str, str], warnings: list[str]
+) -> HTMLResponse:
+    detail = load_detail(request, viewer, episode_id)
+    return page(
+        request,
+        "close_confirm.html",
+        {
+            "viewer": viewer,
+            "e": detail,
+            "values": form,
+            "warnings": warnings,
+            "reopen_days": request.app.state.settings.reopen_days,
+        },
+    )
+
+
+def _closed(request: Request, episode_id: int, warnings: list[str]) -> Response:
     text = "Episode closed."
-    if result.warnings:
-        text += " Warning: " + " ".join(result.warnings)
-    request.session["flash"] = {"kind": "warn" if result.warnings else "ok", "text": text}
+    if warnings:
+        text += " Warning: " + " ".join(warnings)
+    request.session["flash"] = {"kind": "warn" if warnings else "ok", "text": text}
     return redirect(request, f"/episodes/{episode_id}/details")
 
 
@@ -409,8 +386,6 @@ async def acknowledge_alert(request: Request, viewer: Therapist, episode_id: int
             alert_service.acknowledge(
                 conn, viewer, episode_id, form.get("signal_key", ""), form.get("note")
             )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
     except FormError as exc:
         request.session["flash"] = {"kind": "error", "text": str(exc)}
         return redirect(request, f"/episodes/{episode_id}")
@@ -422,23 +397,19 @@ def _session_page(
     viewer: Viewer,
     episode_id: int,
     session_id: int,
-    *,
-    errors: dict[str, dict[str, str]] | None = None,
-    values: dict[str, str] | None = None,
+    refused: Refused | None = None,
     new_link: links.NewLink | None = None,
-    status_code: int = 200,
 ) -> HTMLResponse:
     detail = load_detail(request, viewer, episode_id)
     session = next((s for s in detail.sessions if s.id == session_id), None)
     if session is None:
         raise HTTPException(404, "session not found")
-    paper_id = (values or {}).get("instrument") or request.query_params.get("paper") or ""
+    typed = refused.values if refused else {}
+    paper_id = typed.get("instrument") or request.query_params.get("paper") or ""
     context: dict[str, Any] = {
         "viewer": viewer,
         "e": detail,
         "s": session,
-        "errors": errors or {},
-        "values": values or {},
         "instruments": list_instruments(),
         "paper": measures.known_instrument(paper_id) if paper_id else None,
     }
@@ -451,7 +422,7 @@ def _session_page(
             "expires_at": new_link.expires_at,
             "instrument": new_link.instrument_id,
         }
-    return page(request, "session.html", context, status_code)
+    return page(request, "session.html", context, refused=refused)
 
 
 @router.get("/episodes/{episode_id}/sessions/{session_id}", response_class=HTMLResponse)
@@ -473,23 +444,13 @@ async def _session_form(
 
     A refusal shows the session page again with its error.
     """
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            respond = write(conn, form)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _session_page(
-            request,
-            viewer,
-            episode_id,
-            session_id,
-            errors={form_name: exc.errors},
-            values=form,
-            status_code=400,
-        )
-    return respond()
+    return await submit(
+        request,
+        write,
+        lambda respond: respond(),
+        lambda refused: _session_page(request, viewer, episode_id, session_id, refused),
+        form_name,
+    )
 
 
 @router.post("/episodes/{episode_id}/sessions/{session_id}/attendance", response_model=None)

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
+from starlette.exceptions import HTTPException
 
+from alliance.errors import FormError, NotVisibleError
 from alliance.web.render import templates
+
+T = TypeVar("T")
 
 
 @contextmanager
 def tx(request: Request) -> Iterator[Connection]:
-    """One transaction for the request: committed on success, rolled back on any error."""
-    with request.app.state.engine.begin() as conn:
-        yield conn
+    """One transaction for the request: committed on success, rolled back on any error.
+
+    What the viewer may not see is a 404 once rolled back: not visible and not found are one answer.
+    """
+    try:
+        with request.app.state.engine.begin() as conn:
+            yield conn
+    except NotVisibleError as exc:
+        raise HTTPException(404, str(exc)) from None
 
 
 async def form_data(request: Request) -> dict[str, str]:
@@ -25,11 +36,28 @@ async def form_data(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A form sent back: its errors (by form, then field) and the values typed."""
+
+    errors: Mapping[str, Any]
+    values: dict[str, str]
+
+
 def page(
-    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    refused: Refused | None = None,
 ) -> HTMLResponse:
+    """Render a page; a refused form is shown again with its errors and values, as a 400."""
+    if refused is not None:
+        context.update(errors=refused.errors, values=refused.values)
+        status_code = 400
     context.setdefault("viewer", getattr(request.state, "viewer", None))
     context.setdefault("errors", {})
+    context.setdefault("values", {})
     flash = request.session.pop("flash", None)
     if flash:
         context.setdefault("flash", flash)
@@ -40,3 +68,24 @@ def redirect(request: Request, url: str, message: str | None = None) -> Redirect
     if message:
         request.session["flash"] = {"kind": "ok", "text": message}
     return RedirectResponse(url, status_code=303)
+
+
+async def submit(
+    request: Request,
+    write: Callable[[Connection, dict[str, str]], T],
+    done: Callable[[T], Response],
+    again: Callable[[Refused], Response],
+    form_name: str | None = None,
+) -> Response:
+    """Run one form: `write` in one transaction, then answer with `done` once it is committed.
+
+    A refusal answers with `again`: the form's page with its errors (under `form_name` where the
+    page holds several forms) and the values typed.
+    """
+    form = await form_data(request)
+    try:
+        with tx(request) as conn:
+            result = write(conn, form)
+    except FormError as exc:
+        return again(Refused({form_name: exc.errors} if form_name else exc.errors, form))
+    return done(result)

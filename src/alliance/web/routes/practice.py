@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.exceptions import HTTPException
+from sqlalchemy import Connection
 
-from alliance.errors import FormError, NotVisibleError
+from alliance.errors import FormError
 from alliance.services import incidents, practice
 from alliance.store.access import Access, Viewer
 from alliance.web.auth import require_role
-from alliance.web.routes.common import form_data, page, redirect, tx
+from alliance.web.routes.common import Refused, page, redirect, submit, tx
 
 router = APIRouter(include_in_schema=False)
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
@@ -25,18 +25,9 @@ def goal_lines(text: str | None) -> list[str]:
 
 
 def _new_client_page(
-    request: Request,
-    viewer: Viewer,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, refused: Refused | None = None
 ) -> HTMLResponse:
-    return page(
-        request,
-        "client_new.html",
-        {"viewer": viewer, "errors": {"client": errors} if errors else {}, "values": values or {}},
-        status_code,
-    )
+    return page(request, "client_new.html", {"viewer": viewer}, refused=refused)
 
 
 @router.get("/clients/new", response_class=HTMLResponse)
@@ -44,59 +35,52 @@ def new_client_page(request: Request, viewer: Therapist) -> HTMLResponse:
     return _new_client_page(request, viewer)
 
 
-@router.post("/clients", response_model=None)
-async def add_client(request: Request, viewer: Therapist) -> Response:
-    """A new client and their first episode, in one step and one transaction."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            client = practice.add_client(
-                conn,
-                viewer,
-                display_name=form.get("display_name"),
-                email=form.get("email"),
-                phone=form.get("phone"),
-            )
-            episode_id = practice.open_episode(
-                conn,
-                viewer,
-                client.id,
-                consent_date=form.get("consent_date"),
-                goals=goal_lines(form.get("goals")),
-            )
-    except FormError as exc:
-        return _new_client_page(request, viewer, exc.errors, form, 400)
+def _add_client(conn: Connection, viewer: Viewer, form: dict[str, str]) -> tuple[str, int]:
+    """A new client and their first episode: the client's code and the episode's id."""
+    client = practice.add_client(
+        conn,
+        viewer,
+        display_name=form.get("display_name"),
+        email=form.get("email"),
+        phone=form.get("phone"),
+    )
+    episode_id = practice.open_episode(
+        conn,
+        viewer,
+        client.id,
+        consent_date=form.get("consent_date"),
+        goals=goal_lines(form.get("goals")),
+    )
+    return client.code, episode_id
+
+
+def _client_added(request: Request, added: tuple[str, int]) -> Response:
+    code, episode_id = added
     return redirect(
         request,
         f"/episodes/{episode_id}/details",
-        f"Client {client.code} added and their episode opened.",
+        f"Client {code} added and their episode opened.",
+    )
+
+
+@router.post("/clients", response_model=None)
+async def add_client(request: Request, viewer: Therapist) -> Response:
+    """A new client and their first episode, in one step and one transaction."""
+    return await submit(
+        request,
+        lambda conn, form: _add_client(conn, viewer, form),
+        lambda added: _client_added(request, added),
+        lambda refused: _new_client_page(request, viewer, refused),
+        form_name="client",
     )
 
 
 def _client_page(
-    request: Request,
-    viewer: Viewer,
-    client_id: int,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, client_id: int, refused: Refused | None = None
 ) -> HTMLResponse:
-    try:
-        with tx(request) as conn:
-            client = practice.client_detail(conn, viewer, client_id)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    return page(
-        request,
-        "client.html",
-        {
-            "viewer": viewer,
-            "client": client,
-            "errors": {"episode": errors} if errors else {},
-            "values": values or {},
-        },
-        status_code,
-    )
+    with tx(request) as conn:
+        client = practice.client_detail(conn, viewer, client_id)
+    return page(request, "client.html", {"viewer": viewer, "client": client}, refused=refused)
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
@@ -107,21 +91,19 @@ def client_page(request: Request, viewer: Clinician, client_id: int) -> HTMLResp
 @router.post("/clients/{client_id}/episodes", response_model=None)
 async def open_episode(request: Request, viewer: Therapist, client_id: int) -> Response:
     """A returning client's new episode, linked to their last one."""
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            episode_id = practice.open_episode(
-                conn,
-                viewer,
-                client_id,
-                consent_date=form.get("consent_date"),
-                goals=goal_lines(form.get("goals")),
-            )
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        return _client_page(request, viewer, client_id, exc.errors, form, 400)
-    return redirect(request, f"/episodes/{episode_id}/details", "Episode opened.")
+    return await submit(
+        request,
+        lambda conn, form: practice.open_episode(
+            conn,
+            viewer,
+            client_id,
+            consent_date=form.get("consent_date"),
+            goals=goal_lines(form.get("goals")),
+        ),
+        lambda episode_id: redirect(request, f"/episodes/{episode_id}/details", "Episode opened."),
+        lambda refused: _client_page(request, viewer, client_id, refused),
+        form_name="episode",
+    )
 
 
 @router.get("/caseload/closed", response_class=HTMLResponse)
@@ -162,29 +144,15 @@ def closed_page(request: Request, viewer: Clinician) -> HTMLResponse:
 
 
 def _incident_page(
-    request: Request,
-    viewer: Viewer,
-    incident_id: int,
-    errors: dict[str, dict[str, str]] | None = None,
-    values: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, viewer: Viewer, incident_id: int, refused: Refused | None = None
 ) -> HTMLResponse:
-    try:
-        with tx(request) as conn:
-            item = incidents.incident(conn, viewer, incident_id)
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
+    with tx(request) as conn:
+        item = incidents.incident(conn, viewer, incident_id)
     return page(
         request,
         "incident.html",
-        {
-            "viewer": viewer,
-            "i": item,
-            "can_act": incidents.can_act(viewer, item),
-            "errors": errors or {},
-            "values": values or {},
-        },
-        status_code,
+        {"viewer": viewer, "i": item, "can_act": incidents.can_act(viewer, item)},
+        refused=refused,
     )
 
 
@@ -193,22 +161,23 @@ def incident_page(request: Request, viewer: Clinician, incident_id: int) -> HTML
     return _incident_page(request, viewer, incident_id)
 
 
+STEPS = {
+    # step: (the form on the incident page, what the flash says once done)
+    "acknowledged": ("acknowledge", "Acknowledged."),
+    "responded": ("respond", "Response sent."),
+    "resolved": ("resolve", "Resolved."),
+}
+
+
 async def _step(request: Request, viewer: Viewer, incident_id: int, step: str) -> Response:
-    form = await form_data(request)
-    try:
-        with tx(request) as conn:
-            incidents.take_step(conn, viewer, incident_id, step, form.get("text"))
-    except NotVisibleError as exc:
-        raise HTTPException(404, str(exc)) from None
-    except FormError as exc:
-        form_name = {"responded": "respond", "resolved": "resolve"}.get(step, "acknowledge")
-        return _incident_page(request, viewer, incident_id, {form_name: exc.errors}, form, 400)
-    message = {
-        "acknowledged": "Acknowledged.",
-        "responded": "Response sent.",
-        "resolved": "Resolved.",
-    }
-    return redirect(request, f"/incidents/{incident_id}", message[step])
+    form_name, message = STEPS[step]
+    return await submit(
+        request,
+        lambda conn, form: incidents.take_step(conn, viewer, incident_id, step, form.get("text")),
+        lambda _: redirect(request, f"/incidents/{incident_id}", message),
+        lambda refused: _incident_page(request, viewer, incident_id, refused),
+        form_name=form_name,
+    )
 
 
 @router.post("/incidents/{incident_id}/acknowledge", response_model=None)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
 from alliance.services.caseload import caseload
-from alliance.services.clinical import open_incidents
+from alliance.services.incidents import open_incidents
 from alliance.services.supervision import clinic_table, supervisees
 from alliance.store.access import Access, Viewer
 from alliance.web.auth import require_role
