@@ -143,3 +143,54 @@ def test_it_never_lets_a_stored_synthetic_model_decide(engine: Engine, clinic: C
     with engine.connect() as conn:
         stored = conn.execute(select(func.count()).select_from(t.etr_models)).scalar_one()
     assert stored == 2
+
+
+def test_a_therapists_repair_note_addresses_the_rupture_but_not_a_low_alliance(
+    engine: Engine, clinic: Clinic, tess: Viewer
+) -> None:
+    # SRS 39, 40, 39.5, 28, 30: a rupture at session 4 (11.5 below the usual 39.5) whose scores
+    # have not come back (30 < 39.5 - 2 = 37.5). The therapist writes a repair note in session 5:
+    # the rupture is addressed (its signal closes, the chart says so at session 5), but 30 is
+    # still below the SRS cutoff of 36, so the alliance card stays open, headed by that.
+    from alliance.services.episodes import episode_detail
+    from alliance.store.relational import add_relational_note
+
+    episode = new_episode(engine, clinic, "NOTE-001")
+    add(engine, episode, "srs", [srs_answers(x) for x in (39, 40, 39.5, 28, 30)])
+    [before] = cards(engine, episode)
+    assert before.kind == "rupture"
+    with engine.begin() as conn:
+        s5 = conn.execute(
+            select(t.sessions.c.id).where(
+                t.sessions.c.episode_id == episode, t.sessions.c.number == 5
+            )
+        ).scalar_one()
+        add_relational_note(
+            conn, tess.actor, episode, "repair", "We talked about last week.", session_id=s5
+        )
+    [after] = cards(engine, episode)
+    assert after.kind == "alliance_low"
+    assert all(not k.startswith("rupture:") for k in [after.key, *after.keys])
+    with engine.begin() as conn:
+        detail = episode_detail(conn, tess, episode)
+    [rupture] = detail.ruptures
+    assert (rupture["start_session"], rupture["repaired"]) == (4, False)
+    assert rupture["repair_noted_session"] == 5
+
+
+def test_a_repair_note_before_the_rupture_does_not_address_it(
+    engine: Engine, clinic: Clinic, tess: Viewer
+) -> None:
+    from alliance.store.relational import add_relational_note
+
+    episode = new_episode(engine, clinic, "NOTE-002")
+    add(engine, episode, "srs", [srs_answers(x) for x in (39, 40, 39.5, 28, 30)])
+    with engine.begin() as conn:
+        s2 = conn.execute(
+            select(t.sessions.c.id).where(
+                t.sessions.c.episode_id == episode, t.sessions.c.number == 2
+            )
+        ).scalar_one()
+        add_relational_note(conn, tess.actor, episode, "repair", "Earlier work.", session_id=s2)
+    [card] = cards(engine, episode)
+    assert card.kind == "rupture"

@@ -111,6 +111,65 @@ def acknowledged_keys(conn: Connection, episode_ids: Sequence[int]) -> set[str]:
     return set(rows)
 
 
+def repair_notes(conn: Connection, episode_ids: Sequence[int]) -> dict[int, list[int]]:
+    """The session numbers of the therapist's repair notes, per episode, in order.
+
+    A relational note of kind "repair" records that the therapist worked on a rupture with the
+    client (3RS resolution strategies, Eubanks, Muran & Safran 2015). A note tied to a session
+    counts at that session; one written outside a session counts at the last session held on or
+    before the day it was written (none before the first session).
+    """
+    if not episode_ids:
+        return {}
+    n, s = t.relational_notes, t.sessions
+    notes = conn.execute(
+        select(n.c.episode_id, n.c.session_id, n.c.created_at)
+        .where(n.c.episode_id.in_(list(episode_ids)), n.c.kind == "repair")
+        .order_by(n.c.id)
+    ).all()
+    if not notes:
+        return {}
+    held = conn.execute(
+        select(s.c.id, s.c.episode_id, s.c.number, s.c.held_on)
+        .where(s.c.episode_id.in_(sorted({r.episode_id for r in notes})))
+        .order_by(s.c.number)
+    ).all()
+    number_of = {r.id: int(r.number) for r in held}
+    out: dict[int, list[int]] = {}
+    for note in notes:
+        number = number_of.get(note.session_id) if note.session_id is not None else None
+        if number is None:
+            day = note.created_at.date()
+            before = [
+                r.number for r in held if r.episode_id == note.episode_id and r.held_on <= day
+            ]
+            number = int(before[-1]) if before else None
+        if number is not None:
+            out.setdefault(int(note.episode_id), []).append(number)
+    return {e: sorted(v) for e, v in out.items()}
+
+
+def noted_repair(notes: Sequence[int], start_session: int) -> int | None:
+    """The first session, at or after the rupture began, with a therapist's repair note."""
+    return next((n for n in notes if n >= start_session), None)
+
+
+def _with_repair_notes(table: pl.DataFrame, notes: dict[int, list[int]]) -> pl.DataFrame:
+    """A rupture the therapist has noted working on is addressed: its card closes, as an
+    acknowledgement would close it (the chart still shows it, with the note's session)."""
+    if not notes or table.height == 0:
+        return table
+    addressed = [
+        row["key"]
+        for row in table.filter(pl.col("kind") == "rupture").iter_rows(named=True)
+        if noted_repair(notes.get(int(row["episode_id"]), []), int(row["session"])) is not None
+    ]
+    if not addressed:
+        return table
+    keys = pl.Series(addressed, dtype=pl.String).implode()
+    return table.with_columns(pl.col("acknowledged") | pl.col("key").is_in(keys))
+
+
 def unscored_risk(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
     """Forms stored although they could not be scored, with a risk item endorsed.
 
@@ -178,7 +237,7 @@ def alerts_for(
         acknowledged=acknowledged_keys(conn, open_ids),
         unscored_risk=unscored_risk(conn, open_ids),
     )
-    return _cards(table)
+    return _cards(_with_repair_notes(table, repair_notes(conn, open_ids)))
 
 
 def _cards(table: pl.DataFrame) -> dict[int, list[AlertView]]:

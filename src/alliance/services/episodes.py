@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, select
 from alliance.domain import DomainError, Stage, WorksheetKind
 from alliance.domain.stages import StageReadiness, check_transition
 from alliance.instruments import load_instrument
-from alliance.services.alerts import AlertView, alerts_for
+from alliance.services.alerts import AlertView, alerts_for, noted_repair, repair_notes
 from alliance.services.clinical import goal_moves
 from alliance.services.incidents import Incident, incidents_of_episode
 from alliance.services.practice import Reopening, reopenings
@@ -158,13 +158,17 @@ def _rows(
     return [dict(r) for r in result.mappings()]
 
 
-def _ruptures(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def _ruptures(frame: pl.DataFrame, notes: list[int]) -> list[dict[str, Any]]:
+    """The episode's ruptures, each with the session of the therapist's repair note if any."""
     if frame.height == 0:
         return []
     from alliance.analytics.ruptures import detect_ruptures
 
     found = detect_ruptures(frame)
-    return [dict(r) for r in found.iter_rows(named=True)]
+    return [
+        dict(r) | {"repair_noted_session": noted_repair(notes, int(r["start_session"]))}
+        for r in found.iter_rows(named=True)
+    ]
 
 
 def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> EpisodeDetail:
@@ -226,7 +230,7 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         notes=_rows(conn, t.relational_notes, episode_id),
         incidents=incidents_of_episode(conn, viewer, episode_id),
         alerts=alerts,
-        ruptures=_ruptures(frame),
+        ruptures=_ruptures(frame, repair_notes(conn, [episode_id]).get(episode_id, [])),
         frame=frame,
         break_glass=break_glass.grants_on_episode(conn, episode_id),
         reopenings=reopenings(conn, viewer, episode_id),

@@ -1,4 +1,4 @@
-"""The client chart as a Vega-Lite spec (altair), drawn in the browser or converted on the server.
+"""The client chart as a Vega-Lite spec, drawn in the browser or converted on the server.
 
 One row per instrument on one shared session axis: the episode's stages as pale bands, the
 clinical cutoff as a dashed rule, the expected-response band, ruptures and repairs as marks.
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-
-import altair as alt
 
 from alliance.domain import Stage
 from alliance.instruments import load_instrument
@@ -74,82 +72,101 @@ class ChartData:
     y_domains: dict[str, tuple[float, float]]
 
 
-def _data(values: list[dict[str, Any]]) -> Any:
-    """Inline data for a layer (altair's Data is untyped)."""
-    return alt.Data(values=values)  # type: ignore[no-untyped-call]
+# The spec is written as plain dictionaries: building it with altair's classes (layer, vconcat,
+# resolve_scale deep-copy every sub-chart) took most of the chart page's time.
+Spec = dict[str, Any]
+_VIEW = {"continuousHeight": 300, "continuousWidth": 300}
 
 
-def _row(
-    data: ChartData, instrument: str, x_domain: tuple[float, float], first: bool
-) -> alt.LayerChart | alt.FacetChart:
+def _field(name: str, kind: Literal["quantitative", "nominal"], **extra: Any) -> Spec:
+    return {"field": name, "type": kind, **extra}
+
+
+def _layer(values: list[Spec], mark: Spec, **encoding: Any) -> Spec:
+    return {"data": {"values": values}, "mark": mark, "encoding": encoding}
+
+
+def _stage_layer(data: ChartData, x_scale: Spec, axis: Spec, first: bool) -> Spec:
+    legend = {"orient": "top", "title": "Stage"} if first else None
+    colour_scale = {"domain": list(STAGE_FILLS), "range": list(STAGE_FILLS.values())}
+    return _layer(
+        [{"stage": s.stage, "x": s.first_session, "x2": s.last_session} for s in data.stages],
+        {"type": "rect", "opacity": 1},
+        x=_field("x", "quantitative", axis=axis, scale=x_scale, title="Session"),
+        x2={"field": "x2"},
+        color=_field("stage", "nominal", legend=legend, scale=colour_scale),
+        tooltip=[_field("stage", "nominal", title="Stage")],
+    )
+
+
+def _band_layers(band: list[ExpectedPoint], x: Spec, y_scale: Spec) -> list[Spec]:
+    values = [{"session": e.session, "low": e.low, "high": e.high, "mean": e.mean} for e in band]
+    area = _layer(
+        values,
+        {"type": "area", "opacity": 0.12, "color": PALETTE["expected"]},
+        x=x,
+        y=_field("low", "quantitative", scale=y_scale),
+        y2={"field": "high"},
+    )
+    edge_mark = {
+        "type": "line",
+        "color": PALETTE["expected"],
+        "strokeDash": [2, 3],
+        "strokeWidth": 1.5,
+    }
+    edges = [
+        _layer(values, dict(edge_mark), x=x, y=_field(edge, "quantitative", scale=y_scale))
+        for edge in ("low", "high")
+    ]
+    return [area, *edges]
+
+
+def _row(data: ChartData, instrument: str, x_domain: tuple[float, float], first: bool) -> Spec:
+    """One instrument's row: stages, expected band, cutoff, the score line, ruptures and repairs."""
     points = [p for p in data.points if p.instrument == instrument]
     label = points[0].label
     colour = PALETTE["alliance"] if points[0].kind == "alliance" else PALETTE["outcome"]
     low, high = data.y_domains[instrument]
-    axis = alt.Axis(tickMinStep=1, format="d")
-    x_scale = alt.Scale(domain=list(x_domain), nice=False)
-    x = alt.X("session:Q", title="Session", scale=x_scale, axis=axis)
-    y_scale = alt.Scale(domain=[low, high])
-    layers: list[alt.Chart] = []
+    axis = {"format": "d", "tickMinStep": 1}
+    x_scale = {"domain": list(x_domain), "nice": False}
+    x = _field("session", "quantitative", axis=axis, scale=x_scale, title="Session")
+    y_scale = {"domain": [low, high]}
+    layers: list[Spec] = []
     if data.stages:
-        stages = _data(
-            values=[
-                {"stage": s.stage, "x": s.first_session, "x2": s.last_session} for s in data.stages
-            ]
-        )
-        layers.append(
-            alt.Chart(stages)
-            .mark_rect(opacity=1)
-            .encode(
-                x=alt.X("x:Q", scale=x_scale, axis=axis, title="Session"),
-                x2="x2:Q",
-                color=alt.Color(
-                    "stage:N",
-                    scale=alt.Scale(domain=list(STAGE_FILLS), range=list(STAGE_FILLS.values())),
-                    legend=alt.Legend(title="Stage", orient="top") if first else None,
-                ),
-                tooltip=[alt.Tooltip("stage:N", title="Stage")],
-            )
-        )
+        layers.append(_stage_layer(data, x_scale, axis, first))
     band = [e for e in data.expected if e.instrument == instrument]
     if band:
-        band_data = _data(
-            values=[
-                {"session": e.session, "low": e.low, "high": e.high, "mean": e.mean} for e in band
-            ]
-        )
-        base = alt.Chart(band_data)
-        layers.append(
-            base.mark_area(opacity=0.12, color=PALETTE["expected"]).encode(
-                x=x, y=alt.Y("low:Q", scale=y_scale), y2="high:Q"
-            )
-        )
-        for edge in ("low", "high"):
-            layers.append(
-                base.mark_line(
-                    color=PALETTE["expected"], strokeDash=[2, 3], strokeWidth=1.5
-                ).encode(x=x, y=alt.Y(f"{edge}:Q", scale=y_scale))
-            )
+        layers.extend(_band_layers(band, x, y_scale))
     for cut in (c for c in data.cutoffs if c.instrument == instrument):
+        rule = {
+            "type": "rule",
+            "color": PALETTE["cutoff"],
+            "strokeDash": [6, 4],
+            "strokeWidth": 1.5,
+        }
         layers.append(
-            alt.Chart(_data([{"cutoff": cut.value, "label": cut.label}]))
-            .mark_rule(color=PALETTE["cutoff"], strokeDash=[6, 4], strokeWidth=1.5)
-            .encode(y=alt.Y("cutoff:Q", scale=y_scale), tooltip=["label:N", "cutoff:Q"])
+            _layer(
+                [{"cutoff": cut.value, "label": cut.label}],
+                rule,
+                y=_field("cutoff", "quantitative", scale=y_scale),
+                tooltip=[_field("label", "nominal"), _field("cutoff", "quantitative")],
+            )
         )
-    line_data = _data([{"session": p.session, "total": p.total} for p in points])
+    line = {
+        "type": "line",
+        "color": colour,
+        "strokeWidth": 2.5,
+        "point": {"size": 60, "filled": True, "color": colour},
+    }
     layers.append(
-        alt.Chart(line_data)
-        .mark_line(
-            color=colour,
-            strokeWidth=2.5,
-            point=alt.OverlayMarkDef(size=60, filled=True, color=colour),
-        )
-        .encode(
+        _layer(
+            [{"session": p.session, "total": p.total} for p in points],
+            line,
             x=x,
-            y=alt.Y("total:Q", title=label, scale=y_scale),
+            y=_field("total", "quantitative", title=label, scale=y_scale),
             tooltip=[
-                alt.Tooltip("session:Q", title="Session"),
-                alt.Tooltip("total:Q", title=label),
+                _field("session", "quantitative", title="Session"),
+                _field("total", "quantitative", title=label),
             ],
         )
     )
@@ -157,23 +174,30 @@ def _row(
         marks = [m for m in data.markers if m.instrument == instrument and m.kind == kind]
         if not marks:
             continue
+        point = {
+            "type": "point",
+            "size": 260,
+            "filled": True,
+            "shape": shape,
+            "color": PALETTE[kind],
+            "opacity": 1,
+        }
         layers.append(
-            alt.Chart(
-                _data(
-                    values=[{"session": m.session, "total": m.total, "mark": kind} for m in marks]
-                )
-            )
-            .mark_point(size=260, filled=True, shape=shape, color=PALETTE[kind], opacity=1)
-            .encode(
+            _layer(
+                [{"session": m.session, "total": m.total, "mark": kind} for m in marks],
+                point,
                 x=x,
-                y=alt.Y("total:Q", scale=y_scale),
-                tooltip=[alt.Tooltip("mark:N", title="Mark"), alt.Tooltip("session:Q")],
+                y=_field("total", "quantitative", scale=y_scale),
+                tooltip=[
+                    _field("mark", "nominal", title="Mark"),
+                    _field("session", "quantitative"),
+                ],
             )
         )
-    return alt.layer(*layers).properties(width=WIDTH, height=ROW_HEIGHT, title=label)
+    return {"layer": layers, "width": WIDTH, "height": ROW_HEIGHT, "title": label}
 
 
-def client_chart_spec(data: ChartData) -> dict[str, Any]:
+def client_chart_spec(data: ChartData) -> Spec:
     """A Vega-Lite 5 spec with one row per instrument on a shared session axis."""
     instruments: list[str] = []
     for kind in ("alliance", "outcome", "goals"):
@@ -183,20 +207,19 @@ def client_chart_spec(data: ChartData) -> dict[str, Any]:
     sessions = [p.session for p in data.points] + [e.session for e in data.expected]
     last = max([*sessions, 2])
     x_domain = (0.5, float(last) + 0.5)
+    spec: Spec
     if not instruments:
-        chart: alt.TopLevelMixin = (
-            alt.Chart(_data([{"text": "No measures yet"}]))
-            .mark_text(size=16)
-            .encode(text="text:N")
-            .properties(width=WIDTH, height=60)
-        )
+        spec = _layer(
+            [{"text": "No measures yet"}],
+            {"type": "text", "size": 16},
+            text=_field("text", "nominal"),
+        ) | {"width": WIDTH, "height": 60}
     else:
         rows = [_row(data, name, x_domain, i == 0) for i, name in enumerate(instruments)]
-        chart = alt.vconcat(*rows).resolve_scale(x="shared", color="independent")
-    spec: dict[str, Any] = chart.to_dict(validate=False)
+        spec = {"vconcat": rows, "resolve": {"scale": {"x": "shared", "color": "independent"}}}
     spec["$schema"] = VEGA_LITE_SCHEMA
     spec["background"] = "#ffffff"
-    spec.setdefault("config", {})["font"] = "system-ui, sans-serif"
+    spec["config"] = {"view": dict(_VIEW), "font": "system-ui, sans-serif"}
     return spec
 
 
@@ -270,4 +293,7 @@ def chart_data(detail: EpisodeDetail, expected: list[ExpectedPoint]) -> ChartDat
         markers.append(_marker(totals, instrument, int(rupture["start_session"]), "rupture"))
         if rupture.get("repaired") and rupture.get("repair_session") is not None:
             markers.append(_marker(totals, instrument, int(rupture["repair_session"]), "repair"))
+        elif (instrument, rupture.get("repair_noted_session")) in totals:
+            noted = int(rupture["repair_noted_session"])
+            markers.append(_marker(totals, instrument, noted, "repair"))
     return ChartData(points, _stage_spans(detail), markers, expected, cutoffs, domains)
