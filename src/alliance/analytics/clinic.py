@@ -204,7 +204,6 @@ def _episode_table(
     """
     frame = series.frame
     first_rows = series.episode_starts
-    n_episodes = first_rows.size
     stage_counts, has_stage = _sessions_per_stage(series)
     columns: dict[str, pl.Series] = {
         "_group": frame[by].gather(first_rows).alias("_group"),
@@ -217,56 +216,13 @@ def _episode_table(
         "_has_stage": pl.Series("_has_stage", has_stage),
     }
     null_unless: dict[str, BoolArray] = {}
-    if outcome is not None:
-        facts = measure_facts(outcome)
-        chosen = series.series_codes == series.instruments.index(outcome)
-        first = series.starts[chosen]
-        last = series.ends[chosen]
-        at = series.episode[first]
-        present = np.zeros(n_episodes, dtype=np.bool_)
-        present[at] = True
-        pre = _scatter(n_episodes, at, series.total[first])
-        post = _scatter(n_episodes, at, series.total[last])
-        columns.update(
-            pre=pl.Series(pre),
-            post=pl.Series(post),
-            gain=pl.Series(_scatter(n_episodes, at, outcomes.gain[last])),
-            n_ratings=pl.Series(_scatter(n_episodes, at, series.lengths[chosen], fill=0)),
-            improved=pl.Series(_scatter(n_episodes, at, outcomes.improved[last], fill=False)),
-            deteriorated=pl.Series(
-                _scatter(n_episodes, at, outcomes.deteriorated[last], fill=False)
-            ),
-            clinical_pre=pl.Series(facts.in_clinical_range(pre)),
-            clinical_post=pl.Series(facts.in_clinical_range(post)),
-        )
-        for name in (
-            "pre",
-            "post",
-            "gain",
-            "n_ratings",
-            "improved",
-            "deteriorated",
-            "clinical_pre",
-            "clinical_post",
-        ):
-            null_unless[name] = present
-    if alliance is not None:
-        chosen = series.series_codes == series.instruments.index(alliance)
-        at = series.episode[series.starts[chosen]]
-        present = np.zeros(n_episodes, dtype=np.bool_)
-        present[at] = True
-        x = series.total
-        sums = np.add.reduceat(x, series.starts)[chosen] if x.size else np.zeros(0)
-        squares = np.add.reduceat(x * x, series.starts)[chosen] if x.size else np.zeros(0)
-        counts = series.lengths[chosen]
-        columns.update(
-            alliance_mean=pl.Series(_scatter(n_episodes, at, sums / counts)),
-            alliance_sum=pl.Series(_scatter(n_episodes, at, sums)),
-            alliance_sumsq=pl.Series(_scatter(n_episodes, at, squares)),
-            alliance_n=pl.Series(_scatter(n_episodes, at, counts, fill=0), dtype=pl.UInt32),
-        )
-        for name in ("alliance_mean", "alliance_sum", "alliance_sumsq", "alliance_n"):
-            null_unless[name] = present
+    for part, present in (
+        _outcome_columns(series, outcome, outcomes) if outcome is not None else ({}, None),
+        _alliance_columns(series, alliance) if alliance is not None else ({}, None),
+    ):
+        columns.update(part)
+        if present is not None:
+            null_unless.update(dict.fromkeys(part, present))
     base = pl.DataFrame([s.alias(name) for name, s in columns.items()])
     # Episodes without the measure have no figure (null), as a left join would give.
     masks = {name: mask for name, mask in null_unless.items() if not mask.all()}
@@ -274,6 +230,64 @@ def _episode_table(
         base = base.with_columns(
             pl.when(pl.Series(mask)).then(pl.col(name)).alias(name) for name, mask in masks.items()
         )
+    base = _with_every_column(base)
+    # Only closed episodes count once the frame records closure; otherwise every episode does.
+    any_closed = bool(base["closed"].any())
+    finished = (pl.col("n_ratings") >= 2) & (pl.col("closed") if any_closed else pl.lit(True))
+    return base.with_columns(finished.fill_null(False).alias("finished"))
+
+
+def _outcome_columns(
+    series: Series, outcome: str, outcomes: OutcomeRows
+) -> tuple[dict[str, pl.Series], BoolArray]:
+    """Each episode's first and last rating of the outcome measure and what they mean."""
+    n_episodes = series.episode_starts.size
+    facts = measure_facts(outcome)
+    chosen = series.series_codes == series.instruments.index(outcome)
+    first = series.starts[chosen]
+    last = series.ends[chosen]
+    at = series.episode[first]
+    present = np.zeros(n_episodes, dtype=np.bool_)
+    present[at] = True
+    pre = _scatter(n_episodes, at, series.total[first])
+    post = _scatter(n_episodes, at, series.total[last])
+    columns = {
+        "pre": pl.Series(pre),
+        "post": pl.Series(post),
+        "gain": pl.Series(_scatter(n_episodes, at, outcomes.gain[last])),
+        "n_ratings": pl.Series(_scatter(n_episodes, at, series.lengths[chosen], fill=0)),
+        "improved": pl.Series(_scatter(n_episodes, at, outcomes.improved[last], fill=False)),
+        "deteriorated": pl.Series(
+            _scatter(n_episodes, at, outcomes.deteriorated[last], fill=False)
+        ),
+        "clinical_pre": pl.Series(facts.in_clinical_range(pre)),
+        "clinical_post": pl.Series(facts.in_clinical_range(post)),
+    }
+    return columns, present
+
+
+def _alliance_columns(series: Series, alliance: str) -> tuple[dict[str, pl.Series], BoolArray]:
+    """Each episode's alliance mean, sum, sum of squares and count (for pooled SDs)."""
+    n_episodes = series.episode_starts.size
+    chosen = series.series_codes == series.instruments.index(alliance)
+    at = series.episode[series.starts[chosen]]
+    present = np.zeros(n_episodes, dtype=np.bool_)
+    present[at] = True
+    x = series.total
+    sums = np.add.reduceat(x, series.starts)[chosen] if x.size else np.zeros(0)
+    squares = np.add.reduceat(x * x, series.starts)[chosen] if x.size else np.zeros(0)
+    counts = series.lengths[chosen]
+    columns = {
+        "alliance_mean": pl.Series(_scatter(n_episodes, at, sums / counts)),
+        "alliance_sum": pl.Series(_scatter(n_episodes, at, sums)),
+        "alliance_sumsq": pl.Series(_scatter(n_episodes, at, squares)),
+        "alliance_n": pl.Series(_scatter(n_episodes, at, counts, fill=0), dtype=pl.UInt32),
+    }
+    return columns, present
+
+
+def _with_every_column(base: pl.DataFrame) -> pl.DataFrame:
+    """The columns of a measure the data lacks, as nulls of their type."""
     for column in (
         "pre",
         "post",
@@ -290,10 +304,7 @@ def _episode_table(
     for column in ("improved", "deteriorated", "clinical_pre", "clinical_post"):
         if column not in base.columns:
             base = base.with_columns(pl.lit(None, dtype=pl.Boolean).alias(column))
-    # Only closed episodes count once the frame records closure; otherwise every episode does.
-    any_closed = bool(base["closed"].any())
-    finished = (pl.col("n_ratings") >= 2) & (pl.col("closed") if any_closed else pl.lit(True))
-    return base.with_columns(finished.fill_null(False).alias("finished"))
+    return base
 
 
 def _scatter(

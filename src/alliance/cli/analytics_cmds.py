@@ -15,7 +15,9 @@ from alliance.cli.core_cmds import db_option, opened, shown
 from alliance.cli.errors import BadInput
 
 if TYPE_CHECKING:
+    import polars as pl
     from rich.console import Console
+    from rich.table import Table
 
     from alliance.analytics import RejectedRow
     from alliance.analytics.etr import EtrModel
@@ -72,7 +74,6 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
     Rows that cannot be read are listed (line, field, reason) and left out; the rest is analysed.
     """
     from rich.console import Console
-    from rich.table import Table
 
     from alliance.analytics import RuptureConfig, analyze, read_scores_csv
     from alliance.analytics.etr import MIN_EPISODES
@@ -110,10 +111,18 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
             f"No model fitted on {MIN_EPISODES} or more of your closed episodes: outcome alerts "
             f"are rule-based (no reliable improvement by rating {NO_CHANGE_AFTER + 1})."
         )
+    out.print(_signals_table(result.signals))
+    out.print(_figures_table(result.figures))
+
+
+def _signals_table(signals: pl.DataFrame) -> Table:
+    """The 50 most severe signals, one row each."""
+    from rich.table import Table
+
     table = Table(title="Signals (most severe first)")
     for column in ("severity", "episode", "sessions", "open", "kind", "measure", "evidence"):
         table.add_column(column)
-    for row in result.signals.head(50).iter_rows(named=True):
+    for row in signals.head(50).iter_rows(named=True):
         sessions = str(row["session"])
         if row["last_session"] is not None and row["last_session"] != row["session"]:
             sessions += f"-{row['last_session']}"
@@ -126,9 +135,15 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
             _measure(row["instrument"]),
             row["detail"],
         )
-    out.print(table)
+    return table
+
+
+def _figures_table(figures_frame: pl.DataFrame) -> Table:
+    """The clinic figures per therapist, each measure named in its column."""
+    from rich.table import Table
+
     figures = Table(title="Clinic figures")
-    first = result.figures.row(0, named=True) if result.figures.height else {}
+    first = figures_frame.row(0, named=True) if figures_frame.height else {}
     for column in (
         "group",
         "episodes",
@@ -138,7 +153,7 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
         f"mean alliance ({first.get('alliance_measure') or '-'})",
     ):
         figures.add_column(column)
-    for row in result.figures.iter_rows(named=True):
+    for row in figures_frame.iter_rows(named=True):
         figures.add_row(
             str(row["therapist_id"]),
             str(row["n_episodes"]),
@@ -147,7 +162,7 @@ def analyze_cmd(csv_file: Path, as_json: bool, rupture_rule: str, models_path: P
             _figure(row, "recovery", "pct_recovery"),
             _figure(row, "mean_alliance", "mean_alliance"),
         )
-    out.print(figures)
+    return figures
 
 
 def _measure(instrument: str) -> str:
@@ -368,23 +383,9 @@ def etr_evaluate(
     from rich.console import Console
     from rich.table import Table
 
-    from alliance.analytics import read_scores_csv
     from alliance.analytics.evaluation import HANNAN_2005, alert_accuracy
 
-    if csv_file is not None:
-        scores = read_scores_csv(csv_file)
-        if scores.rejected:
-            _report_rejected(scores.rejected, Console(stderr=True))
-        frame = scores.frame()
-        models = _models_from(models_path) if models_path is not None else {}
-    else:
-        from alliance.store.exports import load_etr_models, load_score_frame
-
-        with opened(database_url) as engine:
-            frame = load_score_frame(engine)
-            models = (
-                _models_from(models_path) if models_path is not None else load_etr_models(engine)
-            )
+    frame, models = _closed_episodes(database_url, csv_file, models_path)
     table = alert_accuracy(frame, models=models)
     out = Console()
     overall = table.row(-1, named=True)
@@ -405,6 +406,27 @@ def etr_evaluate(
     for warning in overall["warnings"]:
         out.print(f"Note: {warning}")
     out.print(f"Published anchor: {HANNAN_2005}.")
+
+
+def _closed_episodes(
+    database_url: str | None, csv_file: Path | None, models_path: Path | None
+) -> tuple[pl.DataFrame, dict[str, EtrModel]]:
+    """The scores and the models to judge: from a CSV, or from the clinic's database."""
+    if csv_file is not None:
+        from rich.console import Console
+
+        from alliance.analytics import read_scores_csv
+
+        scores = read_scores_csv(csv_file)
+        if scores.rejected:
+            _report_rejected(scores.rejected, Console(stderr=True))
+        return scores.frame(), _models_from(models_path) if models_path is not None else {}
+    from alliance.store.exports import load_etr_models, load_score_frame
+
+    with opened(database_url) as engine:
+        frame = load_score_frame(engine)
+        models = _models_from(models_path) if models_path is not None else load_etr_models(engine)
+    return frame, models
 
 
 def _accuracy(row: dict[str, Any], key: str) -> str:

@@ -171,16 +171,8 @@ def _ruptures(frame: pl.DataFrame, notes: list[int]) -> list[dict[str, Any]]:
     ]
 
 
-def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> EpisodeDetail:
-    """Everything about one episode the viewer may see; the read is audited."""
-    access = Access(conn, viewer)
-    row = access.episode(episode_id)
-    stage = Stage(row.stage)
-    readiness = StageReadiness(
-        closed=row.closed_on is not None,
-        consent_recorded=row.consent_on is not None,
-        agreed_goals=agreed_goal_count(conn, episode_id),
-    )
+def _sessions(conn: Connection, episode_id: int) -> list[SessionView]:
+    """The episode's sessions in order, each with its forms."""
     administrations = [
         AdministrationView(
             id=r["id"],
@@ -205,6 +197,20 @@ def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> Episode
         )
         for r in _rows(conn, t.sessions, episode_id, t.sessions.c.number)
     ]
+    return sessions
+
+
+def episode_detail(conn: Connection, viewer: Viewer, episode_id: int) -> EpisodeDetail:
+    """Everything about one episode the viewer may see; the read is audited."""
+    access = Access(conn, viewer)
+    row = access.episode(episode_id)
+    stage = Stage(row.stage)
+    readiness = StageReadiness(
+        closed=row.closed_on is not None,
+        consent_recorded=row.consent_on is not None,
+        agreed_goals=agreed_goal_count(conn, episode_id),
+    )
+    sessions = _sessions(conn, episode_id)
     frame = score_frame(conn, [episode_id])
     alerts = alerts_for(conn, frame, episode_ids=[episode_id]).get(episode_id, [])
     detail = EpisodeDetail(

@@ -64,15 +64,7 @@ def open_episode(
                 "episode.therapist_id", therapist_id, "must name a user with role therapist"
             )
         check_write(conn, actor, Episode(client_id, therapist_id, opened_on), "new")
-        already = conn.execute(
-            select(func.count())
-            .select_from(episodes)
-            .where(episodes.c.client_id == client_id, episodes.c.closed_on.is_(None))
-        ).scalar_one()
-        if already:
-            raise DomainError(
-                "episode.client_id", client_id, "the client already has an open episode"
-            )
+        _refuse_a_second_open_episode(conn, client_id)
         if consent_on is not None:
             check_consent(Episode(client_id, therapist_id, opened_on), consent_on, now)
         # A returning client: the new episode points at the last one, so both read as one story.
@@ -106,6 +98,17 @@ def open_episode(
         )
         audit.record(conn, actor, "create", "episode", episode_id, now=now)
     return episode_id
+
+
+def _refuse_a_second_open_episode(conn: Connection, client_id: int) -> None:
+    """A client has one open episode at a time."""
+    already = conn.execute(
+        select(func.count())
+        .select_from(episodes)
+        .where(episodes.c.client_id == client_id, episodes.c.closed_on.is_(None))
+    ).scalar_one()
+    if already:
+        raise DomainError("episode.client_id", client_id, "the client already has an open episode")
 
 
 def record_consent(
@@ -230,6 +233,18 @@ REOPEN_DAYS = 90
 REASON_MIN = 10
 
 
+def _reopen_reason(reason: str) -> str:
+    clean = check_text("episode.reopen_reason", reason, max_length=2000)
+    if len(clean) < REASON_MIN:
+        raise DomainError(
+            "episode.reopen_reason",
+            len(clean),
+            f"say why in at least {REASON_MIN} characters",
+            detail=f"{len(clean)} characters is too short",
+        )
+    return clean
+
+
 def reopen_episode(
     conn: Connection,
     actor: Actor,
@@ -244,14 +259,7 @@ def reopen_episode(
     What the closing said (date, reason, summary) is kept in `episode_reopenings`.
     """
     now = now or utc_now()
-    clean = check_text("episode.reopen_reason", reason, max_length=2000)
-    if len(clean) < REASON_MIN:
-        raise DomainError(
-            "episode.reopen_reason",
-            len(clean),
-            f"say why in at least {REASON_MIN} characters",
-            detail=f"{len(clean)} characters is too short",
-        )
+    clean = _reopen_reason(reason)
     with atomic(conn):
         _, row = load_for_write(conn, actor, episode_id)
         closed_on = row["closed_on"]
@@ -266,15 +274,7 @@ def reopen_episode(
                 "open a new episode instead",
                 detail=f"closed {days} days ago",
             )
-        other_open = conn.execute(
-            select(episodes.c.id).where(
-                episodes.c.client_id == row["client_id"], episodes.c.closed_on.is_(None)
-            )
-        ).first()
-        if other_open is not None:
-            raise DomainError(
-                "episode.client_id", row["client_id"], "the client already has an open episode"
-            )
+        _refuse_a_second_open_episode(conn, row["client_id"])
         conn.execute(
             insert(episode_reopenings).values(
                 episode_id=episode_id,

@@ -121,6 +121,54 @@ def _band_layers(band: list[ExpectedPoint], x: Spec, y_scale: Spec) -> list[Spec
     return [area, *edges]
 
 
+def _cutoff_layer(cut: CutoffLine, y_scale: Spec) -> Spec:
+    rule = {"type": "rule", "color": PALETTE["cutoff"], "strokeDash": [6, 4], "strokeWidth": 1.5}
+    return _layer(
+        [{"cutoff": cut.value, "label": cut.label}],
+        rule,
+        y=_field("cutoff", "quantitative", scale=y_scale),
+        tooltip=[_field("label", "nominal"), _field("cutoff", "quantitative")],
+    )
+
+
+def _line_layer(points: list[ChartPoint], colour: str, x: Spec, y_scale: Spec) -> Spec:
+    label = points[0].label
+    line = {
+        "type": "line",
+        "color": colour,
+        "strokeWidth": 2.5,
+        "point": {"size": 60, "filled": True, "color": colour},
+    }
+    return _layer(
+        [{"session": p.session, "total": p.total} for p in points],
+        line,
+        x=x,
+        y=_field("total", "quantitative", title=label, scale=y_scale),
+        tooltip=[
+            _field("session", "quantitative", title="Session"),
+            _field("total", "quantitative", title=label),
+        ],
+    )
+
+
+def _marker_layer(marks: list[ChartMarker], kind: str, shape: str, x: Spec, y_scale: Spec) -> Spec:
+    point = {
+        "type": "point",
+        "size": 260,
+        "filled": True,
+        "shape": shape,
+        "color": PALETTE[kind],
+        "opacity": 1,
+    }
+    return _layer(
+        [{"session": m.session, "total": m.total, "mark": kind} for m in marks],
+        point,
+        x=x,
+        y=_field("total", "quantitative", scale=y_scale),
+        tooltip=[_field("mark", "nominal", title="Mark"), _field("session", "quantitative")],
+    )
+
+
 def _row(data: ChartData, instrument: str, x_domain: tuple[float, float], first: bool) -> Spec:
     """One instrument's row: stages, expected band, cutoff, the score line, ruptures and repairs."""
     points = [p for p in data.points if p.instrument == instrument]
@@ -137,63 +185,12 @@ def _row(data: ChartData, instrument: str, x_domain: tuple[float, float], first:
     band = [e for e in data.expected if e.instrument == instrument]
     if band:
         layers.extend(_band_layers(band, x, y_scale))
-    for cut in (c for c in data.cutoffs if c.instrument == instrument):
-        rule = {
-            "type": "rule",
-            "color": PALETTE["cutoff"],
-            "strokeDash": [6, 4],
-            "strokeWidth": 1.5,
-        }
-        layers.append(
-            _layer(
-                [{"cutoff": cut.value, "label": cut.label}],
-                rule,
-                y=_field("cutoff", "quantitative", scale=y_scale),
-                tooltip=[_field("label", "nominal"), _field("cutoff", "quantitative")],
-            )
-        )
-    line = {
-        "type": "line",
-        "color": colour,
-        "strokeWidth": 2.5,
-        "point": {"size": 60, "filled": True, "color": colour},
-    }
-    layers.append(
-        _layer(
-            [{"session": p.session, "total": p.total} for p in points],
-            line,
-            x=x,
-            y=_field("total", "quantitative", title=label, scale=y_scale),
-            tooltip=[
-                _field("session", "quantitative", title="Session"),
-                _field("total", "quantitative", title=label),
-            ],
-        )
-    )
+    layers.extend(_cutoff_layer(c, y_scale) for c in data.cutoffs if c.instrument == instrument)
+    layers.append(_line_layer(points, colour, x, y_scale))
     for kind, shape in (("rupture", "triangle-down"), ("repair", "triangle-up")):
         marks = [m for m in data.markers if m.instrument == instrument and m.kind == kind]
-        if not marks:
-            continue
-        point = {
-            "type": "point",
-            "size": 260,
-            "filled": True,
-            "shape": shape,
-            "color": PALETTE[kind],
-            "opacity": 1,
-        }
-        layers.append(
-            _layer(
-                [{"session": m.session, "total": m.total, "mark": kind} for m in marks],
-                point,
-                x=x,
-                y=_field("total", "quantitative", scale=y_scale),
-                tooltip=[
-                    _field("mark", "nominal", title="Mark"),
-                    _field("session", "quantitative"),
-                ],
-            )
-        )
+        if marks:
+            layers.append(_marker_layer(marks, kind, shape, x, y_scale))
     return {"layer": layers, "width": WIDTH, "height": ROW_HEIGHT, "title": label}
 
 
