@@ -99,6 +99,8 @@ HANNAN_2005 = (
 )
 
 
+# Long by design: one pipeline (truth, first alert, the 2x2 counts, Wilson intervals, warnings)
+# read top to bottom against its docstring; each step is a few lines of one frame.
 def alert_accuracy(
     frame: pl.DataFrame | Series,
     *,

@@ -290,6 +290,8 @@ def _reference_and_margin(
     return reference, np.fmax(config.k * sd, config.min_drop)
 
 
+# Long by design: the rupture rule (onset, lowest point, return, repair window) is one pass
+# over the candidate sessions; its steps share the same index arrays.
 def _spans(
     series: Series,
     sub: Subset,

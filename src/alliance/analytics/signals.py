@@ -648,6 +648,8 @@ def _no_change(series: Series, outcomes: OutcomeRows, models: Mapping[str, EtrMo
     )
 
 
+# Long by design: the four alliance signals are declared side by side, each with its rule and
+# its source, so a reader checks them against DOMAIN §4 in one place.
 def _alliance(series: Series, config: RuptureConfig) -> list[_Part]:
     facts = [measure_facts(i) for i in series.instruments]
     alliance = np.array([f.kind == "alliance" for f in facts], dtype=np.bool_)
@@ -807,6 +809,8 @@ def _running_min(x: FloatArray, position: IntArray) -> FloatArray:
     return out
 
 
+# Long by design: one columnar select per signal (rupture, repair) whose columns must line up
+# with every other signal block; splitting it would scatter one frame's columns.
 def _ruptures(ruptures: pl.DataFrame, config: RuptureConfig, series: Series) -> list[pl.DataFrame]:
     if ruptures.height == 0:
         return [_empty()]

@@ -410,6 +410,7 @@ def _relational_steps(
     _note_steps(conn, rng, case, i, day, add)
 
 
+# Long by design: synthetic demo content (one demo case's boundary events), data more than logic.
 def _boundary_steps(
     conn: Connection, rng: random.Random, case: _Case, i: int, day: date, add: Add
 ) -> None:

@@ -96,6 +96,8 @@ def import_scores(
     return ImportSummary(**counts)
 
 
+# Long by design: one imported episode is written in one transaction step by step (client,
+# episode, sessions, scores), each refusal recorded against its CSV line.
 def _write_episode(
     conn: Connection,
     actor: Actor,
