@@ -13,6 +13,8 @@ from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError, NotVisibleError
+from alliance.services import resets
+from alliance.store.access import Viewer
 from alliance.web.render import templates
 
 T = TypeVar("T")
@@ -55,7 +57,10 @@ def page(
     if refused is not None:
         context.update(errors=refused.errors, values=refused.values)
         status_code = 400
-    context.setdefault("viewer", getattr(request.state, "viewer", None))
+    viewer = context.setdefault("viewer", getattr(request.state, "viewer", None))
+    if isinstance(viewer, Viewer) and viewer.after_reset and "reset_notice" not in context:
+        with tx(request) as conn:
+            context["reset_notice"] = resets.for_owner(conn, viewer)
     context.setdefault("errors", {})
     context.setdefault("values", {})
     flash = request.session.pop("flash", None)
