@@ -138,10 +138,20 @@ def test_it_ends_sessions_and_tokens_at_deactivation_for_good(
     otto = persona_client("therapist_b")
     thief = thief_of(app, otto)
     admin = persona_client("admin")
-    assert admin.post(f"/admin/users/{clinic.other_therapist_id}/deactivate").status_code == 303
+    assert (
+        admin.post(
+            f"/admin/users/{clinic.other_therapist_id}/deactivate", follow_redirects=False
+        ).status_code
+        == 303
+    )
     assert thief.get("/api/caseload").status_code == 401
     # Reactivated, the account's old session and token are still over.
-    assert admin.post(f"/admin/users/{clinic.other_therapist_id}/reactivate").status_code == 303
+    assert (
+        admin.post(
+            f"/admin/users/{clinic.other_therapist_id}/reactivate", follow_redirects=False
+        ).status_code
+        == 303
+    )
     assert thief.get("/api/caseload").status_code == 401
     assert otto.get("/api/caseload").status_code == 401
     bearer = {"Authorization": f"Bearer {token.token}"}
@@ -157,7 +167,8 @@ def test_it_signs_out_everywhere_and_ends_one_other_device(
     sign_in(laptop, "tess")
     listed = tess.get("/account/sessions")
     assert listed.status_code == 200
-    assert "Laptop/1" in listed.text and "10.0.9.9" in listed.text
+    assert "Laptop/1" in listed.text
+    assert "10.0.9.9" in listed.text
     assert "(this session)" in listed.text
     laptop_id = next(
         s.id for s in _sessions(engine, clinic.therapist_id) if s.user_agent == "Laptop/1"
