@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -149,9 +150,13 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=8, help="loopback addresses they come from")
     parser.add_argument("--probes", type=int, default=200, help="baseline /healthz requests")
     parser.add_argument("--password-checks", type=int, default=2, help="the server's setting")
-    parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--limit-s", type=float, default=300, help="stop the flood after this")
     args = parser.parse_args()
+    if not args.port:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            args.port = int(sock.getsockname()[1])
     with tempfile.TemporaryDirectory() as folder:
         server = start_server(Path(folder) / "flood.db", args.port, args.password_checks)
         try:
