@@ -92,6 +92,44 @@ class Settings(BaseSettings):
         int, Field(default=5000, ge=0, description="How long SQLite waits on a lock.")
     ] = 5000
     log_level: Annotated[str, Field(default="INFO", description="Logging level.")] = "INFO"
+    session_idle_minutes: Annotated[
+        int,
+        Field(
+            default=30,
+            ge=5,
+            le=24 * 60,
+            description="A sign-in ends after this many minutes without a request.",
+        ),
+    ] = 30
+    session_max_hours: Annotated[
+        int,
+        Field(
+            default=12,
+            ge=1,
+            le=24 * 7,
+            description="A sign-in ends this many hours after it started, however busy.",
+        ),
+    ] = 12
+    password_checks: Annotated[
+        int,
+        Field(
+            default=2,
+            ge=1,
+            le=64,
+            description="How many password hashes are checked at once, each in a worker "
+            "thread; more wait their turn.",
+        ),
+    ] = 2
+    password_queue: Annotated[
+        int,
+        Field(
+            default=64,
+            ge=0,
+            le=10_000,
+            description="How many password checks may wait for a turn; beyond that a sign-in "
+            "is answered 503 with Retry-After.",
+        ),
+    ] = 64
     transcript_data: Annotated[
         Path | None,
         Field(

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine, select
 
-from alliance.services import tokens
+from alliance.services import login_sessions, tokens
 from alliance.store import break_glass
 from alliance.store import tables as t
 from alliance.store.base import Actor
@@ -58,6 +58,12 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/account/password"): STAFF,
     ("POST", "/account/password"): STAFF,
     ("GET", "/account/totp"): STAFF,
+    ("GET", "/account/sessions"): STAFF,
+    ("POST", "/account/sessions/{sign_in_id}/end"): STAFF,
+    ("POST", "/account/sessions/end-others"): STAFF,
+    ("POST", "/account/sessions/end-all"): STAFF,
+    # Reached by every signed-in person; refused (400) when there is no reset to confirm.
+    ("POST", "/account/reset/confirm"): STAFF,
     ("POST", "/account/totp"): STAFF,
     ("POST", "/account/totp/start"): STAFF,
     ("GET", "/caseload"): THERAPISTS,
@@ -185,6 +191,29 @@ def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
     return {"client_id": client_id, "incident_id": incident_id, "token_id": token.id}
 
 
+# Routes that end the persona's own session: after every other route, plain sign-out last.
+SIGN_OUTS = (("POST", "/logout"), ("POST", "/account/sessions/end-all"))
+
+
+def spare_sign_in(engine: Engine, username: str | None) -> int:
+    """A second sign-in of the persona's own (another device), for the route that ends one."""
+    with engine.begin() as conn:
+        user_id = conn.execute(
+            select(t.users.c.id).where(t.users.c.username == (username or "admin"))
+        ).scalar_one()
+        login_sessions.start(conn, user_id, "10.9.9.9", "another device")
+        return int(
+            conn.execute(
+                select(t.login_sessions.c.id)
+                .where(t.login_sessions.c.user_id == user_id)
+                .order_by(t.login_sessions.c.id.desc())
+            )
+            .scalars()
+            .first()
+            or 0
+        )
+
+
 def concrete(
     path: str,
     clinic: Clinic,
@@ -251,15 +280,17 @@ def test_it_enforces_the_matrix_with_zero_leaks(
     # Handing the browser over as a tablet locks it to the form, and signing out ends the
     # session: those two last, so each persona keeps its session through the rest of the table.
     routes = sorted(
-        route_table(app), key=lambda r: (r == ("POST", "/logout"), r[1].endswith("/tablet"))
+        route_table(app),
+        key=lambda r: (r in SIGN_OUTS, r == SIGN_OUTS[0], r[1].endswith("/tablet")),
     )
     failures: list[str] = []
     for persona in PERSONAS:
         client = persona_client(persona)
         if persona == "client_link":
             assert client.get(f"/f/{link.token}").status_code == 200
+        own = {**ids, "sign_in_id": spare_sign_in(engine, PERSONAS[persona])}
         for method, path in routes:
-            url = concrete(path, clinic, link.token, link.link_id, ids=ids)
+            url = concrete(path, clinic, link.token, link.link_id, ids=own)
             response = send(client, method, path, url)
             allowed = persona in RULES[(method, path)]
             where = f"{persona} {method} {path} -> {response.status_code}"

@@ -71,17 +71,15 @@ def test_it_sets_a_one_time_password_that_must_be_changed(
     assert not user_row(engine, clinic.other_therapist_id).must_change_password
 
 
-def test_it_ends_the_old_password_and_holds_open_sessions(
+def test_it_ends_the_old_password_and_open_sessions(
     engine: Engine, clinic: Clinic, persona_client: Callable[[str], TestClient]
 ) -> None:
     otto = persona_client("therapist_b")
     assert otto.get("/caseload").status_code == 200
     admin = persona_client("admin")
     assert admin.post(f"/admin/users/{clinic.other_therapist_id}/password").status_code == 200
-    # A session opened before the reset is sent to the password form.
-    assert otto.get("/caseload", follow_redirects=False).headers["location"] == (
-        "/account/password"
-    )
+    # A session opened before the reset has ended: whoever holds it must sign in again.
+    assert otto.get("/caseload", follow_redirects=False).headers["location"] == "/login"
     stranger = persona_client("anonymous")
     refused = stranger.post("/login", data={"username": "otto", "password": PASSWORD})
     assert refused.status_code == 400

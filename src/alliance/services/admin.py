@@ -12,6 +12,7 @@ from alliance.domain import DomainError, Role
 from alliance.domain.people import check_display_name
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import INSTRUMENT_IDS
+from alliance.services import login_sessions, resets, tokens
 from alliance.services.clinical import refused_as_form_errors
 from alliance.services.passwords import hash_password
 from alliance.store import audit, break_glass
@@ -247,6 +248,10 @@ def set_active(conn: Connection, viewer: Viewer, user_id: int, *, active: bool) 
             raise FormError({"user": "The clinic needs at least one active admin."})
     conn.execute(update(t.users).where(t.users.c.id == user_id).values(active=active))
     audit.record(conn, viewer.actor, "reactivate" if active else "deactivate", "user", user_id)
+    if not active:
+        # Ended and revoked, not merely refused while inactive: a reactivation restores neither.
+        login_sessions.end_all(conn, user_id, "deactivated")
+        tokens.revoke_all_for(conn, user_id, viewer.actor)
     return current.username
 
 
@@ -279,6 +284,10 @@ def reset_password(conn: Connection, viewer: Viewer, user_id: int) -> NewAccount
         )
     )
     audit.record(conn, viewer.actor, "reset_password", "user", user_id)
+    # Whoever held the old password, or a copied cookie or token, is out at once.
+    login_sessions.end_all(conn, user_id, "password_reset")
+    tokens.revoke_all_for(conn, user_id, viewer.actor)
+    resets.record(conn, viewer, user_id)
     return NewAccount(user_id, username, password)
 
 

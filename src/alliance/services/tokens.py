@@ -182,3 +182,17 @@ def viewer_for_token(engine: Engine, token: str, ip: str | None) -> Viewer | Non
             conn.execute(update(k).where(k.c.id == row.id).values(last_used_at=now))
     # A token is the user acting from software: it never needs a password change first.
     return Viewer.from_row(row, row.user_id, ip)
+
+
+def revoke_all_for(conn: Connection, user_id: int, actor: Actor) -> int:
+    """Revoke every live token of a user (deactivation, a reset, a password change); audited."""
+    k = t.api_tokens
+    ids = conn.execute(
+        select(k.c.id).where(k.c.user_id == user_id, k.c.revoked_at.is_(None))
+    ).scalars()
+    revoked = 0
+    for token_id in list(ids):
+        conn.execute(update(k).where(k.c.id == token_id).values(revoked_at=utc_now()))
+        audit.record(conn, actor, "revoke", "api_token", token_id)
+        revoked += 1
+    return revoked

@@ -12,6 +12,7 @@ import segno
 from sqlalchemy import Connection, Engine, Row, select, update
 
 from alliance.errors import FormError
+from alliance.services import login_sessions, tokens
 from alliance.services.passwords import hash_password, verify_password
 from alliance.store import audit
 from alliance.store import tables as t
@@ -76,18 +77,50 @@ def authenticate(
     With a second factor on, a right password yields `code_owed_by` and no viewer; the failure
     count is kept until the code is right, so guessing codes also ends in the lockout.
     """
-    now = now or datetime.now(UTC)
-    row = conn.execute(
+    row = _account(conn, username)
+    return _settle(conn, row, _verify(row, password), ip, now or datetime.now(UTC))
+
+
+def check_password(
+    engine: Engine, username: str, password: str, ip: str | None, now: datetime | None = None
+) -> SignIn:
+    """`authenticate`, with the slow argon2 check between two short transactions.
+
+    Holding a transaction (a write lock on SQLite) through the hash would make every other
+    sign-in, and every write, wait for it.
+    """
+    with engine.begin() as conn:
+        row = _account(conn, username)
+    verified = _verify(row, password)
+    with engine.begin() as conn:
+        return _settle(conn, row, verified, ip, now or datetime.now(UTC))
+
+
+def _account(conn: Connection, username: str) -> Row[Any] | None:
+    return conn.execute(
         select(t.users).where(t.users.c.username == username.strip().lower())
     ).first()
-    refused = SignIn(None, False, "the username or password is not right")
+
+
+def _verify(row: Row[Any] | None, password: str) -> bool:
+    """The argon2 check; an unknown or password-less account costs the same time, and fails."""
     if row is None or not row.active or row.password_hash is None:
         verify_password(_DUMMY_HASH, password)
+        return False
+    return verify_password(row.password_hash, password)
+
+
+def _settle(
+    conn: Connection, row: Row[Any] | None, verified: bool, ip: str | None, now: datetime
+) -> SignIn:
+    """What a checked password means: refused, locked, a code owed, or signed in."""
+    refused = SignIn(None, False, "the username or password is not right")
+    if row is None or not row.active or row.password_hash is None:
         return refused
     locked_until = _utc(row.locked_until)
     if locked_until is not None and locked_until > now:
         return SignIn(None, False, LOCKED)
-    if not verify_password(row.password_hash, password):
+    if not verified:
         _count_failure(conn, row.id, (row.failed_logins or 0) + 1, now)
         return refused
     if row.totp_enabled and row.totp_secret:
@@ -237,9 +270,19 @@ def confirm_totp(conn: Connection, viewer: Viewer, code: str, now: datetime | No
 
 
 def change_password(
-    conn: Connection, viewer: Viewer, current: str, new: str, repeat: str
+    conn: Connection,
+    viewer: Viewer,
+    current: str,
+    new: str,
+    repeat: str,
+    *,
+    revoke_tokens: bool = True,
 ) -> dict[str, str]:
-    """Set a new password; returns errors by field (empty when done)."""
+    """Set a new password; returns errors by field (empty when done).
+
+    Every sign-in session of the user ends, this one too (the caller starts a fresh one), so a
+    copied cookie is worthless; the user's API tokens are revoked unless they chose to keep them.
+    """
     errors: dict[str, str] = {}
     row = conn.execute(select(t.users.c.password_hash).where(t.users.c.id == viewer.user_id)).one()
     if row.password_hash is None or not verify_password(row.password_hash, current):
@@ -258,6 +301,9 @@ def change_password(
         .values(password_hash=hash_password(new), must_change_password=False)
     )
     audit.record(conn, viewer.actor, "change_password", "user", viewer.user_id)
+    login_sessions.end_all(conn, viewer.user_id, "password_changed")
+    if revoke_tokens:
+        tokens.revoke_all_for(conn, viewer.user_id, viewer.actor)
     return {}
 
 

@@ -43,10 +43,14 @@ class Viewer:
     organisation_id: int | None
     ip: str | None
     must_change_password: bool = False
+    # The sign-in session this viewer acts in (None for an API token or a command).
+    session_id: int | None = None
+    # The sign-in followed an admin's password reset that the user has not confirmed as theirs.
+    after_reset: bool = False
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.user_id, self.ip)
+        return Actor(self.user_id, self.ip, self.after_reset)
 
     @classmethod
     def from_row(

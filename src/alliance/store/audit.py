@@ -18,6 +18,7 @@ from alliance.store.base import Actor, as_utc, utc_now
 from alliance.store.tables import audit_events
 
 GENESIS = "0" * 64
+AFTER_RESET = "_after_reset"
 # Any fixed number: PostgreSQL transactions that append to the chain take this lock in turn.
 _PG_LOCK_KEY = 7_241_905
 
@@ -64,6 +65,10 @@ def record(
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     at = as_utc(now or utc_now()).astimezone(UTC)
+    if actor.after_reset:
+        # The account's password was reset by an admin, who knew the one-time password: every
+        # event of such a sign-in says so, so the reads are not taken for the owner's own.
+        action = f"{action}{AFTER_RESET}"
     last = conn.execute(
         select(audit_events.c.seq, audit_events.c.hash).where(
             audit_events.c.seq == select(func.max(audit_events.c.seq)).scalar_subquery()

@@ -23,6 +23,8 @@ class Actor:
 
     user_id: int | None
     ip: str | None = None
+    # Acting in a sign-in that followed an admin's password reset: audited as such (see audit).
+    after_reset: bool = False
 
     @classmethod
     def system(cls) -> Actor:

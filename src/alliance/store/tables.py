@@ -412,3 +412,35 @@ etr_models = Table(
     Column("n_episodes", Integer, nullable=False),
     Column("params", JSON, nullable=False),
 )
+
+# An admin's password reset, kept so the first sign-in after it is flagged to the user, to their
+# supervisor and in the audit (an admin who knows the one-time password could sign in as them).
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("reset_by", ForeignKey("users.id"), nullable=False),
+    Column("reset_at", DateTime(timezone=True), nullable=False),
+    Column("signed_in_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+)
+
+# Sign-in sessions: the cookie holds a random secret; only its SHA-256 is kept, so a copy of the
+# table signs nobody in. A row ends (ended_at) at sign-out, a password change or reset, a
+# deactivation, or "sign out everywhere"; timeouts are checked against created and last seen.
+login_sessions = Table(
+    "login_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    _created(),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("end_reason", String(20), nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("user_agent", String(200), nullable=True),
+    # The reset this sign-in followed: every audit event of the session is marked.
+    Column("after_reset_id", ForeignKey("password_resets.id"), nullable=True),
+)

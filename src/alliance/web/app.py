@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from alliance.config import Settings, SettingsError
+from alliance.services.login_sessions import Timeouts
 from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
@@ -28,12 +29,12 @@ from alliance.web.cookies import SecureCookieMiddleware
 from alliance.web.csrf import csrf_protect
 from alliance.web.logs import configure_logging
 from alliance.web.middleware import SecurityMiddleware
+from alliance.web.offload import PasswordGate
 from alliance.web.render import templates
 from alliance.web.screening import screen_input
 
 WEB_DIR = Path(__file__).resolve().parent
 SESSION_COOKIE = "alliance_session"
-SESSION_MAX_AGE_S = 8 * 60 * 60
 
 log = logging.getLogger("alliance.web")
 
@@ -90,13 +91,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     # Small hot writes (client-form submissions) share commits; see alliance.store.writer.
     app.state.writer = GroupCommitWriter(app.state.engine)
+    app.state.timeouts = Timeouts.of(settings.session_idle_minutes, settings.session_max_hours)
+    app.state.password_gate = PasswordGate(settings.password_checks, settings.password_queue)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(
         SessionMiddleware,
         secret_key=resolve_secret_key(settings),
         session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE_S,
+        # The server's session row decides; the cookie only stops being sent after the longest.
+        max_age=settings.session_max_hours * 60 * 60,
         same_site="lax",
         https_only=False,
     )
@@ -159,12 +163,15 @@ def _install_error_pages(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
         return templates.TemplateResponse(
             request,
             "error.html",
             {"status": exc.status_code, "detail": exc.detail},
             status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -1,4 +1,4 @@
-"""Who is asking: the signed session cookie and the role check on every route.
+"""Who is asking: the sign-in session behind the cookie, and the role check on every route.
 
 Every route declares `Depends(require_role(...))` (or is in PUBLIC_PATHS); object-level checks
 (whose episode is this?) live in the service layer, so pages and the API share them.
@@ -11,12 +11,14 @@ from collections.abc import Callable
 from fastapi import Request
 from starlette.exceptions import HTTPException
 
-from alliance.services import tokens, users
+from alliance.services import login_sessions, tokens
 from alliance.store.access import RoleName as Role
 from alliance.store.access import Viewer
 
 ROLES: tuple[Role, ...] = ("therapist", "supervisor", "admin")
 CLINICAL_ROLES: tuple[Role, ...] = ("therapist", "supervisor")
+# The session cookie's key for the sign-in session's secret (alliance.services.login_sessions).
+SESSION_KEY = "sid"
 
 # The paths reachable without a login: the client form (its token is the credential), login,
 # the health check and static assets. A test walks app.routes and fails on any other route
@@ -71,12 +73,8 @@ def require_role(*roles: Role) -> Callable[[Request], Viewer]:
         tablet = request.session.get("tablet")
         if tablet:
             raise TabletLockedError(f"/tablet/{tablet}")
-        user_id = request.session.get("uid")
-        if not isinstance(user_id, int):
-            raise LoginRequiredError
-        viewer = users.load_viewer(request.app.state.engine, user_id, client_ip(request))
+        viewer = session_viewer(request)
         if viewer is None:
-            request.session.clear()
             raise LoginRequiredError
         if viewer.must_change_password and request.url.path != "/account/password":
             raise PasswordChangeRequiredError
@@ -104,9 +102,18 @@ def _bearer_viewer(request: Request) -> Viewer:
     return viewer
 
 
-def require_tablet_session(request: Request) -> int:
-    """A dependency for the tablet pages: the device must be locked by a signed-in therapist."""
-    user_id = request.session.get("uid")
-    if not isinstance(user_id, int):
-        raise LoginRequiredError
-    return user_id
+def session_viewer(request: Request) -> Viewer | None:
+    """The user of the browser's live sign-in session, or None (the cookie is then emptied).
+
+    The cookie holds only the session's secret; the server's row decides whether it still
+    counts, so a sign-out, a password change or reset, a deactivation or a timeout ends it.
+    """
+    secret = request.session.get(SESSION_KEY)
+    if not isinstance(secret, str):
+        return None
+    viewer = login_sessions.viewer_for(
+        request.app.state.engine, secret, client_ip(request), request.app.state.timeouts
+    )
+    if viewer is None:
+        request.session.clear()
+    return viewer

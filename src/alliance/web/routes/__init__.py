@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from alliance.web.routes import admin, api, auth_pages, client, clinical, practice, supervision
+from alliance.web.routes import (
+    account,
+    admin,
+    api,
+    auth_pages,
+    client,
+    clinical,
+    practice,
+    supervision,
+)
 
 ROUTERS: list[APIRouter] = [
     auth_pages.router,
+    account.router,
     practice.router,
     clinical.router,
     client.router,

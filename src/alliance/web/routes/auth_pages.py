@@ -7,15 +7,18 @@ A sign-in that still owes a code keeps only `totp_uid` (and when it started) in 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import Engine
 
 from alliance.errors import FormError
-from alliance.services import admin, users
+from alliance.services import admin, login_sessions, users
 from alliance.store.access import Viewer
-from alliance.web.auth import client_ip, require_role
+from alliance.web.auth import SESSION_KEY, client_ip, require_role
+from alliance.web.offload import in_thread
 from alliance.web.routes.common import Refused, form_data, page, redirect, submit, tx
 
 router = APIRouter(include_in_schema=False)
@@ -41,13 +44,40 @@ def _code_owed(request: Request) -> int | None:
     return uid
 
 
-def _signed_in(request: Request, result: users.SignIn) -> RedirectResponse:
+def _signed_in(request: Request, result: users.SignIn, secret: str | None) -> RedirectResponse:
     assert result.viewer is not None
+    assert secret is not None
+    # A fresh cookie: nothing of the signed-out browser's session (a planted id) carries over.
     request.session.clear()
-    request.session["uid"] = result.viewer.user_id
+    request.session[SESSION_KEY] = secret
     if result.must_change_password:
         return RedirectResponse("/account/password", status_code=303)
     return RedirectResponse(START[result.viewer.role], status_code=303)
+
+
+def _sign_in_work(
+    request: Request, check: Callable[[Engine], users.SignIn]
+) -> Callable[[], tuple[users.SignIn, str | None]]:
+    """`check` (it opens its own transactions), then the new session's row if it lets them in."""
+    engine, ip = request.app.state.engine, client_ip(request)
+    agent = request.headers.get("user-agent")
+
+    def work() -> tuple[users.SignIn, str | None]:
+        result = check(engine)
+        if result.viewer is None:
+            return result, None
+        with engine.begin() as conn:
+            return result, login_sessions.start(conn, result.viewer.user_id, ip, agent)
+
+    return work
+
+
+def _code_check(user_id: int, code: str, ip: str | None) -> Callable[[Engine], users.SignIn]:
+    def check(engine: Engine) -> users.SignIn:
+        with engine.begin() as conn:
+            return users.verify_code(conn, user_id, code, ip)
+
+    return check
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -65,10 +95,10 @@ async def _login_code(request: Request, user_id: int, code: str) -> Response:
     if not code.strip():
         errors = {"code": "enter the 6-digit code from your authenticator app"}
     else:
-        with tx(request) as conn:
-            result = users.verify_code(conn, user_id, code, client_ip(request))
+        ip = client_ip(request)
+        result, secret = await in_thread(_sign_in_work(request, _code_check(user_id, code, ip)))
         if result.viewer is not None:
-            return _signed_in(request, result)
+            return _signed_in(request, result, secret)
         errors = {"code": result.error or "sign-in refused"}
         if result.error == users.LOCKED:
             request.session.clear()
@@ -93,10 +123,14 @@ async def login(request: Request) -> Response:
     if not password:
         errors["password"] = "enter your password"  # noqa: S105 (a message, not a secret)
     if not errors:
-        with tx(request) as conn:
-            result = users.authenticate(conn, username, password, client_ip(request))
+        ip = client_ip(request)
+        result, secret = await request.app.state.password_gate.run(
+            _sign_in_work(
+                request, lambda engine: users.check_password(engine, username, password, ip)
+            )
+        )
         if result.viewer is not None:
-            return _signed_in(request, result)
+            return _signed_in(request, result, secret)
         if result.code_owed_by is not None:
             request.session.clear()
             request.session["totp_uid"] = result.code_owed_by
@@ -110,6 +144,11 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 def logout(request: Request) -> RedirectResponse:
+    """End this sign-in on the server, so a copy of the cookie is worthless too."""
+    secret = request.session.get(SESSION_KEY)
+    if isinstance(secret, str):
+        with tx(request) as conn:
+            login_sessions.end(conn, secret)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -131,13 +170,32 @@ async def password_change(
     request: Request, viewer: Annotated[Viewer, Depends(require_role())]
 ) -> Response:
     form = await form_data(request)
-    with tx(request) as conn:
-        errors = users.change_password(
-            conn, viewer, form.get("current", ""), form.get("new", ""), form.get("repeat", "")
-        )
-    if errors:
+    engine, ip = request.app.state.engine, client_ip(request)
+    agent = request.headers.get("user-agent")
+
+    def work() -> tuple[dict[str, str], str | None]:
+        with engine.begin() as conn:
+            errors = users.change_password(
+                conn,
+                viewer,
+                form.get("current", ""),
+                form.get("new", ""),
+                form.get("repeat", ""),
+                revoke_tokens=form.get("keep_tokens") != "on",
+            )
+            if errors:
+                return errors, None
+            # Every session of the user ended with the change, this one too: a fresh one here.
+            return {}, login_sessions.start(conn, viewer.user_id, ip, agent)
+
+    errors, secret = await request.app.state.password_gate.run(work)
+    if errors or secret is None:
         return page(request, "password.html", {"viewer": viewer, "errors": errors}, 400)
-    return redirect(request, START[viewer.role], "Your password was changed.")
+    request.session.clear()
+    request.session[SESSION_KEY] = secret
+    return redirect(
+        request, START[viewer.role], "Your password was changed; every other sign-in has ended."
+    )
 
 
 def _totp_page(request: Request, viewer: Viewer, refused: Refused | None = None) -> HTMLResponse:

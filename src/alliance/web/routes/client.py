@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from alliance.errors import FormError
 from alliance.services import links, users
 from alliance.services.measures import Source
-from alliance.web.auth import LoginRequiredError, client_ip
+from alliance.web.auth import LoginRequiredError, client_ip, session_viewer
+from alliance.web.offload import in_thread
 from alliance.web.routes.common import Refused, form_data, page, redirect, tx
 
 router = APIRouter(include_in_schema=False)
@@ -95,34 +96,37 @@ def link_done(request: Request, token: str) -> HTMLResponse:
     return response
 
 
-def _tablet_link(request: Request, link_id: int) -> int:
-    """The tablet pages answer only on the device a therapist locked to this very link."""
-    if request.session.get("tablet") != link_id or not isinstance(request.session.get("uid"), int):
+def _tablet_user(request: Request, link_id: int | None = None) -> int:
+    """The therapist who locked this device (to this very link, when given), still signed in."""
+    tablet = request.session.get("tablet")
+    if not tablet or (link_id is not None and tablet != link_id):
         raise LoginRequiredError
-    return link_id
+    viewer = session_viewer(request)
+    if viewer is None:
+        raise LoginRequiredError
+    return viewer.user_id
 
 
 @router.get("/tablet/unlock", response_class=HTMLResponse)
 def tablet_unlock_form(request: Request) -> HTMLResponse:
-    if not request.session.get("tablet"):
-        raise LoginRequiredError
+    _tablet_user(request)
     return page(request, "client/unlock.html", {"viewer": None})
 
 
 @router.post("/tablet/unlock", response_model=None)
 async def tablet_unlock(request: Request) -> Response:
     """The therapist takes the device back by typing their own password (and code, if on)."""
-    if not request.session.get("tablet") or not isinstance(request.session.get("uid"), int):
-        raise LoginRequiredError
+    user_id = await in_thread(lambda: _tablet_user(request))
     form = await form_data(request)
-    with tx(request) as conn:
-        errors = users.check_unlock(
-            conn,
-            request.session["uid"],
-            form.get("password", ""),
-            form.get("code", ""),
-            client_ip(request),
-        )
+    engine, ip = request.app.state.engine, client_ip(request)
+
+    def work() -> dict[str, str]:
+        with engine.begin() as conn:
+            return users.check_unlock(
+                conn, user_id, form.get("password", ""), form.get("code", ""), ip
+            )
+
+    errors = await request.app.state.password_gate.run(work)
     if errors:
         return page(request, "client/unlock.html", {"viewer": None, "errors": errors}, 400)
     request.session.pop("tablet", None)
@@ -132,7 +136,7 @@ async def tablet_unlock(request: Request) -> Response:
 
 @router.get("/tablet/{link_id}", response_class=HTMLResponse)
 def tablet_form(request: Request, link_id: int) -> HTMLResponse:
-    _tablet_link(request, link_id)
+    _tablet_user(request, link_id)
     if request.session.get("tablet_done") == link_id:
         return page(request, "client/thanks.html", {"viewer": None, "tablet": True})
     return _form(request, f"/tablet/{link_id}", refused=None, link_id=link_id)
@@ -140,7 +144,7 @@ def tablet_form(request: Request, link_id: int) -> HTMLResponse:
 
 @router.post("/tablet/{link_id}", response_model=None)
 async def tablet_submit(request: Request, link_id: int) -> Response:
-    _tablet_link(request, link_id)
+    await in_thread(lambda: _tablet_user(request, link_id))
     form = await form_data(request)
     refused = await _submit(request, form, f"/tablet/{link_id}", source="tablet", link_id=link_id)
     if refused is not None:

@@ -13,6 +13,9 @@ from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError, NotVisibleError
+from alliance.services import resets
+from alliance.store.access import Viewer
+from alliance.web.offload import in_thread
 from alliance.web.render import templates
 
 T = TypeVar("T")
@@ -55,7 +58,10 @@ def page(
     if refused is not None:
         context.update(errors=refused.errors, values=refused.values)
         status_code = 400
-    context.setdefault("viewer", getattr(request.state, "viewer", None))
+    viewer = context.setdefault("viewer", getattr(request.state, "viewer", None))
+    if isinstance(viewer, Viewer) and viewer.after_reset and "reset_notice" not in context:
+        with tx(request) as conn:
+            context["reset_notice"] = resets.for_owner(conn, viewer)
     context.setdefault("errors", {})
     context.setdefault("values", {})
     flash = request.session.pop("flash", None)
@@ -83,9 +89,15 @@ async def submit(
     page holds several forms) and the values typed.
     """
     form = await form_data(request)
-    try:
+
+    def run() -> T:
         with tx(request) as conn:
-            result = write(conn, form)
+            return write(conn, form)
+
+    try:
+        # The write (its checks, the scoring, the alerts it refreshes) runs in a worker thread:
+        # the event loop goes on serving other requests meanwhile.
+        result = await in_thread(run)
     except FormError as exc:
         return again(Refused({form_name: exc.errors} if form_name else exc.errors, form))
     return done(result)

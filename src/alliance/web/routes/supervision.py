@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
+from alliance.services import resets
 from alliance.services.caseload import caseload
 from alliance.services.incidents import open_incidents
 from alliance.services.supervision import clinic_table, supervisees
@@ -25,10 +26,17 @@ def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
         people = supervisees(conn, viewer)
         figures = clinic_table(conn, viewer)
         incidents = open_incidents(conn, viewer)
+        password_resets = resets.for_supervisor(conn, viewer)
     return page(
         request,
         "supervision.html",
-        {"viewer": viewer, "people": people, "figures": figures, "incidents": incidents},
+        {
+            "viewer": viewer,
+            "people": people,
+            "figures": figures,
+            "incidents": incidents,
+            "password_resets": password_resets,
+        },
     )
 
 
