@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select, update
 
 from alliance.domain import DomainError, Role
-from alliance.domain.people import check_display_name
+from alliance.domain.people import check_display_name, check_email
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import INSTRUMENT_IDS
 from alliance.services.clinical import refused_as_form_errors
@@ -79,6 +79,7 @@ def add_account_from_command_line(
     display_name: str | None = None,
     supervisor: str | None = None,
     clinic: str | None = None,
+    email: str | None = None,
 ) -> NewAccount:
     """The first account (and any after it) from `alliance user add`, with no one signed in.
 
@@ -112,7 +113,21 @@ def add_account_from_command_line(
             supervisor_id=supervisor_id,
             must_change_password=True,
         )
+    if email:
+        set_user_email(conn, system, user_id, email)
     return NewAccount(user_id, clean_username, password)
+
+
+def set_user_email(conn: Connection, actor: Actor, user_id: int, email: str | None) -> None:
+    """Where risk notifications reach the user (optional; audited, the address is not)."""
+    clean = None
+    if email and email.strip():
+        try:
+            clean = check_email(email)
+        except DomainError as exc:
+            raise FormError({"email": f"{exc.detail}: {exc.rule}"}) from None
+    conn.execute(update(t.users).where(t.users.c.id == user_id).values(email=clean))
+    audit.record(conn, actor, "set_email", "user", user_id)
 
 
 def has_admin(conn: Connection) -> bool:
