@@ -33,11 +33,11 @@ def set_contact_consent(
     conn: Connection, viewer: Viewer, client_id: int, answer: str, now: datetime | None = None
 ) -> bool:
     """Record ("yes") or withdraw ("no") the client's consent to be contacted (audited)."""
+    client_detail(conn, viewer, client_id)
     if viewer.role != "therapist":
         raise FormError({"consent": "only the client's therapist records their consent"})
     if answer not in ("yes", "no"):
         raise FormError({"consent": f"{answer[:10]!r} is not one of yes, no"})
-    client_detail(conn, viewer, client_id)
     now = now or utc_now()
     at = now if answer == "yes" else None
     i = t.client_identities

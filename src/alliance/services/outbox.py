@@ -106,6 +106,7 @@ def queue_invitation(
     settings: Settings,
     key: str,
     *,
+    episode_id: int,
     link_id: int,
     token: str,
     channel: str,
@@ -115,12 +116,16 @@ def queue_invitation(
     """Queue "your check-in is ready" with the link, to the client by email or text message."""
     from alliance.services.links import token_hash
 
+    Access(conn, viewer).episode(episode_id, write=True)
     if channel not in CHANNELS:
         raise FormError({"channel": f"{channel[:20]!r} is not one of email, sms"})
-    link = conn.execute(select(t.client_links).where(t.client_links.c.id == link_id)).first()
+    link = conn.execute(
+        select(t.client_links).where(
+            t.client_links.c.id == link_id, t.client_links.c.episode_id == episode_id
+        )
+    ).first()
     if link is None or link.token_hash != token_hash(token):
         raise FormError({"link": "this link is not known; create a new one"})
-    Access(conn, viewer).episode(link.episode_id, write=True)
     now = now or utc_now()
     if link.used_at is not None or as_utc(link.expires_at) <= now:
         raise FormError({"link": "this link was used or has expired; create a new one"})

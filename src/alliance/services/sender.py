@@ -158,7 +158,7 @@ def _after_failure(
 ) -> dict[str, object]:
     """Queued again after the backoff, or failed once the retry window is spent."""
     window_ends = as_utc(row.created_at) + timedelta(minutes=settings.retry_window_minutes)
-    retry_at = now + backoff(row.attempts + 1)
+    retry_at = now + backoff(row.attempts)  # the row counts this attempt already
     if error.retry and retry_at <= window_ends:
         return {"state": "queued", "next_attempt_at": retry_at, "last_answer": error.reason}
     why = error.reason if not error.retry else f"{error.reason} (retried until the window closed)"

@@ -518,14 +518,13 @@ async def send_link(
 
     def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
         link_id = form.get("link_id", "")
-        if not link_id.isdigit() or len(link_id) > 12:
-            raise FormError({"link": "this link is not known; create a new one"})
         outbox.queue_invitation(
             conn,
             viewer,
             request.app.state.settings,
             request.app.state.secret_key,
-            link_id=int(link_id),
+            episode_id=episode_id,
+            link_id=int(link_id) if link_id.isdigit() and len(link_id) < 12 else 0,
             token=form.get("token", ""),
             channel=form.get("channel", ""),
             base_url=str(request.base_url),
