@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -58,7 +59,12 @@ class SmtpTarget:
 
     @property
     def loopback(self) -> bool:
-        return self.host in LOOPBACK_HOSTS
+        if self.host in LOOPBACK_HOSTS:
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 def parse_smtp_url(value: str) -> SmtpTarget:

@@ -33,10 +33,10 @@ def mail_test(address: str) -> None:
     clinic = settings.clinic_name or "your clinic"
     text = f"A test message from Alliance for {clinic}: the set-up works."
     if "@" in address:
-        greeting = gateways.check_email_setup(settings)
+        greeting, how = gateways.check_email_setup(settings)
         target = settings.smtp
         assert target is not None
-        click.echo(f"Connected to {target.host}:{target.port} ({target.tls}): {greeting}")
+        click.echo(f"Connected to {target.host}:{target.port} ({how}): {greeting}")
         answer = gateways.send_email(settings, address.strip(), "Alliance: a test message", text)
     else:
         answer = gateways.send_sms(settings, address.strip(), text)

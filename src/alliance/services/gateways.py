@@ -139,8 +139,8 @@ def send_email(settings: Settings, to: str, subject: str, body: str) -> str:
             client.close()
 
 
-def check_email_setup(settings: Settings) -> str:
-    """Connect and log in without sending; the server's greeting, for `alliance mail test`."""
+def check_email_setup(settings: Settings) -> tuple[str, str]:
+    """Connect and log in without sending: the server's answer and how the line is secured."""
     target = settings.smtp
     if target is None:
         raise GatewayError(
@@ -149,7 +149,10 @@ def check_email_setup(settings: Settings) -> str:
     client = _connect(target)
     try:
         _login(client, target)
-        return _reply(*client.noop())
+        how = "TLS" if target.tls == "implicit" else "STARTTLS"
+        if not isinstance(client.sock, ssl.SSLSocket):
+            how = "in the clear: this machine only"
+        return _reply(*client.noop()), how
     finally:
         client.close()
 
