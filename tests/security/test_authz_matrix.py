@@ -124,6 +124,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/break-glass"): ADMIN,
     ("GET", "/admin/schedules"): ADMIN,
     ("POST", "/admin/schedules"): ADMIN,
+    ("GET", "/admin/mail"): ADMIN,
+    ("POST", "/admin/mail/test"): ADMIN,
     ("GET", "/api/health"): ALL,
     ("GET", "/api/caseload"): THERAPISTS,
     ("POST", "/api/clients"): CLINICIANS,

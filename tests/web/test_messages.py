@@ -366,3 +366,37 @@ def test_it_sends_each_message_once_with_two_senders_at_once(
         thread.join()
     assert len(mailbox.received) == 6
     assert {row.state for row in outbox(engine)} == {"sent"}
+
+
+def test_it_shows_the_admin_the_mail_settings_and_sends_a_test(
+    engine: Engine, clinic: Clinic, database_url: str
+) -> None:
+    with smtp_server(login=("clinic", "s3cret-pass")) as box:
+        settings = settings_for(database_url, smtp_url=box.url("clinic", "s3cret-pass"))
+        client = TestClient(create_app(settings, engine=engine))
+        client.__enter__()
+        send_csrf_token(client)
+        sign_in(client, clinic.usernames["admin"])
+        page = client.get("/admin/mail").text
+        assert f"127.0.0.1:{box.port}, STARTTLS, user clinic (password hidden)" in page
+        assert "s3cret-pass" not in page
+        sent = client.post("/admin/mail/test", data={"address": "admin@example.org"})
+        assert sent.status_code == 200
+        assert "Sent. The gateway answered: 250 Message accepted" in sent.text
+        assert len(box.to("admin@example.org")) == 1
+        # A therapist's email for risk notifications, set on the user page.
+        edit = client.post(
+            f"/admin/users/{clinic.therapist_id}",
+            data={"display_name": "Tess", "role": "therapist", "email": "tess@example.org"},
+        )
+        assert edit.status_code == 200
+        assert 'value="tess@example.org"' in client.get(f"/admin/users/{clinic.therapist_id}").text
+        bad = client.post(
+            f"/admin/users/{clinic.therapist_id}",
+            data={"display_name": "Tess", "role": "therapist", "email": "tess-at-example"},
+        )
+        assert bad.status_code == 400
+        assert "not an e-mail address" in bad.text
+    refused = client.post("/admin/mail/test", data={"address": "admin@example.org"})
+    assert refused.status_code == 400
+    assert "Error: the test was not sent. cannot reach the mail server" in refused.text

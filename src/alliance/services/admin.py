@@ -146,6 +146,7 @@ class AccountView:
     role: str
     supervisor_id: int | None
     active: bool
+    email: str | None = None
 
 
 def account(conn: Connection, viewer: Viewer, user_id: int) -> AccountView:
@@ -153,11 +154,23 @@ def account(conn: Connection, viewer: Viewer, user_id: int) -> AccountView:
     u = t.users
     row = conn.execute(
         select(
-            u.c.id, u.c.username, u.c.display_name, u.c.role, u.c.supervisor_id, u.c.active
+            u.c.id,
+            u.c.username,
+            u.c.display_name,
+            u.c.role,
+            u.c.supervisor_id,
+            u.c.active,
+            u.c.email,
         ).where(u.c.id == user_id)
     ).one()
     return AccountView(
-        row.id, row.username, row.display_name, row.role, row.supervisor_id, bool(row.active)
+        row.id,
+        row.username,
+        row.display_name,
+        row.role,
+        row.supervisor_id,
+        bool(row.active),
+        row.email,
     )
 
 
@@ -186,8 +199,9 @@ def update_account(
     display_name: str,
     role: str,
     supervisor_id: str,
+    email: str | None = None,
 ) -> None:
-    """Change a user's name, role and supervisor (audited); nothing changes on any refusal."""
+    """Change a user's name, role, supervisor and email (audited); nothing changes on a refusal."""
     current = account(conn, viewer, user_id)
     errors: dict[str, str] = {}
     try:
@@ -209,8 +223,15 @@ def update_account(
         if current.role == "admin" and not _other_active_admins(conn, viewer, user_id):
             errors["role"] = "the clinic needs at least one active admin"
     supervisor = _supervisor(conn, viewer, supervisor_id, clean_role, user_id, errors)
+    if email and email.strip():
+        try:
+            check_email(email)
+        except DomainError as exc:
+            errors["email"] = f"{exc.detail}: {exc.rule}"
     if errors:
         raise FormError(errors)
+    if email is not None:
+        set_user_email(conn, viewer.actor, user_id, email)
     conn.execute(
         update(t.users)
         .where(t.users.c.id == user_id)
