@@ -400,3 +400,31 @@ def test_it_shows_the_admin_the_mail_settings_and_sends_a_test(
     refused = client.post("/admin/mail/test", data={"address": "admin@example.org"})
     assert refused.status_code == 400
     assert "Error: the test was not sent. cannot reach the mail server" in refused.text
+
+
+def test_it_records_contact_consent_when_the_client_is_added_and_lets_it_be_withdrawn(
+    engine: Engine, clinic: Clinic, database_url: str, utc_clock: UtcClock
+) -> None:
+    client = app_for(settings_for(database_url), engine, clinic)
+    added = client.post(
+        "/clients",
+        data={
+            "email": "sam.new@example.org",
+            "consent_date": utc_clock.today.isoformat(),
+            "contact_consent": "yes",
+        },
+    )
+    assert added.status_code == 200
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(t.client_identities).where(t.client_identities.c.email == "sam.new@example.org")
+        ).one()
+    assert row.contact_consent_at is not None
+    page = client.get(f"/clients/{row.client_id}").text
+    assert "Check-ins by email or text" in page
+    assert "Withdraw consent to be contacted" in page
+    withdrawn = client.post(f"/clients/{row.client_id}/contact_consent", data={"consent": "no"})
+    assert "not agreed: nothing is sent" in withdrawn.text
+    refused = client.post(f"/clients/{row.client_id}/contact_consent", data={"consent": "maybe"})
+    assert refused.status_code == 400
+    assert "Error: &#39;maybe&#39; is not one of yes, no" in refused.text

@@ -266,14 +266,20 @@ def run_once(
     """One pass: free stale claims, plan reminders, send every message due now."""
     now = now or utc_now()
     summary = RunSummary()
-    with engine.begin() as conn:
-        conn.execute(
-            update(m)
-            .where(m.c.state == "sending", m.c.claimed_at < now - STALE_CLAIM)
-            .values(state="queued", claimed_at=None)
-        )
-        summary.reminders = plan_reminders(conn, settings, now)
-        summary.deferred = _defer_reminders(conn, settings, now)
+    with engine.connect() as conn:
+        # Read first: an idle outbox takes no write lock (SQLite has one writer at a time).
+        live = conn.execute(
+            select(func.count()).where(m.c.state.in_(("queued", "sending", "sent")))
+        ).scalar_one()
+    if live:
+        with engine.begin() as conn:
+            conn.execute(
+                update(m)
+                .where(m.c.state == "sending", m.c.claimed_at < now - STALE_CLAIM)
+                .values(state="queued", claimed_at=None)
+            )
+            summary.reminders = plan_reminders(conn, settings, now)
+            summary.deferred = _defer_reminders(conn, settings, now)
     with engine.connect() as conn:
         due = (
             conn.execute(
