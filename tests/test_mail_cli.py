@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from alliance.cli import main
 from alliance.config import load_settings
 from alliance.services.sender import backoff, morning_after
-from tests.web.gateways import sms_gateway, smtp_server
+from tests.web.gateways import sms_gateway, smtp_server, throwaway_tls
 from tests.web.server import free_port
 
 FROM = "checkins@riverside.example.org"
@@ -46,6 +47,15 @@ def test_it_names_an_unreachable_host_and_exits_2() -> None:
     assert code == 2
     assert "cannot reach the mail server 127.0.0.1" in output
     assert "connection refused" in output
+
+
+def test_it_names_a_tls_failure_and_sends_nothing(tmp_path: Path) -> None:
+    """The server offers STARTTLS with a certificate nobody trusts: refused, never in the clear."""
+    with smtp_server(tls=throwaway_tls(tmp_path)) as box:
+        code, output = mail_test("you@example.org", smtp_url=box.url())
+    assert code == 2
+    assert f"TLS with 127.0.0.1:{box.port} failed: CERTIFICATE_VERIFY_FAILED" in output
+    assert box.received == []
 
 
 @pytest.mark.parametrize(

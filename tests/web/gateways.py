@@ -4,13 +4,16 @@ gateway (http.server) that records each body and answers with the statuses it is
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -43,11 +46,49 @@ class _Collect:
         return "250 Message accepted for delivery"
 
 
+def throwaway_tls(folder: Path) -> ssl.SSLContext:
+    """A server context with a self-signed certificate made now (no client trusts it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
 @contextmanager
-def smtp_server(login: tuple[str, str] | None = None) -> Iterator[Mailbox]:
-    """An SMTP server on 127.0.0.1; with `login`, it demands AUTH with that user and password."""
+def smtp_server(
+    login: tuple[str, str] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[Mailbox]:
+    """An SMTP server on 127.0.0.1; with `login`, it demands AUTH with that user and password;
+    with `tls`, it offers (and requires) STARTTLS with that context."""
     box = Mailbox("127.0.0.1", free_port())
     options: dict[str, Any] = {}
+    if tls is not None:
+        options = {"tls_context": tls, "require_starttls": True}
     if login is not None:
 
         def check(
@@ -63,7 +104,7 @@ def smtp_server(login: tuple[str, str] | None = None) -> Iterator[Mailbox]:
             )
             return AuthResult(success=ok, handled=False)
 
-        options = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+        options |= {"authenticator": check, "auth_required": True, "auth_require_tls": False}
     controller = Controller(_Collect(box), hostname=box.host, port=box.port, **options)
     controller.start()
     try:
