@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -32,6 +39,89 @@ def check_key(name: str, value: str) -> str:
             f"{name}: a placeholder or a key under {MIN_KEY_LENGTH} characters is refused"
         )
     return value
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+DEFAULT_SMS_BODY = '{"to": "{to}", "text": "{body}"}'
+
+
+@dataclass(frozen=True)
+class SmtpTarget:
+    """Where mail goes: `tls` is "implicit" (smtps://) or "starttls" (smtp://)."""
+
+    host: str
+    port: int
+    tls: str
+    username: str | None
+    password: str | None
+
+    @property
+    def loopback(self) -> bool:
+        if self.host in LOOPBACK_HOSTS:
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_smtp_url(value: str) -> SmtpTarget:
+    """smtp://user:pass@host:587 (STARTTLS) or smtps://user:pass@host:465; never echoes it."""
+    allowed = "smtp://user:password@host:587 (STARTTLS) or smtps://user:password@host:465"
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"smtp", "smtps"}:
+        raise ValueError(f"smtp_url: the scheme must be smtp or smtps, as in {allowed}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(
+            f"smtp_url: the port is not a number from 1 to 65535 ({allowed})"
+        ) from None
+    if not parts.hostname:
+        raise ValueError(f"smtp_url: a host is required, as in {allowed}")
+    if parts.path not in {"", "/"} or parts.query or parts.fragment:
+        raise ValueError(
+            f"smtp_url: only scheme, user, password, host and port are allowed ({allowed})"
+        )
+    if parts.username is not None and parts.password is None:
+        raise ValueError("smtp_url: a user needs a password (percent-encode : @ / in either)")
+    implicit = parts.scheme == "smtps"
+    return SmtpTarget(
+        host=parts.hostname,
+        port=port or (465 if implicit else 587),
+        tls="implicit" if implicit else "starttls",
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+def parse_quiet_hours(value: str) -> tuple[time, time]:
+    """ "21:00-08:00": the start and end of the night, in the clinic's time zone."""
+    found = _HOURS.match(value.strip())
+    if found is None or found.group(1, 2) == found.group(3, 4):
+        raise ValueError(
+            f"quiet_hours: {value[:20]!r} is not HH:MM-HH:MM with two different times, "
+            "such as 21:00-08:00"
+        )
+    h1, m1, h2, m2 = (int(g) for g in found.groups())
+    return time(h1, m1), time(h2, m2)
+
+
+def check_sms_body(template: str) -> str:
+    """The gateway's JSON body with {to} and {body}; it must stay JSON once filled in."""
+    for placeholder in ("{to}", "{body}"):
+        if placeholder not in template:
+            raise ValueError(f"sms_body: the template needs the placeholder {placeholder}")
+    try:
+        json.loads(template.replace("{to}", "+10000000").replace("{body}", "text"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"sms_body: not JSON once filled in ({exc.msg} at character {exc.pos}); put each "
+            'placeholder inside a JSON string, as in {"to": "{to}", "text": "{body}"}'
+        ) from None
+    return template
 
 
 class Settings(BaseSettings):
@@ -147,6 +237,181 @@ class Settings(BaseSettings):
         ),
     ] = None
 
+    public_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The address clients reach Alliance at (https://alliance.example.org); "
+            "used for every link sent by email or text. Unset: the address of the request.",
+        ),
+    ] = None
+    clinic_name: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=100,
+            description="The clinic's name as messages give it; unset: the name the first "
+            "account gave the clinic.",
+        ),
+    ] = None
+    clinic_timezone: Annotated[
+        str,
+        Field(
+            default="UTC",
+            description="The clinic's IANA time zone (Europe/Berlin): quiet hours and the "
+            "expiry shown in messages are in it.",
+        ),
+    ] = "UTC"
+    smtp_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The clinic's mail server: smtp://user:pass@host:587 (STARTTLS) or "
+            "smtps://user:pass@host:465 (TLS); user and password percent-encoded. Unset: no email.",
+        ),
+    ] = None
+    mail_from: Annotated[
+        str | None,
+        Field(
+            default=None, description="The sender address of every email; required with smtp_url."
+        ),
+    ] = None
+    sms_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The SMS gateway's https:// address that a JSON body is POSTed to. "
+            "Unset: no text messages.",
+        ),
+    ] = None
+    sms_body: Annotated[
+        str,
+        Field(
+            default=DEFAULT_SMS_BODY,
+            description="The JSON body sent to the SMS gateway; {to} and {body} are replaced "
+            "(JSON-escaped) by the number and the text.",
+        ),
+    ] = DEFAULT_SMS_BODY
+    sms_auth_header: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="One header sent to the SMS gateway, as Name: value (Authorization: "
+            "Bearer ...); never logged or shown.",
+        ),
+    ] = None
+    duty_email: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The duty contact emailed, beside the therapist, when a risk item is "
+            "endorsed.",
+        ),
+    ] = None
+    quiet_hours: Annotated[
+        str,
+        Field(
+            default="21:00-08:00",
+            description="When no reminder is sent, in the clinic's time zone; one due then "
+            "waits for the morning.",
+        ),
+    ] = "21:00-08:00"
+    reminder_after_hours: Annotated[
+        int,
+        Field(
+            default=24,
+            ge=1,
+            le=24 * 14,
+            description="Hours after the last message before a reminder, if the check-in is "
+            "not done.",
+        ),
+    ] = 24
+    reminder_max: Annotated[
+        int,
+        Field(default=1, ge=0, le=5, description="The most reminders for one link (0: none)."),
+    ] = 1
+    retry_window_minutes: Annotated[
+        int,
+        Field(
+            default=24 * 60,
+            ge=1,
+            le=7 * 24 * 60,
+            description="How long a message is retried (with a doubling wait) before it is "
+            "marked failed with the gateway's last answer.",
+        ),
+    ] = 24 * 60
+    outbox_poll_seconds: Annotated[
+        float,
+        Field(
+            default=15.0,
+            ge=0.05,
+            le=3600,
+            description="How often the web app's background sender looks for messages due.",
+        ),
+    ] = 15.0
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_smtp_url(value)
+            return value.strip()
+        return None
+
+    @field_validator("mail_from", "duty_email")
+    @classmethod
+    def _address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if len(value) > 254 or not _ADDRESS.match(value.strip()):
+            raise ValueError(f"{info.field_name}: not an email address such as name@example.org")
+        return value.strip()
+
+    @field_validator("sms_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(
+                f"{info.field_name}: not an http:// or https:// address with a host, "
+                "such as https://example.org/path"
+            )
+        return value.strip().rstrip("/") if info.field_name == "public_url" else value.strip()
+
+    @field_validator("sms_body")
+    @classmethod
+    def _sms_body(cls, value: str) -> str:
+        return check_sms_body(value)
+
+    @field_validator("sms_auth_header")
+    @classmethod
+    def _auth_header(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        name, colon, rest = value.partition(":")
+        if not colon or not re.fullmatch(r"[A-Za-z0-9-]+", name.strip()) or not rest.strip():
+            raise ValueError("sms_auth_header: not one header written as Name: value")
+        return value.strip()
+
+    @field_validator("clinic_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"clinic_timezone: {value[:40]!r} is not an IANA time zone such as Europe/Berlin"
+            ) from None
+        return value.strip()
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value.strip()
+
     @field_validator("database_url")
     @classmethod
     def _known_engine(cls, value: str) -> str:
@@ -179,7 +444,13 @@ class Settings(BaseSettings):
                 "research_key: the same as secret_key is refused; choose a key of its own, so "
                 "what the app signs and what a researcher receives never share a key"
             )
+        if self.smtp_url is not None and self.mail_from is None:
+            raise ValueError("mail_from: required with smtp_url (the sender of every email)")
         return self
+
+    @property
+    def smtp(self) -> SmtpTarget | None:
+        return parse_smtp_url(self.smtp_url) if self.smtp_url else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -198,7 +469,8 @@ def _describe(error: ValidationError) -> str:
         message = str(problem["msg"]).removeprefix("Value error, ")
         # A rule across settings (loc empty) names its setting itself and shows no value.
         if name and not message.startswith(f"{name}:"):
-            shown = "the value" if "key" in name else repr(problem.get("input"))
+            secret = "key" in name or name in {"smtp_url", "sms_auth_header"}
+            shown = "the value" if secret else repr(problem.get("input"))
             message = f"{name}: {shown} is refused ({message[:1].lower()}{message[1:]})"
         lines.append(message)
     return "; ".join(lines)

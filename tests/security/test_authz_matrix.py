@@ -73,6 +73,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     # The {client_id} is the client of therapist A's episode; {incident_id} is reported on it.
     ("GET", "/clients/{client_id}"): A_READERS,
     ("POST", "/clients/{client_id}/episodes"): A_WRITER,
+    ("POST", "/clients/{client_id}/contact_consent"): A_WRITER,
     ("POST", "/episodes/{episode_id}/reopen"): A_WRITER,
     ("GET", "/incidents/{incident_id}"): A_READERS,
     # Only the supervisor the incident is addressed to takes its steps.
@@ -99,6 +100,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/attendance"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/paper"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/link"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/send"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/tablet"): A_WRITER,
     ("GET", "/episodes/{episode_id}/chart.{fmt}"): A_READERS,
     ("GET", "/episodes/{episode_id}/report"): A_READERS,
@@ -128,6 +130,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/break-glass"): ADMIN,
     ("GET", "/admin/schedules"): ADMIN,
     ("POST", "/admin/schedules"): ADMIN,
+    ("GET", "/admin/mail"): ADMIN,
+    ("POST", "/admin/mail/test"): ADMIN,
     ("GET", "/api/health"): ALL,
     ("GET", "/api/caseload"): THERAPISTS,
     ("POST", "/api/clients"): CLINICIANS,

@@ -72,6 +72,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "alliance.cli.measure_cmds:instruments_cmd",
         "List the measures: id, name, items, licence and whether the wording ships.",
     ),
+    "mail": (
+        "alliance.cli.mail_cmds:mail_group",
+        "Email and text messages through the clinic's own gateways.",
+    ),
+    "outbox": (
+        "alliance.cli.mail_cmds:outbox_group",
+        "The queue of email and text messages (the web app sends it in the background).",
+    ),
     "restore": (
         "alliance.cli.trust_cmds:restore_cmd",
         "Check a backup FILE (integrity, audit chain) and copy it into the database.",

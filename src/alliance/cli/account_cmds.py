@@ -33,6 +33,7 @@ def user_group() -> None:
     default=None,
     help="The clinic's name, used when the first account creates it (default: Our clinic).",
 )
+@click.option("--email", default=None, help="Where risk notifications reach this user (optional).")
 @db_option
 def user_add(
     username: str,
@@ -40,6 +41,7 @@ def user_add(
     display_name: str | None,
     supervisor: str | None,
     clinic: str | None,
+    email: str | None,
     database_url: str | None,
 ) -> None:
     """Create an account and print its one-time password (changed at first sign-in)."""
@@ -53,6 +55,7 @@ def user_add(
             display_name=display_name,
             supervisor=supervisor,
             clinic=clinic,
+            email=email,
         )
     click.echo(f"Account {account.username} created ({role}).")
     click.echo(f"One-time password: {account.one_time_password}")

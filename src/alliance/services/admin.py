@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select, update
 
 from alliance.domain import DomainError, Role
-from alliance.domain.people import check_display_name
+from alliance.domain.people import check_display_name, check_email
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import INSTRUMENT_IDS
 from alliance.services import login_sessions, resets, tokens
@@ -80,6 +80,7 @@ def add_account_from_command_line(
     display_name: str | None = None,
     supervisor: str | None = None,
     clinic: str | None = None,
+    email: str | None = None,
 ) -> NewAccount:
     """The first account (and any after it) from `alliance user add`, with no one signed in.
 
@@ -113,7 +114,21 @@ def add_account_from_command_line(
             supervisor_id=supervisor_id,
             must_change_password=True,
         )
+    if email:
+        set_user_email(conn, system, user_id, email)
     return NewAccount(user_id, clean_username, password)
+
+
+def set_user_email(conn: Connection, actor: Actor, user_id: int, email: str | None) -> None:
+    """Where risk notifications reach the user (optional; audited, the address is not)."""
+    clean = None
+    if email and email.strip():
+        try:
+            clean = check_email(email)
+        except DomainError as exc:
+            raise FormError({"email": f"{exc.detail}: {exc.rule}"}) from None
+    conn.execute(update(t.users).where(t.users.c.id == user_id).values(email=clean))
+    audit.record(conn, actor, "set_email", "user", user_id)
 
 
 def has_admin(conn: Connection) -> bool:
@@ -132,6 +147,7 @@ class AccountView:
     role: str
     supervisor_id: int | None
     active: bool
+    email: str | None = None
 
 
 def account(conn: Connection, viewer: Viewer, user_id: int) -> AccountView:
@@ -139,11 +155,23 @@ def account(conn: Connection, viewer: Viewer, user_id: int) -> AccountView:
     u = t.users
     row = conn.execute(
         select(
-            u.c.id, u.c.username, u.c.display_name, u.c.role, u.c.supervisor_id, u.c.active
+            u.c.id,
+            u.c.username,
+            u.c.display_name,
+            u.c.role,
+            u.c.supervisor_id,
+            u.c.active,
+            u.c.email,
         ).where(u.c.id == user_id)
     ).one()
     return AccountView(
-        row.id, row.username, row.display_name, row.role, row.supervisor_id, bool(row.active)
+        row.id,
+        row.username,
+        row.display_name,
+        row.role,
+        row.supervisor_id,
+        bool(row.active),
+        row.email,
     )
 
 
@@ -172,8 +200,9 @@ def update_account(
     display_name: str,
     role: str,
     supervisor_id: str,
+    email: str | None = None,
 ) -> None:
-    """Change a user's name, role and supervisor (audited); nothing changes on any refusal."""
+    """Change a user's name, role, supervisor and email (audited); nothing changes on a refusal."""
     current = account(conn, viewer, user_id)
     errors: dict[str, str] = {}
     try:
@@ -195,8 +224,15 @@ def update_account(
         if current.role == "admin" and not _other_active_admins(conn, viewer, user_id):
             errors["role"] = "the clinic needs at least one active admin"
     supervisor = _supervisor(conn, viewer, supervisor_id, clean_role, user_id, errors)
+    if email and email.strip():
+        try:
+            check_email(email)
+        except DomainError as exc:
+            errors["email"] = f"{exc.detail}: {exc.rule}"
     if errors:
         raise FormError(errors)
+    if email is not None:
+        set_user_email(conn, viewer.actor, user_id, email)
     conn.execute(
         update(t.users)
         .where(t.users.c.id == user_id)

@@ -11,6 +11,7 @@ from alliance.domain import DomainError
 from alliance.errors import FormError
 from alliance.instruments import Instrument, InstrumentError, load_instrument, score
 from alliance.instruments.scoring import check_answer
+from alliance.services.notify import notify_risk
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
 from alliance.store.administrations import record_administration
@@ -106,6 +107,9 @@ def store_administration(
         )
     except (DomainError, InstrumentError) as exc:
         raise FormError({"answers": str(exc)}) from None
+    if at_risk and source in ("link", "tablet"):
+        # The client answered alone: the therapist (and the duty contact) hear of it at once.
+        notify_risk(conn, episode_id)
     return admin_id
 
 

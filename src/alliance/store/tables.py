@@ -79,6 +79,8 @@ users = Table(
     Column("locked_until", DateTime(timezone=True), nullable=True),
     Column("active", Boolean, nullable=False, default=True),
     _created(),
+    # Where a risk notification reaches this user; optional (migration 0010).
+    Column("email", String(254), nullable=True),
     _in("role", ("therapist", "supervisor", "admin"), "role"),
 )
 
@@ -104,6 +106,8 @@ client_identities = Table(
     # Where check-ins are sent; both optional (migration 0004).
     Column("email", String(254), nullable=True),
     Column("phone", String(40), nullable=True),
+    # When the client agreed to be sent check-ins by email or text; NULL: not agreed (0010).
+    Column("contact_consent_at", DateTime(timezone=True), nullable=True),
 )
 
 episodes = Table(
@@ -443,4 +447,39 @@ login_sessions = Table(
     Column("user_agent", String(200), nullable=True),
     # The reset this sign-in followed: every audit event of the session is marked.
     Column("after_reset_id", ForeignKey("password_resets.id"), nullable=True),
+)
+
+MESSAGE_KINDS = ("invitation", "reminder", "risk")
+MESSAGE_CHANNELS = ("email", "sms")
+MESSAGE_STATES = ("queued", "sending", "sent", "failed", "cancelled")
+MESSAGE_RECIPIENTS = ("client", "therapist", "duty")
+
+# The outbox: every email and text message, queued, sent or failed, kept. A message carries no
+# clinical content; the link it sends is sealed with the secret key (a copy of the database
+# opens no form), and the duty contact's address is read from the settings when it is sent.
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
+    Column("session_id", ForeignKey("sessions.id"), nullable=True),
+    Column("link_id", ForeignKey("client_links.id"), nullable=True, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("to_role", String(20), nullable=False),
+    Column("recipient", String(254), nullable=True),
+    Column("sealed_link", Text, nullable=True),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("last_answer", String(500), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    _created(),
+    _in("kind", MESSAGE_KINDS, "kind"),
+    _in("channel", MESSAGE_CHANNELS, "channel"),
+    _in("state", MESSAGE_STATES, "state"),
+    _in("to_role", MESSAGE_RECIPIENTS, "to_role"),
+    Index("ix_outbox_messages_due", "state", "next_attempt_at"),
 )

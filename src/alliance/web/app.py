@@ -59,12 +59,27 @@ def resolve_secret_key(settings: Settings) -> str:
     return key
 
 
+async def _send_messages(app: FastAPI) -> None:
+    """The background sender: every poll, send what the outbox holds that is due."""
+    from alliance.services.sender import run_once
+
+    settings: Settings = app.state.settings
+    while True:
+        try:
+            await asyncio.to_thread(run_once, app.state.engine, settings, app.state.secret_key)
+        except Exception:  # a database hiccup must not stop sending for good
+            log.exception("the outbox sender failed; trying again at the next poll")
+        await asyncio.sleep(settings.outbox_poll_seconds)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On shutdown, commit every write still queued and stop the group-commit writer."""
+    """Start the outbox sender; on shutdown stop it and commit every write still queued."""
     if app.state.writer.closed:  # served again after a shutdown (as tests do)
         app.state.writer = GroupCommitWriter(app.state.engine, max_batch=app.state.writer.max_batch)
+    sender = asyncio.create_task(_send_messages(app))
     yield
+    sender.cancel()
     await asyncio.to_thread(app.state.writer.close)
 
 
@@ -93,11 +108,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.writer = GroupCommitWriter(app.state.engine)
     app.state.timeouts = Timeouts.of(settings.session_idle_minutes, settings.session_max_hours)
     app.state.password_gate = PasswordGate(settings.password_checks, settings.password_queue)
+    # The key signs cookies and seals the links the outbox keeps.
+    app.state.secret_key = resolve_secret_key(settings)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=resolve_secret_key(settings),
+        secret_key=app.state.secret_key,
         session_cookie=SESSION_COOKIE,
         # The server's session row decides; the cookie only stops being sent after the longest.
         max_age=settings.session_max_hours * 60 * 60,

@@ -11,6 +11,7 @@ from alliance.web.routes import (
     auth_pages,
     client,
     clinical,
+    mail,
     practice,
     supervision,
 )
@@ -23,5 +24,6 @@ ROUTERS: list[APIRouter] = [
     client.router,
     supervision.router,
     admin.router,
+    mail.router,
     api.router,
 ]

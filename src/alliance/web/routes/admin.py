@@ -134,6 +134,7 @@ async def account_update(request: Request, viewer: Admin, user_id: int) -> Respo
             display_name=form.get("display_name", ""),
             role=form.get("role", ""),
             supervisor_id=form.get("supervisor_id", ""),
+            email=form.get("email", ""),
         ),
         lambda _: redirect(request, "/admin/users", "Account updated."),
         lambda refused: _account_page(request, viewer, user_id, refused),

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures, practice, reports
+from alliance.services import clinical, links, measures, outbox, practice, reports
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
@@ -412,7 +412,11 @@ def _session_page(
         "s": session,
         "instruments": list_instruments(),
         "paper": measures.known_instrument(paper_id) if paper_id else None,
+        "message_kinds": outbox.KIND_WORDS,
+        "message_states": outbox.STATE_WORDS,
     }
+    with tx(request) as conn:
+        context["messages"] = outbox.messages(conn, viewer, episode_id, session_id)
     if new_link is not None:
         url = str(request.base_url).rstrip("/") + f"/f/{new_link.token}"
         context["link"] = {
@@ -421,6 +425,8 @@ def _session_page(
             "qr": segno.make(url, error="m").svg_inline(scale=4, title="Scan to open the form"),
             "expires_at": new_link.expires_at,
             "instrument": new_link.instrument_id,
+            "id": new_link.link_id,
+            "token": new_link.token,
         }
     return page(request, "session.html", context, refused=refused)
 
@@ -502,6 +508,31 @@ async def create_link(
         return lambda: _session_page(request, viewer, episode_id, session_id, new_link=new)
 
     return await _session_form(request, viewer, episode_id, session_id, "link", write)
+
+
+@router.post("/episodes/{episode_id}/sessions/{session_id}/send", response_model=None)
+async def send_link(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int
+) -> Response:
+    """Queue the link just created to the client, by email or text message."""
+
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        link_id = form.get("link_id", "")
+        outbox.queue_invitation(
+            conn,
+            viewer,
+            request.app.state.settings,
+            request.app.state.secret_key,
+            episode_id=episode_id,
+            link_id=int(link_id) if link_id.isdigit() and len(link_id) < 12 else 0,
+            token=form.get("token", ""),
+            channel=form.get("channel", ""),
+            base_url=str(request.base_url),
+        )
+        url = f"/episodes/{episode_id}/sessions/{session_id}#messages"
+        return lambda: redirect(request, url, "The link is queued and sent within a minute.")
+
+    return await _session_form(request, viewer, episode_id, session_id, "send", write)
 
 
 @router.post("/episodes/{episode_id}/sessions/{session_id}/tablet", response_model=None)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
 
 from alliance.errors import FormError
-from alliance.services import incidents, practice
+from alliance.services import contact, incidents, practice
 from alliance.store.access import Access, Viewer
 from alliance.web.auth import require_role
 from alliance.web.routes.common import Refused, page, redirect, submit, tx
@@ -51,6 +51,8 @@ def _add_client(conn: Connection, viewer: Viewer, form: dict[str, str]) -> tuple
         consent_date=form.get("consent_date"),
         goals=goal_lines(form.get("goals")),
     )
+    if form.get("contact_consent") == "yes":
+        contact.set_contact_consent(conn, viewer, client.id, "yes")
     return client.code, episode_id
 
 
@@ -80,12 +82,32 @@ def _client_page(
 ) -> HTMLResponse:
     with tx(request) as conn:
         client = practice.client_detail(conn, viewer, client_id)
-    return page(request, "client.html", {"viewer": viewer, "client": client}, refused=refused)
+        consent = contact.contact_consent(conn, viewer, client_id)
+    context = {"viewer": viewer, "client": client, "contact_consent": consent}
+    return page(request, "client.html", context, refused=refused)
 
 
 @router.get("/clients/{client_id}", response_class=HTMLResponse)
 def client_page(request: Request, viewer: Clinician, client_id: int) -> HTMLResponse:
     return _client_page(request, viewer, client_id)
+
+
+@router.post("/clients/{client_id}/contact_consent", response_model=None)
+async def set_contact_consent(request: Request, viewer: Therapist, client_id: int) -> Response:
+    """Record or withdraw the client's consent to check-ins by email or text message."""
+    return await submit(
+        request,
+        lambda conn, form: contact.set_contact_consent(
+            conn, viewer, client_id, form.get("consent", "")
+        ),
+        lambda agreed: redirect(
+            request,
+            f"/clients/{client_id}",
+            "Consent to be contacted recorded." if agreed else "Consent to be contacted withdrawn.",
+        ),
+        lambda refused: _client_page(request, viewer, client_id, refused),
+        form_name="contact",
+    )
 
 
 @router.post("/clients/{client_id}/episodes", response_model=None)
