@@ -26,6 +26,7 @@ from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.cookies import SecureCookieMiddleware
 from alliance.web.csrf import csrf_protect
+from alliance.web.jobs import TranscriptJobs
 from alliance.web.logs import configure_logging
 from alliance.web.middleware import SecurityMiddleware
 from alliance.web.render import templates
@@ -65,6 +66,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.writer = GroupCommitWriter(app.state.engine, max_batch=app.state.writer.max_batch)
     yield
     await asyncio.to_thread(app.state.writer.close)
+    await asyncio.to_thread(app.state.transcript_jobs.close)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -90,6 +92,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     # Small hot writes (client-form submissions) share commits; see alliance.store.writer.
     app.state.writer = GroupCommitWriter(app.state.engine)
+    app.state.transcript_jobs = TranscriptJobs(app.state.engine)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(

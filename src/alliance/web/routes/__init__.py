@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from alliance.web.routes import admin, api, auth_pages, client, clinical, practice, supervision
+from alliance.web.routes import (
+    admin,
+    api,
+    auth_pages,
+    client,
+    clinical,
+    practice,
+    supervision,
+    transcripts,
+)
 
 ROUTERS: list[APIRouter] = [
     auth_pages.router,
     practice.router,
     clinical.router,
+    transcripts.router,
     client.router,
     supervision.router,
     admin.router,
