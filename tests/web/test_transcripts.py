@@ -9,11 +9,14 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine, Table, func, select
 
+from alliance.cli import main
 from alliance.store import tables as t
+from alliance.transcripts import read_corrections
 from tests.web.clinic import Clinic
 from tests.web.conftest import sign_in
 
@@ -308,3 +311,29 @@ def test_practice_over_time_sits_beside_the_clients_ratings(
     assert "RUPT-001" in cells
     assert ">38<" in cells  # the last session's Session Rating Scale total (tests/web/clinic.py)
     assert "PHQ-9 12" in cells
+
+
+def test_corrections_are_exported_as_training_rows(
+    therapist: TestClient, engine: Engine, clinic: Clinic, database_url: str, tmp_path: Path
+) -> None:
+    tid = code_vtt(therapist, engine, clinic)
+    therapist.post(
+        f"/transcripts/{tid}/corrections", data={"line": "13", "code": "reflection_simple"}
+    )
+    out = tmp_path / "fixes.jsonl"
+    args = ["transcript", "export-corrections", "--user", "tess", "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--db", database_url])
+    assert result.exit_code == 0, result.output
+    assert "1 corrections written" in result.output
+    (fix,) = read_corrections(out)
+    assert (fix.line, fix.speaker, fix.code) == (13, "therapist", "reflection_simple")
+    assert fix.text == "You're ready to make a change and you believe you can."
+    assert fix.prev.startswith("I want to cut down")
+    assert fix.next.startswith("This is a waste")
+    # Once the words are deleted, the correction no longer carries them and is left out.
+    therapist.post(f"/transcripts/{tid}/delete-text", data={"confirm": "delete"})
+    again = CliRunner().invoke(
+        main, [*args[:-1], str(tmp_path / "after.jsonl"), "--db", database_url]
+    )
+    assert "0 corrections written" in again.output
+    assert "1 left out" in again.output

@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from alliance.errors import FormError, NotVisibleError
+from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer, visible_therapists
-from alliance.store.base import utc_now
+from alliance.store.base import Actor, utc_now
 from alliance.transcripts import TranscriptError, code_utterances, session_profile
-from alliance.transcripts.corrections import validate_code
+from alliance.transcripts.corrections import Correction, validate_code
 from alliance.transcripts.errors import CorrectionError
 from alliance.transcripts.model import CodedUtterance, Role, Utterance
 from alliance.transcripts.parse import (
@@ -633,3 +634,49 @@ def upload_and_map(
         return map_speakers(conn, viewer, tid, roles)
     except FormError as exc:
         raise FormError({"speakers": "; ".join(exc.errors.values())}) from None
+
+
+def training_corrections(conn: Connection, username: str) -> tuple[list[Correction], int]:
+    """A therapist's corrections as training rows (`alliance transcript train --corrections`).
+
+    A correction carries its words and the turns around it only while the text is kept; those
+    whose text was deleted or never kept are counted and left out. Returns (rows, left out).
+    """
+    user = conn.execute(
+        select(t.users.c.id).where(t.users.c.username == username, t.users.c.role == "therapist")
+    ).first()
+    if user is None:
+        raise FormError({"user": f"no therapist is called {username[:40]!r}"})
+    rows = conn.execute(
+        select(
+            t.code_corrections,
+            t.session_transcripts.c.id.label("tid"),
+            t.session_transcripts.c.coded,
+        )
+        .join(
+            t.session_transcripts,
+            t.session_transcripts.c.profile_id == t.code_corrections.c.transcript_profile_id,
+        )
+        .where(t.session_transcripts.c.therapist_id == user.id)
+        .order_by(t.code_corrections.c.id)
+    ).all()
+    out: list[Correction] = []
+    for r in rows:
+        lines = [dict(c) for c in r.coded or []]
+        k = next((i for i, c in enumerate(lines) if c["line"] == r.utterance_index), None)
+        if k is None:
+            continue
+        out.append(
+            Correction(
+                source=f"session-transcript-{r.tid}",
+                line=r.utterance_index,
+                speaker="therapist" if r.speaker == "therapist" else "client",
+                code=r.corrected_code,
+                text=str(lines[k]["text"]),
+                prev=str(lines[k - 1]["text"]) if k > 0 else "",
+                next=str(lines[k + 1]["text"]) if k + 1 < len(lines) else "",
+                was=r.original_code,
+            )
+        )
+    audit.record(conn, Actor(int(user.id), None), "transcript.export_corrections", "user", user.id)
+    return out, len(rows) - len(out)
