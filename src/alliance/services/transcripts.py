@@ -123,11 +123,12 @@ def _view(row: Row[Any], viewer: Viewer) -> TranscriptView:
 
 def _row(conn: Connection, viewer: Viewer, transcript_id: int, *, write: bool) -> Row[Any]:
     """The transcript row, or NotVisibleError: not visible and not found are one answer."""
-    clause = _owner_clause(viewer)
-    if write:
-        clause = (t.session_transcripts.c.therapist_id == viewer.user_id) & (
-            viewer.role == "therapist"
-        )
+    if write and viewer.role != "therapist":
+        raise NotVisibleError("transcript")
+    # Only the treating therapist writes; a supervisor reads what is shared with them.
+    clause = (
+        t.session_transcripts.c.therapist_id == viewer.user_id if write else _owner_clause(viewer)
+    )
     row = conn.execute(_query().where(t.session_transcripts.c.id == transcript_id, clause)).first()
     if row is None:
         raise NotVisibleError("transcript")
