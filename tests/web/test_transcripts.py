@@ -19,6 +19,7 @@ from alliance.store import tables as t
 from alliance.transcripts import read_corrections
 from tests.web.clinic import Clinic
 from tests.web.conftest import sign_in
+from tests.web.test_accessibility import unlabelled
 
 FILES = Path(__file__).resolve().parent / "transcript_files"
 
@@ -337,3 +338,40 @@ def test_corrections_are_exported_as_training_rows(
     )
     assert "0 corrections written" in again.output
     assert "1 left out" in again.output
+
+
+def test_every_transcript_control_has_a_label(
+    therapist: TestClient, engine: Engine, clinic: Clinic
+) -> None:
+    code_vtt(therapist, engine, clinic)
+    upload(therapist, session_url(clinic), "session.txt", (FILES / "session.txt").read_bytes())
+    html = therapist.get(session_url(clinic)).text
+    assert 'id="speakers-form-' in html  # the who-is-who form
+    assert 'action="/transcripts/1/corrections"' in html  # the coded lines' forms
+    assert unlabelled(html) == []
+
+
+OTHER_FORMATS = [
+    (
+        "session.srt",
+        b"1\n00:00:01,000 --> 00:00:03,000\nAlex: How was the week?\n\n"
+        b"2\n00:00:03,500 --> 00:00:06,000\nJo: Better than the last.\n",
+        ["Alex (first on line 3, 1 turn)", "Jo (first on line 7, 1 turn)"],
+    ),
+    (
+        "session.jsonl",
+        b'{"speaker": "Therapist", "text": "How was the week?"}\n\n'
+        b'{"speaker": "Jo", "text": "Better."}\n',
+        ["Therapist (first on line 1, 1 turn)", "Jo (first on line 3, 1 turn)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "names"), OTHER_FORMATS, ids=["srt", "jsonl"])
+def test_srt_and_json_lines_name_their_speakers(
+    therapist: TestClient, clinic: Clinic, name: str, data: bytes, names: list[str]
+) -> None:
+    assert upload(therapist, session_url(clinic), name, data).status_code == 303
+    page = therapist.get(session_url(clinic)).text
+    for shown in names:
+        assert shown in page
