@@ -15,8 +15,12 @@ from httpx2 import Response
 from sqlalchemy import Engine, Table, func, select
 
 from alliance.cli import main
+from alliance.config import load_settings
+from alliance.services import transcripts
 from alliance.store import tables as t
+from alliance.store.access import Viewer
 from alliance.transcripts import read_corrections
+from alliance.web import create_app
 from tests.web.clinic import Clinic
 from tests.web.conftest import sign_in
 from tests.web.test_accessibility import unlabelled
@@ -375,3 +379,23 @@ def test_srt_and_json_lines_name_their_speakers(
     page = therapist.get(session_url(clinic)).text
     for shown in names:
         assert shown in page
+
+
+def test_a_transcript_left_queued_is_coded_when_the_app_starts_again(
+    engine: Engine, clinic: Clinic, database_url: str
+) -> None:
+    tess = Viewer(clinic.therapist_id, "tess", "Tess", "therapist", clinic.organisation_id, None)
+    with engine.begin() as conn:
+        tid = transcripts.upload(
+            conn,
+            tess,
+            clinic.rupture_episode,
+            clinic.rupture_sessions[-1],
+            filename="session.txt",
+            raw=(FILES / "session.txt").read_bytes(),
+            keep_text=False,
+        )
+        transcripts.map_speakers(conn, tess, tid, {"speaker_0": "therapist", "speaker_1": "client"})
+    settings = load_settings(database_url=database_url, secret_key="k" * 32)
+    with TestClient(create_app(settings, engine=engine)):
+        assert wait_done(engine, tid) == "done"

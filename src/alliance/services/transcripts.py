@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, inspect, select, update
 
 from alliance.errors import FormError, NotVisibleError
 from alliance.store import audit
@@ -303,9 +303,18 @@ def run_coding(engine: Engine, transcript_id: int) -> None:
         row = conn.execute(
             select(t.session_transcripts).where(t.session_transcripts.c.id == transcript_id)
         ).first()
-    if row is None or row.status != "queued":
+    if row is None:
         return
-    _set(engine, transcript_id, status="coding", progress=20)
+    with engine.begin() as conn:
+        # Only one worker takes a queued transcript, however many processes serve the app.
+        taken = conn.execute(
+            update(t.session_transcripts)
+            .where(t.session_transcripts.c.id == transcript_id)
+            .where(t.session_transcripts.c.status == "queued")
+            .values(status="coding", progress=20)
+        ).rowcount
+    if taken != 1:
+        return
     try:
         speakers: dict[str, Role] = {
             str(s["label"]): s["role"] for s in row.speakers or [] if s["role"] != "none"
@@ -324,6 +333,24 @@ def run_coding(engine: Engine, transcript_id: int) -> None:
         log.error("coding transcript %s failed: %s", transcript_id, type(exc).__name__)
         message = "coding failed; the error was logged"
         _set(engine, transcript_id, status="failed", error=message, pending=None)
+
+
+def unfinished(engine: Engine) -> list[int]:
+    """Transcripts left queued or half-coded when the app stopped, queued again to be coded."""
+    if not inspect(engine).has_table("session_transcripts"):
+        return []  # a database not yet migrated: `alliance serve` says so itself
+    with engine.begin() as conn:
+        conn.execute(
+            update(t.session_transcripts)
+            .where(t.session_transcripts.c.status == "coding")
+            .values(status="queued", progress=5)
+        )
+        ids = conn.execute(
+            select(t.session_transcripts.c.id)
+            .where(t.session_transcripts.c.status == "queued")
+            .order_by(t.session_transcripts.c.id)
+        ).scalars()
+        return [int(i) for i in ids]
 
 
 def _codes(coded: Sequence[CodedUtterance]) -> list[dict[str, Any]]:

@@ -64,6 +64,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """On shutdown, commit every write still queued and stop the group-commit writer."""
     if app.state.writer.closed:  # served again after a shutdown (as tests do)
         app.state.writer = GroupCommitWriter(app.state.engine, max_batch=app.state.writer.max_batch)
+    await asyncio.to_thread(app.state.transcript_jobs.resume)
     yield
     await asyncio.to_thread(app.state.writer.close)
     await asyncio.to_thread(app.state.transcript_jobs.close)

@@ -21,6 +21,13 @@ class TranscriptJobs:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="transcripts")
         return self._pool.submit(transcripts.run_coding, self.engine, transcript_id)
 
+    def resume(self) -> int:
+        """Queue again what an earlier run of the app left uncoded; returns how many."""
+        waiting = transcripts.unfinished(self.engine)
+        for transcript_id in waiting:
+            self.submit(transcript_id)
+        return len(waiting)
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
