@@ -116,6 +116,13 @@ def test_a_therapist_uploads_corrects_shares_and_deletes(
     expect(page.locator("#transcript-file-error")).to_contain_text("Line 1: no speaker names")
     expect(page.locator("#no-transcripts")).to_be_visible()
     shot(page, "02-refused-no-speakers")
+    # A file over the limit is stopped in the page before it is sent.
+    page.locator("#transcript-form").get_by_label("Transcript file").set_input_files(
+        {"name": "long.txt", "mimeType": "text/plain", "buffer": b"T: hello\n" * 350_000}
+    )
+    page.locator("#transcript-form").get_by_role("button", name="Upload transcript").click()
+    expect(page.locator(".size-error")).to_contain_text("the limit is 2 MB per transcript")
+    expect(page.locator("#no-transcripts")).to_be_visible()
 
     upload(page, "session.vtt")
     expect(page.locator("form[id^='speakers-form-']")).to_contain_text("Dr Reyes")
