@@ -343,7 +343,7 @@ def attach_cmd(
 def export_corrections_cmd(username: str, out: Path, database_url: str | None) -> None:
     """Write the codes corrected in the app as training rows for `train --corrections`."""
     from alliance.cli.core_cmds import opened
-    from alliance.services.transcripts import training_corrections
+    from alliance.services.transcript_practice import training_corrections
 
     with opened(database_url) as engine, engine.begin() as conn:
         rows, left_out = training_corrections(conn, username)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from alliance.errors import FormError
-from alliance.services import alerts, clinical, links, practice, transcripts
+from alliance.services import alerts, clinical, links, practice, transcript_practice, transcripts
 from alliance.services.caseload import caseload
 from alliance.store.access import Viewer
 from alliance.web.auth import require_role
@@ -445,5 +445,5 @@ def api_delete_text(
 @router.get("/practice/transcripts", response_model=list[TrendPublic])
 def api_practice(request: Request, viewer: Clinician) -> list[TrendPublic]:
     """Coded sessions over time beside the client's ratings (a supervisor: shared ones)."""
-    rows = _run(request, lambda c: transcripts.practice_trends(c, viewer))
+    rows = _run(request, lambda c: transcript_practice.practice_trends(c, viewer))
     return [TrendPublic.model_validate(r) for r in rows]

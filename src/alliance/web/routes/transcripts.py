@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from starlette.datastructures import UploadFile
 
 from alliance.errors import FormError
-from alliance.services import transcripts
+from alliance.services import transcript_practice, transcripts
 from alliance.store.access import Viewer
 from alliance.web.auth import require_role
 from alliance.web.routes.clinical import render_session
@@ -151,6 +151,6 @@ async def delete_transcript_text(
 def practice_page(request: Request, viewer: Clinician) -> HTMLResponse:
     """The therapist's coded sessions over time, beside the client's ratings of each."""
     with tx(request) as conn:
-        rows = transcripts.practice_trends(conn, viewer)
+        rows = transcript_practice.practice_trends(conn, viewer)
     context: dict[str, Any] = {"viewer": viewer, "rows": rows}
     return page(request, "transcript_practice.html", context)
