@@ -21,12 +21,12 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine, select
 
-from alliance.services import login_sessions, tokens
+from alliance.services import login_sessions, tokens, transcripts
 from alliance.store import break_glass
 from alliance.store import tables as t
 from alliance.store.base import Actor
 from alliance.store.relational import report_boundary_incident
-from tests.security.conftest import PERSONAS, new_link
+from tests.security.conftest import PERSONAS, new_link, therapist_viewer
 from tests.security.routes import route_table
 from tests.web.clinic import Clinic
 
@@ -153,6 +153,22 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/episodes/{episode_id}/incidents"): A_READERS,
     ("POST", "/api/episodes/{episode_id}/close"): A_WRITER,
     ("POST", "/api/episodes/{episode_id}/sessions/{session_id}/attendance"): A_WRITER,
+    # A transcript is the treating therapist's until shared: the {transcript_id} is therapist
+    # A's, coded and not shared, so even A's supervisor is refused. The session's list reaches
+    # A's readers, and holds only what each may see.
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/transcripts"): A_WRITER,
+    ("POST", "/transcripts/{transcript_id}/speakers"): A_WRITER,
+    ("POST", "/transcripts/{transcript_id}/corrections"): A_WRITER,
+    ("POST", "/transcripts/{transcript_id}/share"): A_WRITER,
+    ("POST", "/transcripts/{transcript_id}/delete-text"): A_WRITER,
+    ("GET", "/practice/transcripts"): CLINICIANS,
+    ("GET", "/api/episodes/{episode_id}/sessions/{session_id}/transcripts"): A_READERS,
+    ("POST", "/api/episodes/{episode_id}/sessions/{session_id}/transcripts"): A_WRITER,
+    ("GET", "/api/transcripts/{transcript_id}"): A_WRITER,
+    ("POST", "/api/transcripts/{transcript_id}/corrections"): A_WRITER,
+    ("POST", "/api/transcripts/{transcript_id}/share"): A_WRITER,
+    ("POST", "/api/transcripts/{transcript_id}/delete-text"): A_WRITER,
+    ("GET", "/api/practice/transcripts"): CLINICIANS,
 }
 
 # A valid body for each JSON route, so a refusal is about who asks, not what they send.
@@ -173,9 +189,15 @@ API_BODIES: dict[str, dict[str, Any]] = {
     # No consent date: a therapist's request reaches the handler and is refused (422).
     "episodes": {"client_id": 1},
     "sessions": {"date": "2025-01-01"},  # before the opening: refused, nothing written
+    "transcripts": {"text": "", "speakers": {}},  # empty: refused, nothing stored
+    "corrections": {"line": 999999, "code": "advice"},  # no such line: refused
+    "share": {"shared": False},  # it is not shared: stays private
+    "delete-text": {"confirm": False},  # not confirmed: refused
     "reopen": {"reason": "the matrix asks to reopen"},  # the episode is open: refused
 }
 SECRETS = ("RUPT-001", "Sleep through most nights")
+# The words of A's unshared transcript: nobody but A reads them, not even A's supervisor.
+TRANSCRIPT_WORDS = "I want to sleep better"
 
 
 def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
@@ -192,7 +214,30 @@ def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
             occurred_on=date(2025, 1, 1),
         )
         token = tokens.create_token(conn, "otto", label="matrix")
-    return {"client_id": client_id, "incident_id": incident_id, "token_id": token.id}
+    return {
+        "client_id": client_id,
+        "incident_id": incident_id,
+        "token_id": token.id,
+        "transcript_id": coded_transcript(engine, clinic),
+    }
+
+
+def coded_transcript(engine: Engine, clinic: Clinic) -> int:
+    """A transcript of therapist A's session, coded through the services and not shared."""
+    tess = therapist_viewer(clinic)
+    with engine.begin() as conn:
+        tid = transcripts.upload(
+            conn,
+            tess,
+            clinic.rupture_episode,
+            clinic.rupture_sessions[-1],
+            filename="matrix.txt",
+            raw=b"T: What would you like to change?\nC: I want to sleep better.\n",
+            keep_text=True,
+        )
+        transcripts.map_speakers(conn, tess, tid, {"speaker_0": "therapist", "speaker_1": "client"})
+    transcripts.run_coding(engine, tid)
+    return tid
 
 
 # Routes that end the persona's own session: after every other route, plain sign-out last.
@@ -306,6 +351,8 @@ def test_it_enforces_the_matrix_with_zero_leaks(
                 failures.append(f"{where}: reached but the rule refuses it")
             if persona not in A_READERS and any(s in response.text for s in SECRETS):
                 failures.append(f"{where}: LEAK of therapist A's client content")
+            if persona != "therapist_a" and TRANSCRIPT_WORDS in response.text:
+                failures.append(f"{where}: LEAK of therapist A's unshared transcript")
     assert not failures, "\n".join(failures)
 
 
@@ -410,6 +457,8 @@ def test_a_token_acts_as_its_user_on_every_api_route(
                     failures.append(f"{where}: reached but the rule refuses it")
                 if persona not in A_READERS and any(s in response.text for s in SECRETS):
                     failures.append(f"{where}: LEAK of therapist A's client content")
+                if persona != "therapist_a" and TRANSCRIPT_WORDS in response.text:
+                    failures.append(f"{where}: LEAK of therapist A's unshared transcript")
         with engine.begin() as conn:
             tokens.revoke_token(conn, issued["therapist_a"].id)
         client.headers["Authorization"] = f"Bearer {issued['therapist_a'].token}"

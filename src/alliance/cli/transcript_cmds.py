@@ -331,3 +331,23 @@ def attach_cmd(
         corrections=corrections,
     )
     click.echo(f"profile {pid} attached to session {session_id}")
+
+
+@transcript.command(
+    "export-corrections",
+    epilog="Example: alliance transcript export-corrections --user tess --out fixes.jsonl",
+)
+@click.option("--user", "username", required=True, help="the therapist whose corrections to export")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="JSON lines file")
+@click.option("--db", "database_url", metavar="URL", default=None, help="database URL")
+def export_corrections_cmd(username: str, out: Path, database_url: str | None) -> None:
+    """Write the codes corrected in the app as training rows for `train --corrections`."""
+    from alliance.cli.core_cmds import opened
+    from alliance.services.transcript_practice import training_corrections
+
+    with opened(database_url) as engine, engine.begin() as conn:
+        rows, left_out = training_corrections(conn, username)
+    append_corrections(out, rows)
+    click.echo(f"{len(rows)} corrections written to {out}")
+    if left_out:
+        click.echo(f"{left_out} left out: their transcript's text was not kept or was deleted")

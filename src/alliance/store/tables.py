@@ -483,3 +483,31 @@ outbox_messages = Table(
     _in("to_role", MESSAGE_RECIPIENTS, "to_role"),
     Index("ix_outbox_messages_due", "state", "next_attempt_at"),
 )
+
+# A transcript uploaded to a session page: held while its speakers are mapped and it is coded,
+# then only its codes (no words) unless the therapist chose to keep the text. Seen by the
+# treating therapist, and by their supervisor only while `shared_at` is set.
+TRANSCRIPT_STATUSES = ("mapping", "queued", "coding", "done", "failed")
+session_transcripts = Table(
+    "session_transcripts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("therapist_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("progress", Integer, nullable=False),
+    Column("error", String(300), nullable=True),
+    Column("file_format", String(10), nullable=False),
+    Column("keep_text", Boolean, nullable=False),
+    Column("pending", Text, nullable=True),
+    Column("speakers", JSON, nullable=True),
+    Column("coded", JSON, nullable=True),
+    Column("codes", JSON, nullable=True),
+    Column("warnings", JSON, nullable=True),
+    Column("profile_id", ForeignKey("transcript_profiles.id"), nullable=True),
+    Column("shared_at", DateTime(timezone=True), nullable=True),
+    Column("text_deleted_at", DateTime(timezone=True), nullable=True),
+    _created(),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    _in("status", TRANSCRIPT_STATUSES, "status"),
+)

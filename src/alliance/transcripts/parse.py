@@ -133,16 +133,90 @@ def read_transcript(
             f"file is {size / 1048576:.1f} MiB; the limit is {max_bytes / 1048576:.1f} MiB "
             "(split the file, or raise the limit with --max-mb)",
         )
-    raw = p.read_bytes()
+    return read_bytes(p.read_bytes(), name, speakers=speakers, fmt=fmt)
+
+
+def decode_upload(raw: bytes, name: str) -> tuple[list[str], list[ParseWarning]]:
+    """The lines of a transcript's bytes; refuses an empty or binary file."""
     if not raw.strip():
         raise TranscriptError(name, None, "file is empty; expected utterances with speakers")
     if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise TranscriptError(name, None, "file looks binary; expected a text transcript")
     warnings: list[ParseWarning] = []
-    lines = _decode(raw, name, warnings)
+    return _decode(raw, name, warnings), warnings
+
+
+def read_bytes(
+    raw: bytes,
+    name: str,
+    *,
+    speakers: Mapping[str, Role] | None = None,
+    fmt: str | None = None,
+) -> Transcript:
+    """Parse a transcript held in memory (an upload); `name` gives the format by its extension."""
+    lines, warnings = decode_upload(raw, name)
     return parse_lines(
-        lines, name, speakers=speakers, fmt=fmt or detect_format(p, lines[:20]), warnings=warnings
+        lines,
+        name,
+        speakers=speakers,
+        fmt=fmt or detect_format(Path(name), lines[:20]),
+        warnings=warnings,
     )
+
+
+@dataclass(frozen=True)
+class SpeakerLabel:
+    """A name a transcript uses for a speaker: where it first appears, how often, its role."""
+
+    label: str
+    first_line: int
+    turns: int
+    role: Role | None
+
+
+def speaker_labels(lines: list[str], name: str, fmt: str) -> list[SpeakerLabel]:
+    """The speaker names a transcript uses, in order of first appearance, with known roles.
+
+    An upload form asks the person to map each to therapist or client; a file with none
+    is refused, naming the line to look at.
+    """
+    found: dict[str, list[int]] = {}
+    if fmt == "jsonl":
+        _parse_jsonl_labels(lines, name, found)
+    else:
+        start = _after_vtt_header(lines, name) if fmt == "vtt" else 0
+        for number, line in enumerate(lines[start:], start=start + 1):
+            text = line.strip()
+            vm = _VOICE.match(text)
+            label = vm.group(1) if vm else (m.group(1) if (m := _PREFIX.match(text)) else None)
+            if label is not None and "-->" not in text:
+                found.setdefault(label.strip(), []).append(number)
+    if not found:
+        first = next((i for i, ln in enumerate(lines, start=1) if ln.strip()), 1)
+        raise TranscriptError(
+            name,
+            first,
+            "no speaker names found; expected lines like 'Therapist: …' and 'Client: …' "
+            "(or WebVTT voices, <v Name>)",
+        )
+    return [
+        SpeakerLabel(label, where[0], len(where), ROLE_ALIASES.get(label.lower()))
+        for label, where in found.items()
+    ]
+
+
+def _parse_jsonl_labels(lines: list[str], name: str, found: dict[str, list[int]]) -> None:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TranscriptError(name, number, f"not valid JSON ({exc.msg})") from None
+        speaker = obj.get("speaker") if isinstance(obj, dict) else None
+        if not isinstance(speaker, str) or not speaker.strip():
+            raise TranscriptError(name, number, "field 'speaker' missing; expected a string")
+        found.setdefault(speaker.strip(), []).append(number)
 
 
 def parse_text(

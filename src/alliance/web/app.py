@@ -27,6 +27,7 @@ from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.cookies import SecureCookieMiddleware
 from alliance.web.csrf import csrf_protect
+from alliance.web.jobs import TranscriptJobs
 from alliance.web.logs import configure_logging
 from alliance.web.middleware import SecurityMiddleware
 from alliance.web.offload import PasswordGate
@@ -78,9 +79,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.writer.closed:  # served again after a shutdown (as tests do)
         app.state.writer = GroupCommitWriter(app.state.engine, max_batch=app.state.writer.max_batch)
     sender = asyncio.create_task(_send_messages(app))
+    await asyncio.to_thread(app.state.transcript_jobs.resume)
     yield
     sender.cancel()
     await asyncio.to_thread(app.state.writer.close)
+    await asyncio.to_thread(app.state.transcript_jobs.close)
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -110,6 +113,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.password_gate = PasswordGate(settings.password_checks, settings.password_queue)
     # The key signs cookies and seals the links the outbox keeps.
     app.state.secret_key = resolve_secret_key(settings)
+    app.state.transcript_jobs = TranscriptJobs(app.state.engine)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(

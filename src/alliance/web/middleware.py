@@ -14,7 +14,9 @@ from alliance.web.body_limit import (
     MAX_BODY_BYTES,
     BodyTooLargeError,
     declared_too_large,
+    is_upload,
     limit_body,
+    limit_for,
 )
 from alliance.web.cookies import read_cookie
 from alliance.web.csrf import CSRF_COOKIE, cookie_update, ensure_session_token
@@ -72,6 +74,28 @@ class _Exchange:
         await self.reply(body)
         self.log(status)
 
+    async def refuse_upload(self) -> None:
+        """An upload over the cap, from a page form: a page that says so and links back."""
+        back = self.scope["path"].rsplit("/", 1)[0]
+        data = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            "<title>File too large · Alliance</title>"
+            '<link rel="stylesheet" href="/static/css/alliance.css"></head>'
+            '<body><main id="main"><h1>File too large</h1>'
+            '<p class="flash error" role="alert">file: the transcript is over the 2 MB limit. '
+            "Nothing was stored. Split the file, or export it without video or audio.</p>"
+            f'<p><a href="{back}">Back to the session</a></p></main></body></html>'
+        ).encode()
+        headers = [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(data)).encode()),
+            (b"connection", b"close"),
+            self.id_header,
+        ]
+        await self.reply({"type": "http.response.start", "status": 413, "headers": headers})
+        await self.reply({"type": "http.response.body", "body": data})
+        self.log(413)
+
     def guarded_send(self) -> Send:
         """The `send` handed to the app: it notes the status and hardens the headers."""
         browser_token = read_cookie(self.headers.get("cookie", ""), CSRF_COOKIE)
@@ -128,8 +152,9 @@ class SecurityMiddleware:
 
     async def _refused_at_the_door(self, exchange: _Exchange) -> bool:
         """Refuse, before the app runs, a declared body too large or a throttled sign-in."""
-        if declared_too_large(exchange.headers, self.max_body_bytes):
-            await exchange.refuse(413, self._too_large())
+        limit = limit_for(exchange.scope["path"], self.max_body_bytes)
+        if declared_too_large(exchange.headers, limit):
+            await self._refuse_too_large(exchange, limit)
             return True
         wait = self._throttle_wait(exchange.scope)
         if wait is None:
@@ -152,13 +177,12 @@ class SecurityMiddleware:
     async def _serve(self, exchange: _Exchange, receive: Receive) -> None:
         """Run the app on a capped body; an error it raises becomes a bare answer."""
         ensure_session_token(exchange.scope.get("session"))
+        limit = limit_for(exchange.scope["path"], self.max_body_bytes)
         try:
-            await self.app(
-                exchange.scope, limit_body(receive, self.max_body_bytes), exchange.guarded_send()
-            )
+            await self.app(exchange.scope, limit_body(receive, limit), exchange.guarded_send())
         except BodyTooLargeError:
             if exchange.status is None:
-                await exchange.refuse(413, self._too_large())
+                await self._refuse_too_large(exchange, limit)
             return
         except Exception as exc:  # the last guard: no message, no traceback goes out
             log_error(exchange.request_id, exc)
@@ -167,5 +191,8 @@ class SecurityMiddleware:
             return
         exchange.log(exchange.status if exchange.status is not None else 500)
 
-    def _too_large(self) -> str:
-        return f"the request body is over {self.max_body_bytes} bytes"
+    async def _refuse_too_large(self, exchange: _Exchange, limit: int) -> None:
+        if is_upload(exchange.scope["path"]):
+            await exchange.refuse_upload()
+        else:
+            await exchange.refuse(413, f"the request body is over {limit} bytes")

@@ -56,6 +56,18 @@ WORDS = {
     "proposed": "Proposed",
     "agreed": "Agreed",
     "achieved": "Achieved",
+    "reflection_simple": "Simple reflection",
+    "reflection_complex": "Complex reflection",
+    "question_open": "Open question",
+    "question_closed": "Closed question",
+    "information": "Giving information",
+    "change": "Change talk",
+    "sustain": "Sustain talk",
+    "advice_without_permission": "Advice without permission",
+    "vtt": "WebVTT",
+    "srt": "SRT",
+    "jsonl": "JSON lines",
+    "text": "Plain text",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -290,3 +290,69 @@ class AttendanceUpdate(BaseModel):
 class AttendancePublic(BaseModel):
     session_id: int
     attendance: str
+
+
+TranscriptFormat = Literal["text", "vtt", "srt", "jsonl"]
+SpeakerRole = Literal["therapist", "client", "none"]
+
+
+class TranscriptCreate(BaseModel):
+    """A transcript's text (up to 2 MB) and the role of each speaker name it uses."""
+
+    text: Annotated[str, Field(max_length=2 * 1024 * 1024)]
+    format: TranscriptFormat | None = None
+    speakers: dict[Annotated[str, Field(max_length=40)], SpeakerRole] = {}
+    keep_text: bool = False
+
+
+class CorrectionCreate(BaseModel):
+    line: int
+    code: Annotated[str, Field(max_length=40)]
+
+
+class ShareUpdate(BaseModel):
+    shared: bool
+
+
+class TextDelete(BaseModel):
+    confirm: bool
+
+
+class CodedLinePublic(_Out):
+    line: int
+    speaker: str
+    code: str
+    confidence: float
+    markers: list[str]
+    corrected: bool
+    text: str | None
+
+
+class TranscriptPublic(_Out):
+    id: int
+    episode_id: int
+    session_id: int
+    status: str
+    progress: int
+    error: str | None
+    file_format: str
+    shared: bool
+    text_kept: bool
+    profile: dict[str, Any] | None
+    lines: list[CodedLinePublic]
+    warnings: list[str]
+
+
+class TrendPublic(_Out):
+    transcript_id: int
+    episode_id: int
+    session_id: int
+    session_number: int
+    held_on: date
+    client_code: str
+    therapist: str
+    metrics: dict[str, float | None]
+    markers: int
+    srs: float | None
+    outcome: str | None
+    outcome_total: float | None

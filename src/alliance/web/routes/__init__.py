@@ -14,6 +14,7 @@ from alliance.web.routes import (
     mail,
     practice,
     supervision,
+    transcripts,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -21,6 +22,7 @@ ROUTERS: list[APIRouter] = [
     account.router,
     practice.router,
     clinical.router,
+    transcripts.router,
     client.router,
     supervision.router,
     admin.router,

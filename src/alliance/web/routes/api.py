@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from alliance.errors import FormError
-from alliance.services import alerts, clinical, links, practice
+from alliance.services import alerts, clinical, links, practice, transcript_practice, transcripts
 from alliance.services.caseload import caseload
 from alliance.store.access import Viewer
 from alliance.web.auth import require_role
@@ -26,6 +26,8 @@ from alliance.web.schemas import (
     ClientPublic,
     ClosingCreate,
     ClosingPublic,
+    CodedLinePublic,
+    CorrectionCreate,
     CreatedPublic,
     EpisodeCreate,
     EpisodePublic,
@@ -41,7 +43,12 @@ from alliance.web.schemas import (
     ReopenCreate,
     SessionCreate,
     SessionCreated,
+    ShareUpdate,
     StageMoveCreate,
+    TextDelete,
+    TranscriptCreate,
+    TranscriptPublic,
+    TrendPublic,
     WorksheetCreate,
 )
 
@@ -315,3 +322,128 @@ def api_set_attendance(
         lambda c: clinical.set_attendance(c, viewer, episode_id, session_id, body.attendance),
     )
     return AttendancePublic(session_id=session_id, attendance=attendance)
+
+
+def _transcript_public(view: transcripts.TranscriptView) -> TranscriptPublic:
+    return TranscriptPublic(
+        id=view.id,
+        episode_id=view.episode_id,
+        session_id=view.session_id,
+        status=view.status,
+        progress=view.progress,
+        error=view.error,
+        file_format=view.file_format,
+        shared=view.shared,
+        text_kept=view.keep_text and not view.text_deleted,
+        profile=view.profile,
+        lines=[
+            CodedLinePublic(
+                line=ln["line"],
+                speaker=ln["speaker"],
+                code=ln["code"],
+                confidence=ln["confidence"],
+                markers=[m["name"] for m in ln.get("markers", [])],
+                corrected=bool(ln.get("corrected")),
+                text=ln.get("text"),
+            )
+            for ln in view.lines
+        ],
+        warnings=view.warnings,
+    )
+
+
+@router.get(
+    "/episodes/{episode_id}/sessions/{session_id}/transcripts",
+    response_model=list[TranscriptPublic],
+)
+def api_session_transcripts(
+    request: Request, viewer: Clinician, episode_id: int, session_id: int
+) -> list[TranscriptPublic]:
+    """A session's transcripts this reader may see: a supervisor, only those shared."""
+    views = _run(request, lambda c: transcripts.for_session(c, viewer, episode_id, session_id))
+    return [_transcript_public(v) for v in views]
+
+
+@router.post(
+    "/episodes/{episode_id}/sessions/{session_id}/transcripts",
+    response_model=TranscriptPublic,
+    status_code=202,
+)
+def api_upload_transcript(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int, body: TranscriptCreate
+) -> TranscriptPublic:
+    """Code a transcript in the background; poll GET /api/transcripts/{id} for its progress."""
+    tid = _run(
+        request,
+        lambda c: transcripts.upload_and_map(
+            c,
+            viewer,
+            episode_id,
+            session_id,
+            text=body.text,
+            fmt=body.format,
+            speakers=body.speakers,
+            keep_text=body.keep_text,
+        ),
+    )
+    request.app.state.transcript_jobs.submit(tid)
+    return _transcript_public(_run(request, lambda c: transcripts.transcript(c, viewer, tid)))
+
+
+@router.get("/transcripts/{transcript_id}", response_model=TranscriptPublic)
+def api_transcript(request: Request, viewer: Clinician, transcript_id: int) -> TranscriptPublic:
+    return _transcript_public(
+        _run(request, lambda c: transcripts.transcript(c, viewer, transcript_id))
+    )
+
+
+def _after(
+    request: Request, viewer: Viewer, transcript_id: int, op: Callable[[Any], object]
+) -> TranscriptPublic:
+    """Run one transcript write, then answer with the transcript as it now is."""
+    _run(request, op)
+    return api_transcript(request, viewer, transcript_id)
+
+
+@router.post("/transcripts/{transcript_id}/corrections", response_model=TranscriptPublic)
+def api_correct(
+    request: Request, viewer: Therapist, transcript_id: int, body: CorrectionCreate
+) -> TranscriptPublic:
+    """Correct one line's code; kept for retraining, the profile recounted."""
+    return _after(
+        request,
+        viewer,
+        transcript_id,
+        lambda c: transcripts.correct(c, viewer, transcript_id, str(body.line), body.code),
+    )
+
+
+@router.post("/transcripts/{transcript_id}/share", response_model=TranscriptPublic)
+def api_share(
+    request: Request, viewer: Therapist, transcript_id: int, body: ShareUpdate
+) -> TranscriptPublic:
+    """Share the profile with your supervisor, or stop sharing it."""
+    shared = "yes" if body.shared else "no"
+    return _after(
+        request,
+        viewer,
+        transcript_id,
+        lambda c: transcripts.set_shared(c, viewer, transcript_id, shared),
+    )
+
+
+@router.post("/transcripts/{transcript_id}/delete-text", response_model=TranscriptPublic | None)
+def api_delete_text(
+    request: Request, viewer: Therapist, transcript_id: int, body: TextDelete
+) -> TranscriptPublic | None:
+    """Delete the words (send confirm: true); the codes and the profile stay."""
+    confirm = "delete" if body.confirm else ""
+    left = _run(request, lambda c: transcripts.delete_text(c, viewer, transcript_id, confirm))
+    return api_transcript(request, viewer, transcript_id) if left else None
+
+
+@router.get("/practice/transcripts", response_model=list[TrendPublic])
+def api_practice(request: Request, viewer: Clinician) -> list[TrendPublic]:
+    """Coded sessions over time beside the client's ratings (a supervisor: shared ones)."""
+    rows = _run(request, lambda c: transcript_practice.practice_trends(c, viewer))
+    return [TrendPublic.model_validate(r) for r in rows]

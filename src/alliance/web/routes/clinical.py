@@ -16,10 +16,11 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures, outbox, practice, reports
+from alliance.services import clinical, links, measures, outbox, practice, reports, transcripts
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
+from alliance.transcripts.model import CLIENT_CODES, THERAPIST_CODES
 from alliance.web import charts
 from alliance.web.auth import require_role
 from alliance.web.routes.common import Refused, form_data, page, redirect, submit, tx
@@ -392,7 +393,7 @@ async def acknowledge_alert(request: Request, viewer: Therapist, episode_id: int
     return redirect(request, f"/episodes/{episode_id}", "Alert acknowledged.")
 
 
-def _session_page(
+def render_session(
     request: Request,
     viewer: Viewer,
     episode_id: int,
@@ -414,9 +415,13 @@ def _session_page(
         "paper": measures.known_instrument(paper_id) if paper_id else None,
         "message_kinds": outbox.KIND_WORDS,
         "message_states": outbox.STATE_WORDS,
+        "therapist_codes": THERAPIST_CODES,
+        "client_codes": CLIENT_CODES,
+        "transcript_limit_mb": transcripts.TRANSCRIPT_MAX_BYTES // 1048576,
     }
     with tx(request) as conn:
         context["messages"] = outbox.messages(conn, viewer, episode_id, session_id)
+        context["transcripts"] = transcripts.for_session(conn, viewer, episode_id, session_id)
     if new_link is not None:
         url = str(request.base_url).rstrip("/") + f"/f/{new_link.token}"
         context["link"] = {
@@ -435,7 +440,7 @@ def _session_page(
 def session_page(
     request: Request, viewer: Clinician, episode_id: int, session_id: int
 ) -> HTMLResponse:
-    return _session_page(request, viewer, episode_id, session_id)
+    return render_session(request, viewer, episode_id, session_id)
 
 
 async def _session_form(
@@ -454,7 +459,7 @@ async def _session_form(
         request,
         write,
         lambda respond: respond(),
-        lambda refused: _session_page(request, viewer, episode_id, session_id, refused),
+        lambda refused: render_session(request, viewer, episode_id, session_id, refused),
         form_name,
     )
 
@@ -505,7 +510,7 @@ async def create_link(
 
     def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
         new = _new_link(request, conn, viewer, episode_id, session_id, form)
-        return lambda: _session_page(request, viewer, episode_id, session_id, new_link=new)
+        return lambda: render_session(request, viewer, episode_id, session_id, new_link=new)
 
     return await _session_form(request, viewer, episode_id, session_id, "link", write)
 

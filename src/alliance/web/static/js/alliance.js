@@ -46,6 +46,23 @@
     invalid.scrollIntoView({ block: "center" });
     invalid.focus({ preventScroll: true });
   }
+  // A transcript over the limit is refused before it is sent (the server refuses it too).
+  document.querySelectorAll("form[data-max-bytes]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      var input = form.querySelector("input[type='file']");
+      var file = input && input.files && input.files[0];
+      var limit = Number(form.dataset.maxBytes);
+      if (!file || file.size <= limit) { return; }
+      event.preventDefault();
+      var note = form.querySelector(".size-error") || document.createElement("p");
+      note.className = "field-error size-error";
+      note.setAttribute("role", "alert");
+      note.textContent = "Nothing was sent. The file is " + (file.size / 1048576).toFixed(1) +
+        " MB; the limit is " + Math.round(limit / 1048576) + " MB per transcript.";
+      input.insertAdjacentElement("afterend", note);
+      input.setAttribute("aria-invalid", "true");
+    });
+  });
   // Draw each chart from its inline Vega-Lite spec with the vendored bundle.
   document.querySelectorAll("script[type='application/vnd.vegalite+json']").forEach(function (node) {
     var target = document.getElementById(node.dataset.target);
