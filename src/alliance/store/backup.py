@@ -2,7 +2,7 @@
 
 The backup API copies pages under a read transaction, so a running server can keep writing and
 the copy is still one consistent snapshot. PostgreSQL has its own tools (pg_dump, pg_restore);
-see docs/security.md.
+see docs/security.md. Backups and restored databases are created 0600 (alliance.files).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from alliance.errors import AllianceError
+from alliance.files import private_file
 from alliance.store import audit
 
 PAGES_PER_STEP = 256
@@ -78,9 +79,9 @@ def backup(database_url: str, destination: Path, *, overwrite: bool = False) -> 
         raise BackupError(f"backup: {destination} already exists; choose a new file name")
     if destination.resolve() == source_path.resolve():
         raise BackupError("backup: the destination is the database itself; choose another file")
-    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     partial.unlink(missing_ok=True)
+    private_file(partial)  # 0600 (and 0700 folders) before a page of the database is in it
     source = sqlite3.connect(str(source_path), timeout=30)
     try:
         target = sqlite3.connect(str(partial))
@@ -122,7 +123,7 @@ def restore(
         )
     if engine is not None:
         engine.dispose()
-    target_path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target_path)
     backup_conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         target = sqlite3.connect(str(target_path), timeout=30)
