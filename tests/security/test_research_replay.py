@@ -12,12 +12,13 @@ import csv
 import itertools
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from alliance.cli import main
 from alliance.domain import DomainError
@@ -191,7 +192,7 @@ def test_it_refuses_a_date_out_of_range_at_entry(tmp_path: Path, field: str) -> 
             client = people.create_client(
                 conn, system, organisation_id=clinic.organisation_id, code="NEW-001"
             )
-        entries = {
+        entries: dict[str, Callable[[Connection], object]] = {
             "opened_on": lambda conn: episodes.open_episode(
                 conn,
                 system,

@@ -32,6 +32,7 @@ class BackupResult:
     bytes: int
     audit_events: int
     audit_first_bad: int | None
+    audit_head: str | None = None
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -47,8 +48,8 @@ def sqlite_path(database_url: str) -> Path:
     return Path(url.database).expanduser()
 
 
-def _check(path: Path) -> tuple[int, int | None]:
-    """Integrity check, then the audit chain; returns (events, first bad seq)."""
+def _check(path: Path) -> tuple[int, int | None, str | None]:
+    """Integrity check, then the audit chain; returns (events, first bad seq, head hash)."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         result = conn.execute("PRAGMA integrity_check").fetchone()
         if result is None or result[0] != "ok":
@@ -60,7 +61,7 @@ def _check(path: Path) -> tuple[int, int | None]:
     try:
         with engine.connect() as conn:
             count = len(audit.events(conn))
-            return count, audit.verify(conn)
+            return count, audit.verify(conn), audit.head(conn)
     finally:
         engine.dispose()
 
@@ -95,9 +96,9 @@ def backup(database_url: str, destination: Path, *, overwrite: bool = False) -> 
         source.close()
     with open(partial, "rb+") as handle:
         os.fsync(handle.fileno())
-    events, bad = _check(partial)
+    events, bad, head = _check(partial)
     os.replace(partial, destination)
-    return BackupResult(destination, destination.stat().st_size, events, bad)
+    return BackupResult(destination, destination.stat().st_size, events, bad, head)
 
 
 def restore(
@@ -108,7 +109,7 @@ def restore(
     if not source.is_file():
         raise BackupError(f"restore: {source} is not a file")
     try:
-        _, bad = _check(source)
+        _, bad, _ = _check(source)
     except sqlite3.DatabaseError:
         raise BackupError(f"restore: {source.name} is not a SQLite database") from None
     if bad is not None:
@@ -134,5 +135,5 @@ def restore(
             target.close()
     finally:
         backup_conn.close()
-    events_after, bad_after = _check(target_path)
-    return BackupResult(target_path, target_path.stat().st_size, events_after, bad_after)
+    events_after, bad_after, head = _check(target_path)
+    return BackupResult(target_path, target_path.stat().st_size, events_after, bad_after, head)
