@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from alliance.analytics.frame import score_frame
+from alliance.domain.episode import EARLIEST_DATE, LATEST_DATE
 from alliance.domain.stages import Stage
 from alliance.instruments import INSTRUMENT_IDS, Instrument, InstrumentError, load_instrument, score
 from alliance.instruments.risk import RISK_ENDORSED, endorsed_in_cells, risk_note
@@ -339,10 +340,17 @@ def _parse_date(text: str, fail: Fail) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        when = date.fromisoformat(text)
     except ValueError:
         fail("date", f"{text!r} is not allowed; allowed: a date as YYYY-MM-DD")
         return None
+    if not EARLIEST_DATE <= when <= LATEST_DATE:
+        fail(
+            "date",
+            f"{text!r} is not allowed; allowed: a date from {EARLIEST_DATE} to {LATEST_DATE}",
+        )
+        return None
+    return when
 
 
 def _parse_measure(text: str, aliases: dict[str, str], fail: Fail) -> str | None:

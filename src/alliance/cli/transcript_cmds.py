@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import click
 
 # TIERS names the choices of --tier, so it is needed to declare the options; every command here
 # codes or trains, so the transcripts package loads anyway.
+from alliance.files import csv_writer
 from alliance.transcripts import (
     TIERS,
     code_file,
@@ -151,7 +151,7 @@ def code_cmd(
         return
     if as_csv:
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv_writer(buf)
         w.writerow(["file", "line", "speaker", "code", "confidence", "markers", "text"])
         for f, coded in results:
             for c in coded:

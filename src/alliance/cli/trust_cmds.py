@@ -20,23 +20,50 @@ def audit_group() -> None:
     """Check and read the hash-chained audit log."""
 
 
-@audit_group.command("verify", epilog="Example: alliance audit verify --db sqlite:///clinic.db")
+@audit_group.command(
+    "verify",
+    epilog="Example: alliance audit verify --db sqlite:///clinic.db\n\n"
+    "Example: alliance audit verify --expect-head 3f9a… (the head printed by alliance backup)",
+)
 @db_option
-def audit_verify(database_url: str | None) -> None:
-    """Walk the chain; exit 1 naming the first changed, removed or reordered event."""
+@click.option(
+    "--expect-head",
+    default=None,
+    metavar="HASH",
+    help="A head hash noted earlier (alliance backup prints one); exit 1 if the chain lost it.",
+)
+def audit_verify(database_url: str | None, expect_head: str | None) -> None:
+    """Walk the chain and re-hash clinical rows; exit 1 naming what was changed or removed."""
     from alliance.store import audit
 
     with connection(database_url) as conn:
         events = audit.events(conn)
         bad = audit.verify(conn)
-    if bad is not None:
-        click.echo(
-            f"Audit chain BROKEN at seq {bad}: that event was changed, or one before it was "
-            "removed or reordered.",
-            err=True,
-        )
-        sys.exit(1)
+        rows = audit.changed_rows(conn)
+        has_head = expect_head is None or audit.contains(conn, expect_head.strip().lower())
     head = events[-1].hash if events else "(empty)"
+    problems: list[str] = []
+    if bad is not None:
+        problems.append(
+            f"Audit chain BROKEN at seq {bad}: that event was changed, or one before it was "
+            "removed or reordered."
+        )
+    if rows.changed:
+        problems.append(
+            f"Clinical rows changed outside the program ({len(rows.changed)}): "
+            + "; ".join(rows.changed[:20])
+            + ("; …" if len(rows.changed) > 20 else "")
+        )
+    if not has_head:
+        problems.append(
+            f"Expected head {expect_head} is not in the chain: the newest events were removed "
+            "(or the chain was replaced)."
+        )
+    click.echo(f"Head hash {head} ({len(events)} events; {rows.checked} rows re-hashed)")
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
     click.echo(f"Audit chain intact: {len(events)} events; head hash {head}")
 
 
@@ -138,6 +165,10 @@ def backup_cmd(file: Path, database_url: str | None) -> None:
     click.echo(
         f"Backup written: {result.path} ({result.bytes} bytes; "
         f"audit chain {chain}, {result.audit_events} events)."
+    )
+    click.echo(
+        f"Audit head hash {result.audit_head}: note it; `alliance audit verify --expect-head "
+        f"{result.audit_head}` later shows whether newer events were removed."
     )
     click.echo(
         "Keep the secret key (ALLIANCE_SECRET_KEY or the .secret file) and the research key "

@@ -94,10 +94,28 @@ class Episode:
         return StageTransition(self.stage, target, now, by_user_id, clean)
 
 
+# A clinical date outside these years is a typing slip (0001-01-01, 20255-01-01), never care:
+# refused where it is entered, so no later shift or export meets a date it cannot move.
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def check_date_range(field: str, value: date) -> date:
+    """Refuse a date before 1900-01-01 or after 2100-12-31."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise DomainError(
+            field,
+            value.isoformat(),
+            f"must be between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}",
+        )
+    return value
+
+
 def check_not_future(field: str, value: date, now: datetime) -> date:
-    """Clinical dates record what happened: refuse a date after today."""
+    """Clinical dates record what happened: refuse a date out of range or after today."""
     if not isinstance(value, date):
         raise DomainError(field, value, "must be a date (YYYY-MM-DD)")
+    check_date_range(field, value)
     if value > now.date():
         raise DomainError(field, value.isoformat(), f"must not be after today ({now.date()})")
     return value

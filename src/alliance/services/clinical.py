@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 
 from alliance.domain import DomainError, GoalStatus, WorksheetKind, check_closing
 from alliance.domain.boundaries import BoundaryRationale
+from alliance.domain.episode import EARLIEST_DATE, LATEST_DATE
 from alliance.domain.goals import check_goal_move
 from alliance.errors import FormError, NotVisibleError
 from alliance.services import alerts
@@ -62,9 +63,14 @@ def parse_date(field: str, value: str | None, *, required: bool = True) -> date 
             raise FormError({field: "a date is required (YYYY-MM-DD)"})
         return None
     try:
-        return date.fromisoformat(value.strip())
+        day = date.fromisoformat(value.strip())
     except ValueError:
         raise FormError({field: f"{value.strip()[:20]!r} is not a date (YYYY-MM-DD)"}) from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise FormError(
+            {field: f"{day.isoformat()} is out of range: allowed {EARLIEST_DATE} to {LATEST_DATE}"}
+        )
+    return day
 
 
 def move_stage(

@@ -3,6 +3,13 @@
 Each event's hash is sha256 over its canonical fields and the previous event's hash, so changing,
 removing or reordering any past row breaks every hash after it. Rows hold ids and action names
 only, never client content.
+
+A write to a clinical row (an administration, a note, a session, …) also keeps `row_hash`, the
+sha256 of the row as written (`canonical_row`), inside the chained fields. `changed_rows`
+re-hashes each row against the newest event for it, so an edit made behind the program's back
+(a changed total, a rewritten note) or a deleted row is named. Deleting the newest events
+leaves a shorter chain that still checks out: compare its head with one noted earlier
+(`alliance backup` and `alliance audit verify` print it; `verify --expect-head`).
 """
 
 from __future__ import annotations
@@ -10,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, text
+from sqlalchemy import Connection, RowMapping, Table, func, insert, select, text
 
+from alliance.store import tables as t
 from alliance.store.base import Actor, as_utc, utc_now
 from alliance.store.tables import audit_events
 
@@ -34,6 +43,21 @@ class AuditEvent:
     ip: str | None
     prev_hash: str
     hash: str
+    row_hash: str | None = None
+
+
+# The clinical rows whose writes carry a row hash, by the audit's object type.
+ROW_TABLES: dict[str, Table] = {
+    "administration": t.administrations,
+    "relational_note": t.relational_notes,
+    "boundary_event": t.boundary_events,
+    "worksheet": t.worksheets,
+    "session": t.sessions,
+    "goal": t.goals,
+    "task": t.tasks,
+}
+# Actions that write nothing to the object they name.
+NOT_WRITES = frozenset({"read", "break_glass", "export"})
 
 
 def canonical(
@@ -45,11 +69,49 @@ def canonical(
     object_id: str | None,
     ip: str | None,
     prev_hash: str,
+    row_hash: str | None = None,
 ) -> bytes:
-    """The exact bytes that are hashed: a JSON array, UTC time to the microsecond."""
+    """The exact bytes that are hashed: a JSON array, UTC time to the microsecond.
+
+    The row hash is appended only when there is one, so events written before rows were
+    hashed keep the hashes they were chained with.
+    """
     stamp = as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     fields = [seq, stamp, actor, action, object_type, object_id, ip, prev_hash]
+    if row_hash is not None:
+        fields.append(row_hash)
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def canonical_row(row: RowMapping) -> bytes:
+    """A row as JSON: every column by name, sorted, UTC times to the microsecond."""
+    fields = {name: _plain(value) for name, value in row.items()}
+    return json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str
+    ).encode("ascii")
+
+
+def row_digest(row: RowMapping) -> str:
+    return hashlib.sha256(canonical_row(row)).hexdigest()
+
+
+def _written_row_hash(
+    conn: Connection, action: str, object_type: str, object_id: str | None
+) -> str | None:
+    """The hash of the row this event wrote, read back inside the same transaction."""
+    table = ROW_TABLES.get(object_type)
+    if table is None or action in NOT_WRITES or object_id is None or not object_id.isdigit():
+        return None
+    row = conn.execute(select(table).where(table.c.id == int(object_id))).mappings().first()
+    return None if row is None else row_digest(row)
 
 
 def record(
@@ -76,11 +138,12 @@ def record(
     ).first()
     seq, prev_hash = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
     oid = None if object_id is None else str(object_id)
+    row_hash = _written_row_hash(conn, action, object_type, oid)
     digest = hashlib.sha256(
-        canonical(seq, at, actor.user_id, action, object_type, oid, actor.ip, prev_hash)
+        canonical(seq, at, actor.user_id, action, object_type, oid, actor.ip, prev_hash, row_hash)
     ).hexdigest()
     event = AuditEvent(
-        seq, at, actor.user_id, action, object_type, oid, actor.ip, prev_hash, digest
+        seq, at, actor.user_id, action, object_type, oid, actor.ip, prev_hash, digest, row_hash
     )
     # The event's fields are the table's columns, one for one.
     conn.execute(insert(audit_events).values(**asdict(event)))
@@ -107,6 +170,7 @@ def verify(conn: Connection) -> int | None:
             event.object_id,
             event.ip,
             event.prev_hash,
+            event.row_hash,
         )
         if (
             event.seq != expected_seq
@@ -116,6 +180,50 @@ def verify(conn: Connection) -> int | None:
             return event.seq
         prev_hash, expected_seq = event.hash, event.seq + 1
     return None
+
+
+def head(conn: Connection) -> str | None:
+    """The newest event's hash: note it, and a later chain without it has lost events."""
+    return conn.execute(
+        select(audit_events.c.hash).order_by(audit_events.c.seq.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def contains(conn: Connection, event_hash: str) -> bool:
+    found = conn.execute(select(audit_events.c.seq).where(audit_events.c.hash == event_hash))
+    return found.first() is not None
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    checked: int
+    changed: list[str]  # "administration:12 changed" or "relational_note:3 removed"
+
+
+def changed_rows(conn: Connection) -> RowCheck:
+    """Re-hash each clinical row against the newest event that wrote it; name those that differ."""
+    newest: dict[tuple[str, str], str] = {}
+    query = (
+        select(audit_events.c.object_type, audit_events.c.object_id, audit_events.c.row_hash)
+        .where(audit_events.c.row_hash.is_not(None))
+        .order_by(audit_events.c.seq)
+    )
+    for object_type, object_id, row_hash in conn.execute(query):
+        newest[object_type, object_id] = row_hash
+    changed: list[str] = []
+    for object_type, table in ROW_TABLES.items():
+        expected = {oid: h for (kind, oid), h in newest.items() if kind == object_type}
+        if not expected:
+            continue
+        current: dict[str, Any] = {
+            str(row["id"]): row_digest(row) for row in conn.execute(select(table)).mappings()
+        }
+        for object_id, row_hash in sorted(expected.items(), key=lambda item: int(item[0])):
+            if object_id not in current:
+                changed.append(f"{object_type}:{object_id} removed")
+            elif current[object_id] != row_hash:
+                changed.append(f"{object_type}:{object_id} changed")
+    return RowCheck(len(newest), changed)
 
 
 def search(

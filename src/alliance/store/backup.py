@@ -2,7 +2,7 @@
 
 The backup API copies pages under a read transaction, so a running server can keep writing and
 the copy is still one consistent snapshot. PostgreSQL has its own tools (pg_dump, pg_restore);
-see docs/security.md.
+see docs/security.md. Backups and restored databases are created 0600 (alliance.files).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
 from alliance.errors import AllianceError
+from alliance.files import private_file
 from alliance.store import audit
 
 PAGES_PER_STEP = 256
@@ -31,6 +32,7 @@ class BackupResult:
     bytes: int
     audit_events: int
     audit_first_bad: int | None
+    audit_head: str | None = None
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -46,8 +48,8 @@ def sqlite_path(database_url: str) -> Path:
     return Path(url.database).expanduser()
 
 
-def _check(path: Path) -> tuple[int, int | None]:
-    """Integrity check, then the audit chain; returns (events, first bad seq)."""
+def _check(path: Path) -> tuple[int, int | None, str | None]:
+    """Integrity check, then the audit chain; returns (events, first bad seq, head hash)."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
         result = conn.execute("PRAGMA integrity_check").fetchone()
         if result is None or result[0] != "ok":
@@ -59,7 +61,7 @@ def _check(path: Path) -> tuple[int, int | None]:
     try:
         with engine.connect() as conn:
             count = len(audit.events(conn))
-            return count, audit.verify(conn)
+            return count, audit.verify(conn), audit.head(conn)
     finally:
         engine.dispose()
 
@@ -78,9 +80,9 @@ def backup(database_url: str, destination: Path, *, overwrite: bool = False) -> 
         raise BackupError(f"backup: {destination} already exists; choose a new file name")
     if destination.resolve() == source_path.resolve():
         raise BackupError("backup: the destination is the database itself; choose another file")
-    destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     partial.unlink(missing_ok=True)
+    private_file(partial)  # 0600 (and 0700 folders) before a page of the database is in it
     source = sqlite3.connect(str(source_path), timeout=30)
     try:
         target = sqlite3.connect(str(partial))
@@ -94,9 +96,9 @@ def backup(database_url: str, destination: Path, *, overwrite: bool = False) -> 
         source.close()
     with open(partial, "rb+") as handle:
         os.fsync(handle.fileno())
-    events, bad = _check(partial)
+    events, bad, head = _check(partial)
     os.replace(partial, destination)
-    return BackupResult(destination, destination.stat().st_size, events, bad)
+    return BackupResult(destination, destination.stat().st_size, events, bad, head)
 
 
 def restore(
@@ -107,7 +109,7 @@ def restore(
     if not source.is_file():
         raise BackupError(f"restore: {source} is not a file")
     try:
-        _, bad = _check(source)
+        _, bad, _ = _check(source)
     except sqlite3.DatabaseError:
         raise BackupError(f"restore: {source.name} is not a SQLite database") from None
     if bad is not None:
@@ -122,7 +124,7 @@ def restore(
         )
     if engine is not None:
         engine.dispose()
-    target_path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target_path)
     backup_conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     try:
         target = sqlite3.connect(str(target_path), timeout=30)
@@ -133,5 +135,5 @@ def restore(
             target.close()
     finally:
         backup_conn.close()
-    events_after, bad_after = _check(target_path)
-    return BackupResult(target_path, target_path.stat().st_size, events_after, bad_after)
+    events_after, bad_after, head = _check(target_path)
+    return BackupResult(target_path, target_path.stat().st_size, events_after, bad_after, head)

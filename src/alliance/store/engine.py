@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from alliance.files import private_file
+
 # Execution option for a connection that only reads (`conn.execution_options(**{READ_ONLY: True})`).
 READ_ONLY = "alliance_read_only"
 
@@ -21,8 +23,9 @@ def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = 
     """Build an engine for `database_url`, creating the SQLite file's folder when needed."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:" and not url.query.get("uri"):
+            # Created 0600 before SQLite opens it; SQLite gives -wal and -shm the same mode.
+            private_file(Path(url.database).expanduser())
         engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
         _configure_sqlite(engine, busy_timeout_ms)
         return engine

@@ -2,7 +2,9 @@
 
 The export has the same long shape `alliance import` reads (client, episode, session, date,
 measure, therapist, status, total, item_1..item_n), so a round trip is lossless for scores;
-`status` is `dropout` for an episode closed as a drop-out, as the reader expects.
+`status` is `dropout` for an episode closed as a drop-out, as the reader expects. The file is
+readable by its owner only (0600) and its text cells cannot run as spreadsheet formulas
+(alliance.files).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy import Connection, Engine, select
 from alliance.analytics.etr import EtrError, EtrModel
 from alliance.analytics.frame import score_frame
 from alliance.domain import ClosingReason
+from alliance.files import private_file, write_csv
 from alliance.store.tables import (
     administrations,
     clients,
@@ -117,10 +120,11 @@ def export_scores(engine: Engine, out: Path, fmt: ExportFormat) -> int:
         **{f"item_{n}": pl.Float64 for n in range(1, n_items + 1)},
     }
     frame = pl.DataFrame(data, schema=schema)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        frame.write_csv(out)
+        # The one CSV writer: client codes and usernames that look like formulas are quoted.
+        write_csv(out, frame.columns, frame.iter_rows())
     else:
+        private_file(out)  # created 0600 before any data is in it
         frame.write_parquet(out)
     return frame.height
 

@@ -2,9 +2,15 @@
 
 - Ids become keyed HMAC-SHA256 pseudonyms (a key derived from the research_key setting), so the
   same clinic exports the same pseudonym twice, and nobody without the key can map one back.
-- Every date and time of a client's records moves by one offset of 1 to 180 days, earlier or
-  later, drawn from the same key and the client: intervals within a client stay exact, calendar
-  dates do not (HIPAA Safe Harbor treats dates as identifiers, 45 CFR 164.514(b)(2)(i)(C)).
+- Every date of a client's records moves by one offset of 1 to 180 days, earlier or later,
+  drawn from the same key and the client: intervals within a client stay exact, calendar dates
+  do not (HIPAA Safe Harbor treats dates as identifiers, 45 CFR 164.514(b)(2)(i)(C)). Times
+  are written as dates only: a time of day would tie rows of different clients together.
+- Rows are written in a keyed order (HMAC of the table and the row's key), not by primary key:
+  ids follow real time across clients, so neighbouring rows would give each client's shift
+  relative to the others, and one known real date would then un-shift everyone.
+- The export is written into a temporary folder beside the target and renamed into place only
+  when every file and the manifest are written: a failure leaves no partial export.
 - Free text (goals, notes, boundary entries, reasons) is dropped unless asked for.
 - Names, contact details, client codes, user accounts, links and the audit log never leave.
 A manifest.json lists every table and column written, dropped or transformed, and why.
@@ -12,10 +18,12 @@ A manifest.json lists every table and column written, dropped or transformed, an
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -26,6 +34,7 @@ from sqlalchemy import Connection, Table, select
 
 from alliance.config import check_key
 from alliance.errors import AllianceError
+from alliance.files import PRIVATE_FILE, csv_writer, owner_only, private_folder
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.base import Actor, as_utc, atomic, utc_now
@@ -223,23 +232,136 @@ class Pseudonymiser:
         days = n % MAX_SHIFT_DAYS + 1
         return days if (n >> 32) & 1 else -days
 
+    def order_key(self, table: str, key: tuple[object, ...]) -> bytes:
+        """Where a row goes in its file: keyed, so the order says nothing about real time."""
+        return self._mac(f"row-order:{table}:{json.dumps(key, default=str)}")
 
-def _cell(value: object) -> str:
+
+def _cell(value: object) -> object:
+    """A CSV cell; numbers stay numbers, so the CSV writer neutralises only text."""
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    if isinstance(value, int | float):
+        return value
     return str(value)
 
 
-def _shifted(value: object, days: int) -> object:
-    if isinstance(value, datetime | date):
-        return value + timedelta(days=days)
+def _shifted(value: object, days: int, where: str) -> object:
+    """The date moved by `days`; a time becomes its UTC date first (no time of day leaves)."""
+    if isinstance(value, datetime):
+        value = as_utc(value).date()
+    if isinstance(value, date):
+        try:
+            return value + timedelta(days=days)
+        except OverflowError:
+            raise ResearchExportError(
+                f"export: {where} holds a date that cannot be shifted (before year 1 or after "
+                "9999); correct it and export again (nothing was written)"
+            ) from None
     return value
+
+
+def _table_rows(
+    conn: Connection,
+    spec: TableSpec,
+    kept: list[tuple[str, Treatment]],
+    keys: Pseudonymiser,
+    episode_client: dict[int, int],
+) -> list[list[object]]:
+    """One table's cells, pseudonymised and shifted, in the keyed order."""
+    key_columns = list(spec.table.primary_key.columns)
+    out: list[tuple[bytes, list[object]]] = []
+    for row in conn.execute(select(spec.table)).mappings():
+        client = (
+            row["client_id"]
+            if spec.client_via == "client_id"
+            else episode_client.get(row["episode_id"])
+        )
+        days = keys.shift_days(client) if client is not None else 0
+        cells: list[object] = []
+        for name, how in kept:
+            value = row[name]
+            if how.startswith("pseudonym:"):
+                value = keys.pseudonym(how.split(":", 1)[1], value)
+            elif how == "shift":
+                value = _shifted(value, days, f"{spec.table.name}.{name}")
+            cells.append(_cell(value))
+        order = keys.order_key(spec.table.name, tuple(row[c.name] for c in key_columns))
+        out.append((order, cells))
+    out.sort(key=lambda item: item[0])
+    return [cells for _, cells in out]
+
+
+def _table_manifest(
+    spec: TableSpec, kept: list[tuple[str, Treatment]], count: int, include_free_text: bool
+) -> dict[str, Any]:
+    return {
+        "file": f"{spec.table.name}.csv",
+        "rows": count,
+        "columns": dict(kept),
+        "removed": {
+            **{
+                name: "free text (pass --include-free-text to keep)"
+                for name, how in spec.columns.items()
+                if how == "free_text" and not include_free_text
+            },
+            **{
+                name: "not needed for research; could identify a person or account"
+                for c in spec.table.columns
+                if (name := c.name) not in spec.columns
+            },
+        },
+    }
+
+
+def _manifest(tables_manifest: dict[str, Any], include_free_text: bool) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": utc_now().date().isoformat(),
+        "pseudonyms": "HMAC-SHA256 with a key derived from the clinic's research key, "
+        "first 16 hex digits, prefixed by kind (E episode, C client, U user, S session, "
+        "G goal, A administration)",
+        "date_shift": f"per client, a keyed offset of 1 to {MAX_SHIFT_DAYS} days earlier or "
+        "later, the same for all of a client's dates; times are written as their UTC date",
+        "row_order": "keyed (HMAC of the table and the row's key), unrelated to time or ids",
+        "free_text_included": include_free_text,
+        "tables": tables_manifest,
+        "tables_not_exported": NOT_EXPORTED,
+    }
+
+
+def _write_all(
+    conn: Connection,
+    staging: Path,
+    keys: Pseudonymiser,
+    include_free_text: bool,
+    on_table: Callable[[str, int], None] | None,
+) -> tuple[dict[str, int], dict[str, Any]]:
+    episode_client = dict(conn.execute(select(t.episodes.c.id, t.episodes.c.client_id)).all())
+    rows_written: dict[str, int] = {}
+    tables_manifest: dict[str, Any] = {}
+    for spec in EXPORTED:
+        kept = [
+            (name, how)
+            for name, how in spec.columns.items()
+            if how != "free_text" or include_free_text
+        ]
+        rows = _table_rows(conn, spec, kept, keys, episode_client)
+        with open(staging / f"{spec.table.name}.csv", "w", newline="", encoding="utf-8") as out:
+            writer = csv_writer(out)
+            writer.writerow([name for name, _ in kept])
+            writer.writerows(rows)
+        rows_written[spec.table.name] = len(rows)
+        tables_manifest[spec.table.name] = _table_manifest(spec, kept, len(rows), include_free_text)
+        if on_table is not None:
+            on_table(spec.table.name, len(rows))
+    manifest = _manifest(tables_manifest, include_free_text)
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return rows_written, manifest
 
 
 def export_research(
@@ -253,79 +375,30 @@ def export_research(
 ) -> ExportResult:
     """Write one CSV per exported table and manifest.json into a new or empty `folder`.
 
-    `research_key` is the `research_key` setting; without one the export is refused rather
-    than keyed with some other secret (docs/configuration.md).
+    All or nothing: the files are written into a private temporary folder beside `folder`
+    and renamed into place at the end. `research_key` is the `research_key` setting; without
+    one the export is refused rather than keyed with some other secret (docs/configuration.md).
     """
     keys = Pseudonymiser(require_research_key(research_key))
     folder = folder.expanduser()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise ResearchExportError(f"export: {folder} exists and is not an empty folder")
-    episode_client = dict(conn.execute(select(t.episodes.c.id, t.episodes.c.client_id)).all())
-    folder.mkdir(parents=True, exist_ok=True)
-    rows_written: dict[str, int] = {}
-    tables_manifest: dict[str, Any] = {}
-    for spec in EXPORTED:
-        kept = [
-            (name, how)
-            for name, how in spec.columns.items()
-            if how != "free_text" or include_free_text
-        ]
-        rows = conn.execute(select(spec.table).order_by(*spec.table.primary_key.columns))
-        count = 0
-        with open(folder / f"{spec.table.name}.csv", "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow([name for name, _ in kept])
-            for row in rows.mappings():
-                client = (
-                    row["client_id"]
-                    if spec.client_via == "client_id"
-                    else episode_client.get(row["episode_id"])
-                )
-                days = keys.shift_days(client) if client is not None else 0
-                cells = []
-                for name, how in kept:
-                    value = row[name]
-                    if how.startswith("pseudonym:"):
-                        value = keys.pseudonym(how.split(":", 1)[1], value)
-                    elif how == "shift":
-                        value = _shifted(value, days)
-                    cells.append(_cell(value))
-                writer.writerow(cells)
-                count += 1
-        rows_written[spec.table.name] = count
-        if on_table is not None:
-            on_table(spec.table.name, count)
-        all_columns = [c.name for c in spec.table.columns]
-        tables_manifest[spec.table.name] = {
-            "file": f"{spec.table.name}.csv",
-            "rows": count,
-            "columns": dict(kept),
-            "removed": {
-                **{
-                    name: "free text (pass --include-free-text to keep)"
-                    for name, how in spec.columns.items()
-                    if how == "free_text" and not include_free_text
-                },
-                **{
-                    name: "not needed for research; could identify a person or account"
-                    for name in all_columns
-                    if name not in spec.columns
-                },
-            },
-        }
-    manifest: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "created_at": _cell(utc_now()),
-        "pseudonyms": "HMAC-SHA256 with a key derived from the clinic's research key, "
-        "first 16 hex digits, prefixed by kind (E episode, C client, U user, S session, "
-        "G goal, A administration)",
-        "date_shift": f"per client, a keyed offset of 1 to {MAX_SHIFT_DAYS} days earlier or "
-        "later, the same for all of a client's dates and times",
-        "free_text_included": include_free_text,
-        "tables": tables_manifest,
-        "tables_not_exported": NOT_EXPORTED,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    with atomic(conn):
-        audit.record(conn, actor or Actor.system(), "export", "research", None)
+    private_folder(folder.parent)
+    # mkdtemp makes the folder 0700; the umask makes each file in it 0600.
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent)
+    )
+    try:
+        with owner_only():
+            rows_written, manifest = _write_all(conn, staging, keys, include_free_text, on_table)
+        for written in staging.iterdir():
+            written.chmod(PRIVATE_FILE)
+        with atomic(conn):
+            audit.record(conn, actor or Actor.system(), "export", "research", None)
+            if folder.exists():
+                folder.rmdir()
+            os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return ExportResult(folder, rows_written, manifest)

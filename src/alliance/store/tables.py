@@ -363,6 +363,8 @@ audit_events = Table(
     Column("ip", String(64), nullable=True),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
+    # sha256 of the written row's canonical form (audit.row_digest); NULL for reads.
+    Column("row_hash", String(64), nullable=True),
     Index("ix_audit_events_object", "object_type", "object_id"),
 )
 

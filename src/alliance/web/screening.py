@@ -1,4 +1,12 @@
-"""The input screen: no out-of-range ids, no control characters in paths, queries or bodies."""
+"""The input screen: no out-of-range ids, no control characters in paths, queries or bodies.
+
+A JSON body is screened whatever its content type says (`application/json`,
+`application/merge-patch+json`, upper case, or none): the API parses JSON for all of them. A
+whole number beyond 64 bits, in a form, a query or a JSON body, is refused naming the field:
+no stored id or count can be that large, and the database driver would fail on it. A form or
+query value made only of digits is read as such a number, so a text field holding nothing but
+a 19-digit-plus number is refused too (no clinical text is that).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,18 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 MAX_ID = 2**63 - 1
 
 
+_WHOLE_NUMBER = re.compile(r"^\s*[-+]?\d{19,}\s*$")
+
+
+class NumberOutOfRangeError(HTTPException):
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            400,
+            f"{field[:40]}: the number is out of range; allowed: whole numbers from "
+            f"{-MAX_ID} to {MAX_ID}",
+        )
+
+
 class ControlCharacterError(HTTPException):
     def __init__(self, field: str, char: str) -> None:
         super().__init__(
@@ -27,11 +47,21 @@ class ControlCharacterError(HTTPException):
         )
 
 
+def _check_text(value: str, field: str) -> None:
+    """A form or query value: no control characters, no number beyond 64 bits."""
+    _walk(value, field)
+    if _WHOLE_NUMBER.match(value) and abs(int(value)) > MAX_ID:
+        raise NumberOutOfRangeError(field)
+
+
 def _walk(value: object, path: str) -> None:
     if isinstance(value, str):
         found = _CONTROL.search(value)
         if found:
             raise ControlCharacterError(path or "body", found.group())
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_ID:
+            raise NumberOutOfRangeError(path or "body")
     elif isinstance(value, dict):
         for key, item in value.items():
             _walk(str(key), path or "body")
@@ -48,7 +78,7 @@ async def screen_input(request: Request) -> None:
         if text.lstrip("-").isdigit() and abs(int(text)) > MAX_ID:
             raise HTTPException(404, "not found")
     for key, value in request.query_params.multi_items():
-        _walk(value, key)
+        _check_text(value, key)
     if request.method in SAFE_METHODS:
         return
     if is_form(request):
@@ -56,12 +86,12 @@ async def screen_input(request: Request) -> None:
         for key, item in form.multi_items():
             _walk(key, "form")
             if isinstance(item, str):
-                _walk(item, key)
+                _check_text(item, key)
         return
     body = await request.body()
-    if body and request.headers.get("content-type", "").startswith("application/json"):
+    if body:
         try:
             parsed = json.loads(body)
         except ValueError:
-            return  # FastAPI answers malformed JSON with 422 itself
+            return  # not JSON: FastAPI answers malformed JSON with 422 itself
         _walk(parsed, "")

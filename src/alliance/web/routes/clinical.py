@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError
-from alliance.instruments import list_instruments
+from alliance.instruments import Instrument, list_instruments
 from alliance.services import alerts as alert_service
 from alliance.services import clinical, links, measures, outbox, practice, reports, transcripts
 from alliance.services.caseload import caseload_audited
@@ -412,7 +412,7 @@ def render_session(
         "e": detail,
         "s": session,
         "instruments": list_instruments(),
-        "paper": measures.known_instrument(paper_id) if paper_id else None,
+        "paper": _paper(paper_id, asked_in_query=refused is None),
         "message_kinds": outbox.KIND_WORDS,
         "message_states": outbox.STATE_WORDS,
         "therapist_codes": THERAPIST_CODES,
@@ -434,6 +434,22 @@ def render_session(
             "token": new_link.token,
         }
     return page(request, "session.html", context, refused=refused)
+
+
+def _paper(instrument_id: str, *, asked_in_query: bool) -> Instrument | None:
+    """The paper form to show; an unknown measure in the address is a 400, not a 500."""
+    if not instrument_id:
+        return None
+    try:
+        return measures.known_instrument(instrument_id)
+    except FormError:
+        if asked_in_query:
+            raise HTTPException(
+                400,
+                f"paper: {instrument_id[:40]!r} is not a known measure; allowed: "
+                + ", ".join(i.id for i in list_instruments()),
+            ) from None
+        return None  # the refused form already says the measure is unknown
 
 
 @router.get("/episodes/{episode_id}/sessions/{session_id}", response_class=HTMLResponse)
