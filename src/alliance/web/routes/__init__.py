@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from alliance.web.routes import admin, api, auth_pages, client, clinical, practice, supervision
+from alliance.web.routes import (
+    admin,
+    api,
+    auth_pages,
+    client,
+    clinical,
+    forms,
+    practice,
+    supervision,
+)
 
 ROUTERS: list[APIRouter] = [
     auth_pages.router,
@@ -13,5 +22,6 @@ ROUTERS: list[APIRouter] = [
     client.router,
     supervision.router,
     admin.router,
+    forms.router,
     api.router,
 ]

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError
 from alliance.instruments import list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures, practice, reports
+from alliance.services import clinical, links, measures, practice, reports, wording
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
@@ -392,6 +392,11 @@ async def acknowledge_alert(request: Request, viewer: Therapist, episode_id: int
     return redirect(request, f"/episodes/{episode_id}", "Alert acknowledged.")
 
 
+def _not_offered(request: Request, viewer: Viewer) -> list[wording.Offer]:
+    with tx(request) as conn:
+        return wording.not_offered(conn, viewer.organisation_id)
+
+
 def _session_page(
     request: Request,
     viewer: Viewer,
@@ -412,6 +417,7 @@ def _session_page(
         "s": session,
         "instruments": list_instruments(),
         "paper": measures.known_instrument(paper_id) if paper_id else None,
+        "not_offered": _not_offered(request, viewer),
     }
     if new_link is not None:
         url = str(request.base_url).rstrip("/") + f"/f/{new_link.token}"

@@ -13,6 +13,8 @@ from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError, NotVisibleError
+from alliance.services import risk
+from alliance.store.access import Viewer
 from alliance.web.render import templates
 
 T = TypeVar("T")
@@ -56,12 +58,21 @@ def page(
         context.update(errors=refused.errors, values=refused.values)
         status_code = 400
     context.setdefault("viewer", getattr(request.state, "viewer", None))
+    context.setdefault("risk_notices", _risk_notices(request, context["viewer"]))
     context.setdefault("errors", {})
     context.setdefault("values", {})
     flash = request.session.pop("flash", None)
     if flash:
         context.setdefault("flash", flash)
     return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _risk_notices(request: Request, viewer: Viewer | None) -> list[risk.RiskNotice]:
+    """A therapist's unacknowledged risk notices: the banner on every page they open."""
+    if viewer is None or viewer.role != "therapist":
+        return []
+    with request.app.state.engine.connect() as conn:
+        return risk.open_notices(conn, viewer)
 
 
 def redirect(request: Request, url: str, message: str | None = None) -> RedirectResponse:
