@@ -17,9 +17,9 @@ from tests.web.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright  # noqa: E402
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "a calm test password 42"
 # WCAG 2.1 contrast against white (luminance 1) of an "rgb(r, g, b)" computed colour.
 CONTRAST_JS = """
