@@ -9,7 +9,8 @@
     var typedBox = document.querySelector("[data-vas-typed='" + box.dataset.vas + "']");
     var slider = box.querySelector("input[type=range]");
     var out = box.querySelector("output");
-    var state = document.getElementById(slider.getAttribute("aria-describedby").split(" ")[0]);
+    if (!slider) { return; }
+    var state = document.getElementById((slider.getAttribute("aria-describedby") || "").split(" ")[0]);
     if (!typed || !typedBox || !state) { return; }
     var show = function (answered) {
       box.classList.toggle("unanswered", !answered);
