@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from alliance.services import login_sessions, tokens, transcripts
 from alliance.store import break_glass
 from alliance.store import tables as t
-from alliance.store.base import Actor
+from alliance.store.base import Actor, insert_id, utc_now
 from alliance.store.relational import report_boundary_incident
 from tests.security.conftest import PERSONAS, new_link, therapist_viewer
 from tests.security.routes import route_table
@@ -132,6 +132,12 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/schedules"): ADMIN,
     ("GET", "/admin/mail"): ADMIN,
     ("POST", "/admin/mail/test"): ADMIN,
+    ("GET", "/admin/wording"): ADMIN,
+    ("POST", "/admin/wording"): ADMIN,
+    ("GET", "/admin/crisis"): ADMIN,
+    ("POST", "/admin/crisis"): ADMIN,
+    # The {notice_id} is a risk notice on therapist A's episode: only A acknowledges it.
+    ("POST", "/risk-notices/{notice_id}/acknowledge"): A_WRITER,
     ("GET", "/api/health"): ALL,
     ("GET", "/api/caseload"): THERAPISTS,
     ("POST", "/api/clients"): CLINICIANS,
@@ -214,10 +220,24 @@ def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
             occurred_on=date(2025, 1, 1),
         )
         token = tokens.create_token(conn, "otto", label="matrix")
+        form = conn.execute(
+            select(t.administrations.c.id).where(
+                t.administrations.c.episode_id == clinic.rupture_episode
+            )
+        ).scalar()
+        notice_id = insert_id(
+            conn,
+            t.risk_notices,
+            episode_id=clinic.rupture_episode,
+            administration_id=form,
+            therapist_id=clinic.therapist_id,
+            created_at=utc_now(),
+        )
     return {
         "client_id": client_id,
         "incident_id": incident_id,
         "token_id": token.id,
+        "notice_id": notice_id,
         "transcript_id": coded_transcript(engine, clinic),
     }
 

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from alliance.services import wording
 from alliance.services.passwords import hash_password
 from alliance.store import episodes, goals, people, sessions
+from alliance.store.access import Viewer
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
 from alliance.store.migrate import upgrade
 from tests.conftest import read_utc_clock
 
 PASSWORD = "correct horse battery"
+# Made-up wording in the format of a licensed wording file: the measures whose wording does not
+# ship are offered to clients only once a clinic has added it.
+WORDING_FILES = {"ors": "ors.json", "srs": "srs.json", "wai_sr": "wai_sr.csv"}
+WORDING_DIR = Path(__file__).parent / "wording"
 
 # SRS totals per session for the rupture client: a V at session 3 (Stiles-like rupture, repaired).
 RUPTURE_SRS = [38.0, 38.5, 27.0, 38.0, 38.5, 38.0]
@@ -51,6 +58,22 @@ def phq9_answers(total: int, item9: int = 0) -> dict[str, int]:
         remaining -= step
     answers["9"] = item9
     return answers
+
+
+def add_test_wording(conn: Connection, admin_id: int, organisation_id: int) -> None:
+    """The test clinic's "licensed" wording of ORS, SRS and WAI-SR, through the admin's upload."""
+    admin = Viewer(admin_id, "admin", "Admin", "admin", organisation_id, None)
+    for instrument_id, name in WORDING_FILES.items():
+        content = (WORDING_DIR / name).read_bytes()
+        wording.upload_wording(
+            conn,
+            admin,
+            instrument_id,
+            name,
+            content,
+            "Test clinic",
+            read_utc_clock().today.isoformat(),
+        )
 
 
 def build_clinic(engine: Engine, today: date | None = None) -> Clinic:
@@ -104,6 +127,7 @@ def build_clinic(engine: Engine, today: date | None = None) -> Clinic:
         sid = sessions.record_session(conn, system, risk, today - timedelta(days=1))
         record_administration(conn, system, risk, "phq9", phq9_answers(16, item9=1), session_id=sid)
         other_episode = episode(other, "OTHR-003", today - timedelta(days=7))
+        add_test_wording(conn, admin, org)
     return Clinic(
         organisation_id=org,
         admin_id=admin,

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from alliance.config import load_settings
+from alliance.store import tables as t
 from alliance.store.demo import DemoAccount, populate
 from alliance.store.engine import make_engine
 from alliance.store.migrate import upgrade
@@ -37,6 +38,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _add_demo_wording(engine: Engine) -> None:
+    """The demo clinic's made-up "licensed" wording, so its ORS and SRS can be sent to clients."""
+    from tests.web.clinic import add_test_wording
+
+    with engine.begin() as conn:
+        admin = conn.execute(
+            select(t.users.c.id, t.users.c.organisation_id).where(t.users.c.role == "admin")
+        ).first()
+        assert admin is not None, "the demo has no admin"
+        add_test_wording(conn, admin.id, admin.organisation_id)
+
+
 @contextmanager
 def live_demo_server(folder: Path) -> Iterator[LiveServer]:
     with live_server(folder, demo=True) as live:
@@ -49,6 +62,7 @@ def live_server(folder: Path, *, demo: bool) -> Iterator[LiveServer]:
     engine = make_engine(database_url)
     if demo:
         accounts = populate(engine, seed=0)
+        _add_demo_wording(engine)
     else:
         upgrade(engine)
         accounts = []

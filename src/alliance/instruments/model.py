@@ -86,6 +86,9 @@ class Item(_Frozen):
     loinc: str | None = None
     # Wording from a clinic's licensed overlay: shown on forms, never exported.
     local_text: str | None = None
+    # The two ends of this item's line from the clinic's licensed wording (a slider's anchors).
+    local_low_anchor: str | None = None
+    local_high_anchor: str | None = None
 
     @property
     def display_text(self) -> str:
@@ -158,6 +161,8 @@ class Scoring(_Frozen):
 class Licence(_Frozen):
     name: str
     wording_ships: bool
+    # Where a clinic gets the licence, said on the pages that cannot offer the measure yet.
+    how_to_get: str | None = None
     notice: str | None = None
     notice_file: str | None = None
     source: str
@@ -194,6 +199,8 @@ class Instrument(_Frozen):
     loinc: Loinc = Loinc()
     notes: tuple[str, ...] = ()
     overlay_applied: bool = False
+    # The items a client form asks, where fewer than all (GBO: one per agreed goal); None = all.
+    asked: tuple[str, ...] | None = None
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -233,6 +240,13 @@ class Instrument(_Frozen):
         raise InstrumentError(
             f"{self.id}: item {item_id!r} does not exist; items are 1 to {len(self.items)}"
         )
+
+    @property
+    def form_items(self) -> tuple[Item, ...]:
+        """The items a form shows: all of them, or only those asked (one per agreed goal)."""
+        if self.asked is None:
+            return self.items
+        return tuple(i for i in self.items if i.id in self.asked)
 
     def scale_of(self, item: Item) -> Scale:
         return self.scales[item.scale]

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, update
 
 from alliance.errors import FormError
 from alliance.instruments import Instrument
+from alliance.services import risk, wording
 from alliance.services.measures import (
     Source,
     known_instrument,
@@ -71,6 +72,8 @@ def create_link(
     if session_id is not None:
         session_of(conn, episode_id, session_id)
     instrument = known_instrument(instrument_id)
+    # A measure whose wording the clinic has not added (or a GBO without agreed goals) is refused.
+    wording.client_instrument(conn, episode_id, instrument.id)
     now = now or utc_now()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + timedelta(minutes=ttl_minutes)
@@ -110,7 +113,11 @@ def open_link(
     row = conn.execute(select(t.client_links).where(where)).first()
     _usable(row, utc_now())
     assert row is not None
-    return OpenLink(row.id, row.episode_id, row.session_id, known_instrument(row.instrument_id))
+    try:
+        instrument = wording.client_instrument(conn, row.episode_id, row.instrument_id)
+    except FormError:
+        raise LinkGoneError("this form cannot be shown yet; ask your therapist") from None
+    return OpenLink(row.id, row.episode_id, row.session_id, instrument)
 
 
 def submit(
@@ -153,6 +160,7 @@ def submit(
         .where(t.client_links.c.id == link.link_id)
         .values(administration_id=admin_id)
     )
+    risk.risk_endorsed(conn, admin_id)
     return admin_id
 
 

@@ -513,3 +513,48 @@ session_transcripts = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     _in("status", TRANSCRIPT_STATUSES, "status"),
 )
+
+# A clinic's licensed wording of a measure whose wording does not ship (migration 0009): the
+# checked wording file, and who holds the licence since when. One row per clinic and measure.
+instrument_wordings = Table(
+    "instrument_wordings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("instrument_id", String(40), nullable=False),
+    Column("wording", JSON, nullable=False),
+    Column("licence_holder", String(200), nullable=False),
+    Column("licence_date", Date, nullable=False),
+    Column("uploaded_by", ForeignKey("users.id"), nullable=False),
+    _created(),
+    UniqueConstraint(
+        "organisation_id", "instrument_id", name="uq_instrument_wordings_org_instrument"
+    ),
+)
+
+# What a client is shown after endorsing a risk item: the clinic's own text and numbers
+# (migration 0009). Without a row a safe default points to local emergency services.
+crisis_info = Table(
+    "crisis_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False, unique=True),
+    Column("text", Text, nullable=False),
+    Column("numbers", JSON, nullable=False),
+    Column("updated_by", ForeignKey("users.id"), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A form sent by a client with a risk item endorsed: the treating therapist sees a banner until
+# they acknowledge it (migration 0009). It holds no answer, only which form and episode.
+risk_notices = Table(
+    "risk_notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
+    Column("administration_id", ForeignKey("administrations.id"), nullable=False, unique=True),
+    Column("therapist_id", ForeignKey("users.id"), nullable=False, index=True),
+    _created(),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by", ForeignKey("users.id"), nullable=True),
+)

@@ -11,6 +11,7 @@ from alliance.web.routes import (
     auth_pages,
     client,
     clinical,
+    forms,
     mail,
     practice,
     supervision,
@@ -27,5 +28,6 @@ ROUTERS: list[APIRouter] = [
     supervision.router,
     admin.router,
     mail.router,
+    forms.router,
     api.router,
 ]

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from alliance.errors import FormError
 from alliance.instruments import list_instruments
-from alliance.services import admin, tokens, users
+from alliance.services import admin, tokens, users, wording
 from alliance.store import break_glass
 from alliance.store.access import Viewer
 from alliance.store.base import utc_now
@@ -225,10 +225,11 @@ def _schedules_page(
 ) -> HTMLResponse:
     with tx(request) as conn:
         rows = admin.schedules(conn, viewer)
+        offers = {o.instrument_id: o for o in wording.offers(conn, viewer.organisation_id)}
     return page(
         request,
         "admin_schedules.html",
-        {"viewer": viewer, "rows": rows, "instruments": list_instruments()},
+        {"viewer": viewer, "rows": rows, "instruments": list_instruments(), "offers": offers},
         refused=refused,
     )
 

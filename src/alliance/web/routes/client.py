@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from alliance.errors import FormError
-from alliance.services import links, users
+from alliance.services import links, risk, users
 from alliance.services.measures import Source
 from alliance.web.auth import LoginRequiredError, client_ip, session_viewer
 from alliance.web.offload import in_thread
@@ -89,9 +89,21 @@ async def link_submit(request: Request, token: str) -> Response:
     return redirect(request, f"/f/{token}/done")
 
 
+def _thanks(
+    request: Request, *, token: str | None = None, link_id: int | None = None
+) -> HTMLResponse:
+    """Thank you; and where the form endorsed a risk item, the clinic's crisis information."""
+    with tx(request) as conn:
+        crisis = risk.crisis_after_link(
+            conn, links.token_hash(token) if token is not None else None, link_id
+        )
+    context = {"viewer": None, "tablet": token is None, "crisis": crisis}
+    return page(request, "client/thanks.html", context)
+
+
 @router.get("/f/{token}/done", response_class=HTMLResponse)
 def link_done(request: Request, token: str) -> HTMLResponse:
-    response = page(request, "client/thanks.html", {"viewer": None, "tablet": False})
+    response = _thanks(request, token=token)
     response.headers.update(NO_STORE)
     return response
 
@@ -138,7 +150,7 @@ async def tablet_unlock(request: Request) -> Response:
 def tablet_form(request: Request, link_id: int) -> HTMLResponse:
     _tablet_user(request, link_id)
     if request.session.get("tablet_done") == link_id:
-        return page(request, "client/thanks.html", {"viewer": None, "tablet": True})
+        return _thanks(request, link_id=link_id)
     return _form(request, f"/tablet/{link_id}", refused=None, link_id=link_id)
 
 

@@ -16,7 +16,16 @@ from starlette.exceptions import HTTPException
 from alliance.errors import FormError
 from alliance.instruments import Instrument, list_instruments
 from alliance.services import alerts as alert_service
-from alliance.services import clinical, links, measures, outbox, practice, reports, transcripts
+from alliance.services import (
+    clinical,
+    links,
+    measures,
+    outbox,
+    practice,
+    reports,
+    transcripts,
+    wording,
+)
 from alliance.services.caseload import caseload_audited
 from alliance.services.episodes import EpisodeDetail, episode_detail
 from alliance.store.access import Viewer
@@ -393,6 +402,11 @@ async def acknowledge_alert(request: Request, viewer: Therapist, episode_id: int
     return redirect(request, f"/episodes/{episode_id}", "Alert acknowledged.")
 
 
+def _not_offered(request: Request, viewer: Viewer) -> list[wording.Offer]:
+    with tx(request) as conn:
+        return wording.not_offered(conn, viewer.organisation_id)
+
+
 def render_session(
     request: Request,
     viewer: Viewer,
@@ -413,6 +427,7 @@ def render_session(
         "s": session,
         "instruments": list_instruments(),
         "paper": _paper(paper_id, asked_in_query=refused is None),
+        "not_offered": _not_offered(request, viewer),
         "message_kinds": outbox.KIND_WORDS,
         "message_states": outbox.STATE_WORDS,
         "therapist_codes": THERAPIST_CODES,

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
 from alliance.errors import FormError, NotVisibleError
-from alliance.services import resets
+from alliance.services import resets, risk
 from alliance.store.access import Viewer
 from alliance.web.offload import in_thread
 from alliance.web.render import templates
@@ -62,12 +62,21 @@ def page(
     if isinstance(viewer, Viewer) and viewer.after_reset and "reset_notice" not in context:
         with tx(request) as conn:
             context["reset_notice"] = resets.for_owner(conn, viewer)
+    context.setdefault("risk_notices", _risk_notices(request, viewer))
     context.setdefault("errors", {})
     context.setdefault("values", {})
     flash = request.session.pop("flash", None)
     if flash:
         context.setdefault("flash", flash)
     return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def _risk_notices(request: Request, viewer: Viewer | None) -> list[risk.RiskNotice]:
+    """A therapist's unacknowledged risk notices: the banner on every page they open."""
+    if viewer is None or viewer.role != "therapist":
+        return []
+    with request.app.state.engine.connect() as conn:
+        return risk.open_notices(conn, viewer)
 
 
 def redirect(request: Request, url: str, message: str | None = None) -> RedirectResponse:

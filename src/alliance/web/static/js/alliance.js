@@ -9,7 +9,8 @@
     var typedBox = document.querySelector("[data-vas-typed='" + box.dataset.vas + "']");
     var slider = box.querySelector("input[type=range]");
     var out = box.querySelector("output");
-    var state = document.getElementById(slider.getAttribute("aria-describedby"));
+    if (!slider) { return; }
+    var state = document.getElementById((slider.getAttribute("aria-describedby") || "").split(" ")[0]);
     if (!typed || !typedBox || !state) { return; }
     var show = function (answered) {
       box.classList.toggle("unanswered", !answered);
@@ -22,7 +23,8 @@
       } else {
         out.value = "\u2013";
         state.textContent = "Not answered yet: touch or drag the line, or use the arrow keys.";
-        slider.setAttribute("aria-valuetext", "not answered yet");
+        // Never let a screen reader announce the hidden middle value of an untouched line.
+        slider.setAttribute("aria-valuetext", "not answered");
       }
     };
     var answer = function () {
@@ -34,15 +36,31 @@
     typedBox.hidden = true;
     box.hidden = false;
     state.hidden = false;
+    // The error summary's link now leads to the slider, not the hidden number field.
+    document.querySelectorAll("a[href='#" + typed.id + "']").forEach(function (link) {
+      link.setAttribute("href", "#" + slider.id);
+    });
     slider.addEventListener("input", answer);
     slider.addEventListener("change", answer);
     // A tap exactly on the hidden middle changes nothing, so no input event: count it anyway.
     slider.addEventListener("pointerup", answer);
   });
-  // A refused form: bring the first field in error into view and put the cursor in it, so the
-  // message is where the eye is, not at the top of a long page.
+  // A refused form: focus its error summary (a screen reader reads it, the eye finds it), whose
+  // links put the cursor in each question still to answer. Without one, the first bad field.
+  var summary = document.getElementById("error-summary");
   var invalid = document.querySelector("[aria-invalid='true']");
-  if (invalid) {
+  if (summary) {
+    summary.focus();
+    summary.querySelectorAll("a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var target = document.getElementById(link.getAttribute("href").slice(1));
+        if (!target) { return; }
+        event.preventDefault();
+        target.scrollIntoView({ block: "center" });
+        target.focus({ preventScroll: true });
+      });
+    });
+  } else if (invalid) {
     invalid.scrollIntoView({ block: "center" });
     invalid.focus({ preventScroll: true });
   }
