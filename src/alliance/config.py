@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -78,6 +80,15 @@ class Settings(BaseSettings):
         int,
         Field(default=60 * 24, ge=5, le=60 * 24 * 14, description="How long a client link lives."),
     ] = 60 * 24
+    public_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The address clients reach Alliance at, such as "
+            "https://alliance.clinic.example: every client link and QR code starts with it. "
+            "Unset, links use the address the therapist's browser used.",
+        ),
+    ] = None
     reopen_days: Annotated[
         int,
         Field(
@@ -120,6 +131,23 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _reachable_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"public_url: {value[:80]!r} is not an address; use http(s)://host[:port][/path]"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(
+                f"public_url: {value[:80]!r} has a query, fragment or user name; "
+                "use http(s)://host[:port][/path]"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("log_level")
     @classmethod
@@ -173,3 +201,40 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if not host:
+        return False
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def link_address_warning(public_url: str | None, listen_host: str) -> str | None:
+    """Why client links would not open on a client's phone, when serving on `listen_host`.
+
+    Listening only on this machine, links can only work here anyway: no warning. Listening on
+    another address, links that point at a loopback address would not open anywhere else.
+    """
+    if is_loopback(listen_host):
+        return None
+    if public_url is None:
+        return (
+            "public_url is not set: client links and QR codes use the address the therapist's "
+            "browser used, which is 127.0.0.1 or localhost on this machine and opens on no "
+            "client's phone; set ALLIANCE_PUBLIC_URL to the address clients reach "
+            "(e.g. http://192.168.1.20:8000)"
+        )
+    if is_loopback(urlsplit(public_url).hostname):
+        return (
+            f"public_url {public_url!r} is a loopback address while Alliance listens on "
+            f"{listen_host}: client links and QR codes would open on no client's phone; set "
+            "ALLIANCE_PUBLIC_URL to the address clients reach"
+        )
+    return None

@@ -21,10 +21,12 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine, select
 
-from alliance.services import tokens
+from alliance.instruments import load_instrument
+from alliance.services import links, tokens
 from alliance.store import break_glass
 from alliance.store import tables as t
-from alliance.store.base import Actor
+from alliance.store.access import Viewer
+from alliance.store.base import Actor, utc_now
 from alliance.store.relational import report_boundary_incident
 from tests.security.conftest import PERSONAS, new_link
 from tests.security.routes import route_table
@@ -94,6 +96,9 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/paper"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/link"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/tablet"): A_WRITER,
+    # {checkin_id} is a check-in of the session named by {session_id}.
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/checkins/{checkin_id}/tablet"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/schedule"): A_WRITER,
     ("GET", "/episodes/{episode_id}/chart.{fmt}"): A_READERS,
     ("GET", "/episodes/{episode_id}/report"): A_READERS,
     ("GET", "/episodes/{episode_id}/report.pdf"): A_READERS,
@@ -182,7 +187,24 @@ def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
             occurred_on=date(2025, 1, 1),
         )
         token = tokens.create_token(conn, "otto", label="matrix")
-    return {"client_id": client_id, "incident_id": incident_id, "token_id": token.id}
+        org = clinic.organisation_id
+        tess = Viewer(clinic.therapist_id, "tess", "Tess", "therapist", org, None)
+        checkin = links.insert_checkin(
+            conn,
+            tess,
+            (clinic.rupture_episode, clinic.rupture_sessions[-1]),
+            "before",
+            [load_instrument("phq9")],
+            60,
+            key=None,
+            now=utc_now(),
+        )
+    return {
+        "client_id": client_id,
+        "incident_id": incident_id,
+        "token_id": token.id,
+        "checkin_id": int(checkin.checkin_id or 0),
+    }
 
 
 def concrete(

@@ -90,11 +90,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     # Small hot writes (client-form submissions) share commits; see alliance.store.writer.
     app.state.writer = GroupCommitWriter(app.state.engine)
+    # Client-link tokens are derived from the same key (alliance.services.links.link_token).
+    app.state.link_key = resolve_secret_key(settings)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=resolve_secret_key(settings),
+        secret_key=app.state.link_key,
         session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE_S,
         same_site="lax",

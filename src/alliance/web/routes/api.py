@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from alliance.errors import FormError
-from alliance.services import alerts, clinical, links, practice
+from alliance.services import alerts, checkins, clinical, links, practice
 from alliance.services.caseload import caseload
 from alliance.store.access import Viewer
 from alliance.web.auth import require_role
 from alliance.web.routes.clinical import chart_spec, load_detail
-from alliance.web.routes.common import tx
+from alliance.web.routes.common import public_base, tx
 from alliance.web.schemas import (
     AcknowledgeCreate,
     AttendancePublic,
@@ -149,8 +149,14 @@ def api_record_session(
 ) -> SessionCreated:
     session_id = _run(
         request,
-        lambda c: clinical.record_session(
-            c, viewer, episode_id, body.date.isoformat(), body.attendance
+        lambda c: checkins.record_session(
+            c,
+            viewer,
+            episode_id,
+            body.date.isoformat(),
+            body.attendance,
+            ttl_minutes=request.app.state.settings.link_ttl_minutes,
+            key=request.app.state.link_key,
         ),
     )
     number = _run(request, lambda c: clinical.session_number(c, viewer, episode_id, session_id))
@@ -228,9 +234,17 @@ def api_create_link(
     ttl = request.app.state.settings.link_ttl_minutes
     new = _run(
         request,
-        lambda c: links.create_link(c, viewer, episode_id, body.session_id, body.instrument, ttl),
+        lambda c: links.create_link(
+            c,
+            viewer,
+            episode_id,
+            body.session_id,
+            body.instrument,
+            ttl,
+            key=request.app.state.link_key,
+        ),
     )
-    url = str(request.base_url).rstrip("/") + f"/f/{new.token}"
+    url = f"{public_base(request)}/f/{new.token}"
     return LinkPublic(url=url, expires_at=new.expires_at, instrument=new.instrument_id)
 
 
