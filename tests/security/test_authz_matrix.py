@@ -148,6 +148,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/episodes/{episode_id}/incidents"): A_READERS,
     ("POST", "/api/episodes/{episode_id}/close"): A_WRITER,
     ("POST", "/api/episodes/{episode_id}/sessions/{session_id}/attendance"): A_WRITER,
+    ("GET", "/api/episodes/{episode_id}/sessions/{session_id}/checkins"): A_READERS,
 }
 
 # A valid body for each JSON route, so a refusal is about who asks, not what they send.

@@ -157,6 +157,9 @@ def test_one_link_runs_every_measure_in_order_and_keeps_a_partial_check_in(
     link = _link_path(scheduled.get(session).text)
     client = _anonymous(scheduled)
 
+    [open_api] = scheduled.get(f"/api{session}/checkins").json()
+    assert open_api["url"] == f"http://testserver{link}"
+    assert (open_api["state"], open_api["answered"]) == ("due", [])
     first = client.get(link)
     assert "Questionnaire 1 of 2" in first.text
     assert "<h1>PHQ-9</h1>" in first.text
@@ -185,6 +188,10 @@ def test_one_link_runs_every_measure_in_order_and_keeps_a_partial_check_in(
 
     [before] = _checkins(engine, clinic, session)
     assert before.state == "done"
+    api = scheduled.get(f"/api{session}/checkins").json()
+    assert [(c["state"], c["measures"], c["answered"], c["url"]) for c in api] == [
+        ("done", ["phq9", "gad7"], ["phq9", "gad7"], None)
+    ]
     assert before.used_at is not None
     with engine.connect() as conn:
         totals = conn.execute(
@@ -247,7 +254,9 @@ def test_a_tablet_hand_over_runs_the_whole_check_in(
     [checkin] = _checkins(engine, clinic, session)
     assert checkin.state == "done"
     # The session page stays locked until the therapist unlocks the device.
-    assert scheduled.get(session, follow_redirects=False).status_code in (302, 303, 307, 423)
+    locked = scheduled.get(session, follow_redirects=False)
+    assert locked.status_code == 303
+    assert locked.headers["location"] == tablet
 
 
 def test_it_starts_every_link_with_the_public_url(

@@ -107,6 +107,11 @@ def link_token(key: str, nonce: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()[:TOKEN_BYTES]).decode().rstrip("=")
 
 
+def link_url(base: str, token: str) -> str:
+    """A link's address under `base`: the clinic's public_url, or the address a page used."""
+    return f"{base.rstrip('/')}/f/{token}"
+
+
 def _mint(key: str | None) -> tuple[str | None, str]:
     if key is None:
         return None, secrets.token_urlsafe(TOKEN_BYTES)

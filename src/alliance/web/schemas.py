@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -201,6 +201,20 @@ class LinkPublic(BaseModel):
     url: str
     expires_at: datetime
     instrument: str
+
+
+class CheckinPublic(BaseModel):
+    """A session's check-in: its measures in order, its state and its link while it is open."""
+
+    id: int
+    timing: str = Field(description="before, after, or any (a link made by hand)")
+    measures: list[str]
+    answered: list[str]
+    state: Literal["due", "sent", "opened", "done", "expired"]
+    expires_at: datetime
+    url: str | None = Field(
+        description="The check-in's link; null once done or expired, or when it cannot be shown."
+    )
 
 
 class CreatedPublic(BaseModel):

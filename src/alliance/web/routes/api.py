@@ -21,6 +21,7 @@ from alliance.web.schemas import (
     AttendanceUpdate,
     BoundaryCreate,
     CaseloadRowPublic,
+    CheckinPublic,
     ClientCreate,
     ClientCreated,
     ClientPublic,
@@ -46,6 +47,8 @@ from alliance.web.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["api"])
+# A check-in's link is shown while it can still be answered.
+OPEN = ("due", "sent", "opened")
 Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
 Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
@@ -244,7 +247,7 @@ def api_create_link(
             key=request.app.state.link_key,
         ),
     )
-    url = f"{public_base(request)}/f/{new.token}"
+    url = links.link_url(public_base(request), new.token)
     return LinkPublic(url=url, expires_at=new.expires_at, instrument=new.instrument_id)
 
 
@@ -329,3 +332,29 @@ def api_set_attendance(
         lambda c: clinical.set_attendance(c, viewer, episode_id, session_id, body.attendance),
     )
     return AttendancePublic(session_id=session_id, attendance=attendance)
+
+
+@router.get(
+    "/episodes/{episode_id}/sessions/{session_id}/checkins", response_model=list[CheckinPublic]
+)
+def api_session_checkins(
+    request: Request, viewer: Clinician, episode_id: int, session_id: int
+) -> list[CheckinPublic]:
+    """A session's check-ins: their measures in order, what is answered, state and link."""
+    key = request.app.state.link_key
+    found = _run(
+        request, lambda c: checkins.session_checkins(c, viewer, episode_id, session_id, key=key)
+    )
+    base = public_base(request)
+    return [
+        CheckinPublic(
+            id=c.id,
+            timing=c.timing,
+            measures=[m.instrument_id for m in c.measures],
+            answered=[m.instrument_id for m in c.measures if m.answered],
+            state=c.state,
+            expires_at=c.expires_at,
+            url=links.link_url(base, c.token) if c.token and c.state in OPEN else None,
+        )
+        for c in found
+    ]

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 
 from alliance.config import is_loopback
 from alliance.errors import FormError, NotVisibleError
+from alliance.services.links import link_url
 from alliance.web.render import templates
 
 T = TypeVar("T")
@@ -102,7 +103,7 @@ def public_base(request: Request) -> str:
 
 def link_address(request: Request, token: str) -> dict[str, Any]:
     """A client link as a page shows it: the address, its short form and its QR code."""
-    url = f"{public_base(request)}/f/{token}"
+    url = link_url(public_base(request), token)
     return {
         "url": url,
         "short": url.split("://", 1)[-1],
