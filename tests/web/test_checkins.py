@@ -305,3 +305,32 @@ def test_it_warns_when_links_would_point_at_this_machine_only(
     assert (warning is not None) == warns
     if warning:
         assert "ALLIANCE_PUBLIC_URL" in warning
+
+
+def test_a_link_made_before_check_ins_still_opens_its_one_measure(
+    therapist: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    token = "a-link-from-before-check-ins"
+    with engine.begin() as conn:
+        conn.execute(
+            t.client_links.insert().values(
+                token_hash=links.token_hash(token),
+                episode_id=clinic.risk_episode,
+                instrument_id="gad7",
+                expires_at=utc_now() + timedelta(hours=1),
+                created_at=utc_now(),
+            )
+        )
+    client = _anonymous(therapist)
+    form = client.get(f"/f/{token}")
+    assert "<h1>GAD-7</h1>" in form.text
+    assert "Questionnaire" not in form.text
+    assert "Thank you" in client.post(f"/f/{token}", data=GAD7).text
+    with engine.connect() as conn:
+        row = conn.execute(select(t.client_links)).one()
+        stored = conn.execute(
+            select(t.administrations.c.total).where(t.administrations.c.id == row.administration_id)
+        ).scalar_one()
+    assert row.used_at is not None
+    assert stored == 7.0
+    assert client.get(f"/f/{token}").status_code == 410
