@@ -19,6 +19,7 @@ from alliance.store.access import Viewer
 from alliance.store.base import utc_now
 from tests.web.clinic import Clinic, phq9_answers
 from tests.web.conftest import send_csrf_token, sign_in
+from tests.web.test_accessibility import unlabelled
 
 GAD7 = {f"item_{i}": "1" for i in range(1, 8)}  # total 7
 PHQ9 = {f"item_{k}": str(v) for k, v in phq9_answers(10).items()}  # total 10
@@ -154,13 +155,17 @@ def test_one_link_runs_every_measure_in_order_and_keeps_a_partial_check_in(
 ) -> None:
     _episode_rules(scheduled, clinic, SHIPPED_ONLY)
     session = _record(scheduled, clinic.risk_episode, clinic.today.isoformat())
-    link = _link_path(scheduled.get(session).text)
+    session_page = scheduled.get(session).text
+    assert unlabelled(session_page) == []
+    assert unlabelled(scheduled.get(f"/episodes/{clinic.risk_episode}/details").text) == []
+    link = _link_path(session_page)
     client = _anonymous(scheduled)
 
     [open_api] = scheduled.get(f"/api{session}/checkins").json()
     assert open_api["url"] == f"http://testserver{link}"
     assert (open_api["state"], open_api["answered"]) == ("due", [])
     first = client.get(link)
+    assert unlabelled(first.text) == []
     assert "Questionnaire 1 of 2" in first.text
     assert "<h1>PHQ-9</h1>" in first.text
     # A refused answer stores nothing and stays on the same measure.
