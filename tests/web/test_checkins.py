@@ -270,7 +270,9 @@ def test_it_starts_every_link_with_the_public_url(
     from alliance.web import create_app
 
     settings = load_settings(
-        database_url=database_url, public_url="https://alliance.clinic.example/"
+        database_url=database_url,
+        public_url="https://alliance.clinic.example/",
+        secret_key="k" * 32,
     )
     with TestClient(create_app(settings, engine=engine)) as client:
         send_csrf_token(client)
