@@ -104,7 +104,15 @@ def test_it_follows_the_episode_rule_over_the_clinic_rule(
         saved = scheduled.post(base, data={"instrument": instrument, "session_rule": rule})
         assert saved.status_code == 200
     episode_page = scheduled.get(f"/episodes/{clinic.risk_episode}/details").text
-    assert re.search(r"GAD-7</td><td[^>]*>1,4,8,12 before</td><td[^>]*>every:2 after", episode_page)
+    gad7 = r"GAD-7</td><td[^>]*>1,4,8,12 before</td><td[^>]*>every:2 after</td><td[^>]*>after the"
+    assert re.search(gad7, episode_page)
+    # SRS: the clinic's "every", an alliance measure, so after the session; PHQ-9 never here.
+    assert re.search(
+        r"SRS</td><td[^>]*>every</td><td[^>]*>as the clinic</td><td[^>]*>after", episode_page
+    )
+    assert re.search(
+        r"PHQ-9</td><td[^>]*>every:4</td><td[^>]*>never</td><td[^>]*>not given", episode_page
+    )
     path = _sessions_up_to(scheduled, clinic, 4)[-1]
     found = _checkins(engine, clinic, path)
     assert [(c.timing, [m.instrument_id for m in c.measures]) for c in found] == [

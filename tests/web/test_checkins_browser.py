@@ -198,7 +198,7 @@ def test_the_schedule_makes_check_ins_a_client_answers_through_one_link(
     expect(checkins.nth(0)).to_contain_text("Due")
     expect(checkins.nth(1)).to_contain_text("After the session: CORE-10")
     page.locator("#checkins summary").first.click()
-    expect(page.locator("#checkins .qr svg").first).to_be_visible()
+    expect(page.locator("#checkins .checkin-qr svg").first).to_be_visible()
     expect(page.get_by_role("button", name="Copy link").first).to_be_visible()
     shot(page, "03-session-4-check-ins")
     before, after = (page.locator(".checkin-url").nth(i).input_value() for i in range(2))

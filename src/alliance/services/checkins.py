@@ -43,10 +43,18 @@ class ScheduledMeasure:
     short_name: str
     clinic_rule: str | None
     episode_rule: str | None
+    kind: str = "outcome"
 
     @property
     def rule(self) -> str | None:
         return self.episode_rule or self.clinic_rule
+
+    @property
+    def timing(self) -> Timing | None:
+        """Before or after the session, under the rule that holds (None when not given)."""
+        if self.rule is None or parse_rule(self.rule).kind == "never":
+            return None
+        return parse_rule(self.rule).timing_for(self.kind)
 
 
 @dataclass(frozen=True)
@@ -113,9 +121,9 @@ def episode_schedule(conn: Connection, viewer: Viewer, episode_id: int) -> list[
     Access(conn, viewer).episode(episode_id)
     clinic = _clinic_rules(conn, viewer.organisation_id)
     own = _episode_rules(conn, episode_id)
+    shown = [load_instrument(i) for i in ORDER]
     return [
-        ScheduledMeasure(i, load_instrument(i).short_name, clinic.get(i), own.get(i))
-        for i in INSTRUMENT_IDS
+        ScheduledMeasure(i.id, i.short_name, clinic.get(i.id), own.get(i.id), i.kind) for i in shown
     ]
 
 
