@@ -168,6 +168,15 @@ class Settings(BaseSettings):
         int,
         Field(default=60 * 24, ge=5, le=60 * 24 * 14, description="How long a client link lives."),
     ] = 60 * 24
+    public_url: Annotated[
+        str | None,
+        Field(
+            default=None,
+            description="The address clients reach Alliance at, such as "
+            "https://alliance.clinic.example: every client link and QR code starts with it. "
+            "Unset, links use the address the therapist's browser used.",
+        ),
+    ] = None
     reopen_days: Annotated[
         int,
         Field(
@@ -237,14 +246,6 @@ class Settings(BaseSettings):
         ),
     ] = None
 
-    public_url: Annotated[
-        str | None,
-        Field(
-            default=None,
-            description="The address clients reach Alliance at (https://alliance.example.org); "
-            "used for every link sent by email or text. Unset: the address of the request.",
-        ),
-    ] = None
     clinic_name: Annotated[
         str | None,
         Field(
@@ -367,7 +368,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{info.field_name}: not an email address such as name@example.org")
         return value.strip()
 
-    @field_validator("sms_url", "public_url")
+    @field_validator("sms_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None or not value.strip():
@@ -378,7 +379,7 @@ class Settings(BaseSettings):
                 f"{info.field_name}: not an http:// or https:// address with a host, "
                 "such as https://example.org/path"
             )
-        return value.strip().rstrip("/") if info.field_name == "public_url" else value.strip()
+        return value.strip()
 
     @field_validator("sms_body")
     @classmethod
@@ -423,6 +424,23 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _reachable_address(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(
+                f"public_url: {value[:80]!r} is not an address; use http(s)://host[:port][/path]"
+            )
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError(
+                f"public_url: {value[:80]!r} has a query, fragment or user name; "
+                "use http(s)://host[:port][/path]"
+            )
+        return value.strip().rstrip("/")
 
     @field_validator("log_level")
     @classmethod
@@ -483,3 +501,40 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**clean)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if not host:
+        return False
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def link_address_warning(public_url: str | None, listen_host: str) -> str | None:
+    """Why client links would not open on a client's phone, when serving on `listen_host`.
+
+    Listening only on this machine, links can only work here anyway: no warning. Listening on
+    another address, links that point at a loopback address would not open anywhere else.
+    """
+    if is_loopback(listen_host):
+        return None
+    if public_url is None:
+        return (
+            "public_url is not set: client links and QR codes use the address the therapist's "
+            "browser used, which is 127.0.0.1 or localhost on this machine and opens on no "
+            "client's phone; set ALLIANCE_PUBLIC_URL to the address clients reach "
+            "(e.g. http://192.168.1.20:8000)"
+        )
+    if is_loopback(urlsplit(public_url).hostname):
+        return (
+            f"public_url {public_url!r} is a loopback address while Alliance listens on "
+            f"{listen_host}: client links and QR codes would open on no client's phone; set "
+            "ALLIANCE_PUBLIC_URL to the address clients reach"
+        )
+    return None

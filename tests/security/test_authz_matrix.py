@@ -21,9 +21,11 @@ from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import Engine, select
 
-from alliance.services import login_sessions, tokens, transcripts
+from alliance.instruments import load_instrument
+from alliance.services import links, login_sessions, tokens, transcripts
 from alliance.store import break_glass
 from alliance.store import tables as t
+from alliance.store.access import Viewer
 from alliance.store.base import Actor, insert_id, utc_now
 from alliance.store.relational import report_boundary_incident
 from tests.security.conftest import PERSONAS, new_link, therapist_viewer
@@ -102,6 +104,9 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/link"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/send"): A_WRITER,
     ("POST", "/episodes/{episode_id}/sessions/{session_id}/tablet"): A_WRITER,
+    # {checkin_id} is a check-in of the session named by {session_id}.
+    ("POST", "/episodes/{episode_id}/sessions/{session_id}/checkins/{checkin_id}/tablet"): A_WRITER,
+    ("POST", "/episodes/{episode_id}/schedule"): A_WRITER,
     ("GET", "/episodes/{episode_id}/chart.{fmt}"): A_READERS,
     ("GET", "/episodes/{episode_id}/report"): A_READERS,
     ("GET", "/episodes/{episode_id}/report.pdf"): A_READERS,
@@ -175,6 +180,7 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/transcripts/{transcript_id}/share"): A_WRITER,
     ("POST", "/api/transcripts/{transcript_id}/delete-text"): A_WRITER,
     ("GET", "/api/practice/transcripts"): CLINICIANS,
+    ("GET", "/api/episodes/{episode_id}/sessions/{session_id}/checkins"): A_READERS,
 }
 
 # A valid body for each JSON route, so a refusal is about who asks, not what they send.
@@ -233,10 +239,23 @@ def objects(engine: Engine, clinic: Clinic) -> dict[str, int]:
             therapist_id=clinic.therapist_id,
             created_at=utc_now(),
         )
+        org = clinic.organisation_id
+        tess = Viewer(clinic.therapist_id, "tess", "Tess", "therapist", org, None)
+        checkin = links.insert_checkin(
+            conn,
+            tess,
+            (clinic.rupture_episode, clinic.rupture_sessions[-1]),
+            "before",
+            [load_instrument("phq9")],
+            60,
+            key=None,
+            now=utc_now(),
+        )
     return {
         "client_id": client_id,
         "incident_id": incident_id,
         "token_id": token.id,
+        "checkin_id": int(checkin.checkin_id or 0),
         "notice_id": notice_id,
         "transcript_id": coded_transcript(engine, clinic),
     }

@@ -40,7 +40,7 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     """Serve the web app (pages and the /api JSON routes)."""
     import uvicorn
 
-    from alliance.config import load_settings
+    from alliance.config import link_address_warning, load_settings
     from alliance.store.engine import make_engine
     from alliance.store.migrate import upgrade
     from alliance.store.writer import GroupCommitWriter
@@ -82,5 +82,10 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
                 click.echo(FIRST_ADMIN)
     app = create_app(settings, engine=engine)
     app.state.writer = GroupCommitWriter(engine, max_batch=write_batch)
+    warning = link_address_warning(settings.public_url, host)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     click.echo(f"Alliance at http://{host}:{port}/")
+    if settings.public_url:
+        click.echo(f"Client links start with {settings.public_url}/")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)

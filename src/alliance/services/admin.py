@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ from alliance.domain import DomainError, Role
 from alliance.domain.people import check_display_name, check_email
 from alliance.errors import FormError, NotVisibleError
 from alliance.instruments import INSTRUMENT_IDS
+from alliance.instruments.schedule import parse_rule
 from alliance.services import login_sessions, resets, tokens
 from alliance.services.clinical import refused_as_form_errors
 from alliance.services.passwords import hash_password
@@ -20,9 +20,6 @@ from alliance.store import people as store_people
 from alliance.store import tables as t
 from alliance.store.access import Viewer
 from alliance.store.base import Actor, NotFoundError, insert_id, utc_now
-
-# A session rule: "every", "first", "last", "every:N" (every Nth session) or a list "1,4,8".
-_RULE = re.compile(r"^(every|first|last|every:[1-9][0-9]?|[1-9][0-9]{0,2}(,[1-9][0-9]{0,2})*)$")
 
 
 @dataclass(frozen=True)
@@ -387,11 +384,11 @@ def set_schedule(
     errors: dict[str, str] = {}
     if instrument_id not in INSTRUMENT_IDS:
         errors["instrument"] = f"{instrument_id[:40]!r} is not one of {', '.join(INSTRUMENT_IDS)}"
-    rule = session_rule.strip().lower().replace(" ", "")
-    if not _RULE.match(rule):
-        errors["session_rule"] = (
-            f"{session_rule[:40]!r} is not a rule; use every, first, last, every:N or 1,4,8"
-        )
+    rule = ""
+    try:
+        rule = parse_rule(session_rule).text
+    except DomainError as exc:
+        errors["session_rule"] = f"{exc.detail}; use {exc.rule}"
     if errors:
         raise FormError(errors)
     table = t.instrument_schedules

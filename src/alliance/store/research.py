@@ -181,6 +181,9 @@ NOT_EXPORTED: dict[str, str] = {
     "transcript_profiles": "derived from session transcripts",
     "code_corrections": "derived from session transcripts",
     "etr_models": "clinic models, not client records",
+    "checkins": "which forms were sent when; the answers are exported as administrations",
+    "checkin_measures": "which forms were sent when; the answers are exported as administrations",
+    "episode_schedules": "episode configuration",
 }
 
 

@@ -316,12 +316,21 @@ client_links = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
     Column("session_id", ForeignKey("sessions.id"), nullable=True),
-    Column("instrument_id", String(40), nullable=False),
+    # NULL for a check-in's link, which runs the check-in's measures instead (migration 0008).
+    Column("instrument_id", String(40), nullable=True),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # A check-in's link is used once every measure is answered; until then it may be reopened.
     Column("used_at", DateTime(timezone=True), nullable=True),
     Column("administration_id", ForeignKey("administrations.id"), nullable=True),
     Column("created_by", ForeignKey("users.id"), nullable=True),
     _created(),
+    # Migration 0008: the check-in the link runs; the nonce from which the token is derived
+    # with the server's key (so the link can be shown again, while the database alone opens
+    # nothing); when it was first opened and when it was sent.
+    Column("checkin_id", ForeignKey("checkins.id"), nullable=True, index=True),
+    Column("nonce", String(32), nullable=True),
+    Column("opened_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
 )
 
 instrument_schedules = Table(
@@ -557,4 +566,46 @@ risk_notices = Table(
     _created(),
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
     Column("acknowledged_by", ForeignKey("users.id"), nullable=True),
+)
+
+
+CHECKIN_TIMINGS = ("before", "after", "any")
+
+# An episode's own rule for a measure, in place of the clinic's (migration 0008).
+episode_schedules = Table(
+    "episode_schedules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
+    Column("instrument_id", String(40), nullable=False),
+    Column("session_rule", String(60), nullable=False),
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    _created(),
+    UniqueConstraint("episode_id", "instrument_id", name="uq_episode_schedules_episode_instrument"),
+)
+
+# The measures due before or after one session, answered through one link (migration 0008).
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("episode_id", ForeignKey("episodes.id"), nullable=False, index=True),
+    Column("session_id", ForeignKey("sessions.id"), nullable=True, index=True),
+    Column("timing", String(10), nullable=False),
+    Column("created_by", ForeignKey("users.id"), nullable=True),
+    _created(),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    _in("timing", CHECKIN_TIMINGS, "timing"),
+)
+
+checkin_measures = Table(
+    "checkin_measures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checkin_id", ForeignKey("checkins.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("instrument_id", String(40), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
+    Column("administration_id", ForeignKey("administrations.id"), nullable=True),
+    UniqueConstraint("checkin_id", "position", name="uq_checkin_measures_checkin_position"),
 )

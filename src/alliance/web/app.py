@@ -111,8 +111,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.writer = GroupCommitWriter(app.state.engine)
     app.state.timeouts = Timeouts.of(settings.session_idle_minutes, settings.session_max_hours)
     app.state.password_gate = PasswordGate(settings.password_checks, settings.password_queue)
-    # The key signs cookies and seals the links the outbox keeps.
+    # The key signs cookies and seals the links the outbox keeps; client-link tokens are derived
+    # from the same key (alliance.services.links.link_token).
     app.state.secret_key = resolve_secret_key(settings)
+    app.state.link_key = app.state.secret_key
     app.state.transcript_jobs = TranscriptJobs(app.state.engine)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)

@@ -203,6 +203,20 @@ class LinkPublic(BaseModel):
     instrument: str
 
 
+class CheckinPublic(BaseModel):
+    """A session's check-in: its measures in order, its state and its link while it is open."""
+
+    id: int
+    timing: str = Field(description="before, after, or any (a link made by hand)")
+    measures: list[str]
+    answered: list[str]
+    state: Literal["due", "sent", "opened", "done", "expired"]
+    expires_at: datetime
+    url: str | None = Field(
+        description="The check-in's link; null once done or expired, or when it cannot be shown."
+    )
+
+
 class CreatedPublic(BaseModel):
     id: int
 

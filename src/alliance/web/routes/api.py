@@ -9,18 +9,27 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from alliance.errors import FormError
-from alliance.services import alerts, clinical, links, practice, transcript_practice, transcripts
+from alliance.services import (
+    alerts,
+    checkins,
+    clinical,
+    links,
+    practice,
+    transcript_practice,
+    transcripts,
+)
 from alliance.services.caseload import caseload
 from alliance.store.access import Viewer
 from alliance.web.auth import require_role
 from alliance.web.routes.clinical import chart_spec, load_detail
-from alliance.web.routes.common import tx
+from alliance.web.routes.common import public_base, tx
 from alliance.web.schemas import (
     AcknowledgeCreate,
     AttendancePublic,
     AttendanceUpdate,
     BoundaryCreate,
     CaseloadRowPublic,
+    CheckinPublic,
     ClientCreate,
     ClientCreated,
     ClientPublic,
@@ -53,6 +62,8 @@ from alliance.web.schemas import (
 )
 
 router = APIRouter(prefix="/api", tags=["api"])
+# A check-in's link is shown while it can still be answered.
+OPEN = ("due", "sent", "opened")
 Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
 Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
@@ -156,8 +167,14 @@ def api_record_session(
 ) -> SessionCreated:
     session_id = _run(
         request,
-        lambda c: clinical.record_session(
-            c, viewer, episode_id, body.date.isoformat(), body.attendance
+        lambda c: checkins.record_session(
+            c,
+            viewer,
+            episode_id,
+            body.date.isoformat(),
+            body.attendance,
+            ttl_minutes=request.app.state.settings.link_ttl_minutes,
+            key=request.app.state.link_key,
         ),
     )
     number = _run(request, lambda c: clinical.session_number(c, viewer, episode_id, session_id))
@@ -235,9 +252,17 @@ def api_create_link(
     ttl = request.app.state.settings.link_ttl_minutes
     new = _run(
         request,
-        lambda c: links.create_link(c, viewer, episode_id, body.session_id, body.instrument, ttl),
+        lambda c: links.create_link(
+            c,
+            viewer,
+            episode_id,
+            body.session_id,
+            body.instrument,
+            ttl,
+            key=request.app.state.link_key,
+        ),
     )
-    url = str(request.base_url).rstrip("/") + f"/f/{new.token}"
+    url = links.link_url(public_base(request), new.token)
     return LinkPublic(url=url, expires_at=new.expires_at, instrument=new.instrument_id)
 
 
@@ -447,3 +472,29 @@ def api_practice(request: Request, viewer: Clinician) -> list[TrendPublic]:
     """Coded sessions over time beside the client's ratings (a supervisor: shared ones)."""
     rows = _run(request, lambda c: transcript_practice.practice_trends(c, viewer))
     return [TrendPublic.model_validate(r) for r in rows]
+
+
+@router.get(
+    "/episodes/{episode_id}/sessions/{session_id}/checkins", response_model=list[CheckinPublic]
+)
+def api_session_checkins(
+    request: Request, viewer: Clinician, episode_id: int, session_id: int
+) -> list[CheckinPublic]:
+    """A session's check-ins: their measures in order, what is answered, state and link."""
+    key = request.app.state.link_key
+    found = _run(
+        request, lambda c: checkins.session_checkins(c, viewer, episode_id, session_id, key=key)
+    )
+    base = public_base(request)
+    return [
+        CheckinPublic(
+            id=c.id,
+            timing=c.timing,
+            measures=[m.instrument_id for m in c.measures],
+            answered=[m.instrument_id for m in c.measures if m.answered],
+            state=c.state,
+            expires_at=c.expires_at,
+            url=links.link_url(base, c.token) if c.token and c.state in OPEN else None,
+        )
+        for c in found
+    ]

@@ -1,6 +1,7 @@
-"""The client's side: the measure form behind a single-use link, and tablet mode.
+"""The client's side: a check-in's measures behind one single-use link, and tablet mode.
 
-Nothing here shows who the client is or anything from another form: only one instrument's items.
+The measures come one page each, in order, with progress ("2 of 3"); each is stored as it is
+answered. Nothing here shows who the client is or any answer: only one instrument's items.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ def _form(
     response = page(
         request,
         "client/form.html",
-        {"viewer": None, "instrument": link.instrument, "action": action},
+        {
+            "viewer": None,
+            "instrument": link.instrument,
+            "action": action,
+            "step": link.step.position,
+            "progress": (link.answered + 1, len(link.steps)),
+        },
         refused=refused,
     )
     response.headers.update(NO_STORE)
@@ -57,10 +64,10 @@ async def _submit(
     source: Source,
     token: str | None = None,
     link_id: int | None = None,
-) -> HTMLResponse | None:
-    """Store the answers; the page to answer with when they are refused, else None."""
+) -> Response | bool:
+    """Store the answers; the page to answer with when refused, else whether all are answered."""
     try:
-        await links.submit_batched(
+        submitted = await links.submit_batched(
             request.app.state.writer,
             form,
             source=source,
@@ -70,9 +77,11 @@ async def _submit(
         )
     except links.LinkGoneError as gone:
         return _gone(request, str(gone))
+    except links.AlreadyAnsweredError:
+        return redirect(request, action)  # a form sent twice: on to the next measure
     except FormError as exc:
         return _form(request, action, Refused(exc.errors, form), token=token, link_id=link_id)
-    return None
+    return submitted.done
 
 
 @router.get("/f/{token}", response_class=HTMLResponse)
@@ -83,10 +92,10 @@ def link_form(request: Request, token: str) -> HTMLResponse:
 @router.post("/f/{token}", response_model=None)
 async def link_submit(request: Request, token: str) -> Response:
     form = await form_data(request)
-    refused = await _submit(request, form, f"/f/{token}", source="link", token=token)
-    if refused is not None:
-        return refused
-    return redirect(request, f"/f/{token}/done")
+    answered = await _submit(request, form, f"/f/{token}", source="link", token=token)
+    if isinstance(answered, Response):
+        return answered
+    return redirect(request, f"/f/{token}/done" if answered else f"/f/{token}")
 
 
 def _thanks(
@@ -158,8 +167,9 @@ def tablet_form(request: Request, link_id: int) -> HTMLResponse:
 async def tablet_submit(request: Request, link_id: int) -> Response:
     await in_thread(lambda: _tablet_user(request, link_id))
     form = await form_data(request)
-    refused = await _submit(request, form, f"/tablet/{link_id}", source="tablet", link_id=link_id)
-    if refused is not None:
-        return refused
-    request.session["tablet_done"] = link_id
+    answered = await _submit(request, form, f"/tablet/{link_id}", source="tablet", link_id=link_id)
+    if isinstance(answered, Response):
+        return answered
+    if answered:
+        request.session["tablet_done"] = link_id
     return redirect(request, f"/tablet/{link_id}")

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import segno
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection
@@ -17,6 +16,7 @@ from alliance.errors import FormError
 from alliance.instruments import Instrument, list_instruments
 from alliance.services import alerts as alert_service
 from alliance.services import (
+    checkins,
     clinical,
     links,
     measures,
@@ -32,7 +32,15 @@ from alliance.store.access import Viewer
 from alliance.transcripts.model import CLIENT_CODES, THERAPIST_CODES
 from alliance.web import charts
 from alliance.web.auth import require_role
-from alliance.web.routes.common import Refused, form_data, page, redirect, submit, tx
+from alliance.web.routes.common import (
+    Refused,
+    form_data,
+    link_address,
+    page,
+    redirect,
+    submit,
+    tx,
+)
 
 router = APIRouter(include_in_schema=False)
 RELAPSE_FIELDS = ("warning_signs", "triggers", "coping_steps", "who_to_call")
@@ -42,6 +50,8 @@ Clinician = Annotated[Viewer, Depends(require_role("therapist", "supervisor", "a
 Therapist = Annotated[Viewer, Depends(require_role("therapist"))]
 # Whoever may read the episode clinically may report a suspected boundary violation.
 Reporter = Annotated[Viewer, Depends(require_role("therapist", "supervisor"))]
+# A link that is done or expired opens nothing: the page shows its state, not its address.
+FINISHED = ("done", "expired")
 
 
 def expected_band(
@@ -98,10 +108,12 @@ def _episode_page(
     request: Request, viewer: Viewer, episode_id: int, refused: Refused | None = None
 ) -> HTMLResponse:
     detail = load_detail(request, viewer, episode_id)
+    with tx(request) as conn:
+        schedule = checkins.episode_schedule(conn, viewer, episode_id)
     return page(
         request,
         "episode.html",
-        {"viewer": viewer, "e": detail, "instruments": list_instruments()},
+        {"viewer": viewer, "e": detail, "instruments": list_instruments(), "schedule": schedule},
         refused=refused,
     )
 
@@ -308,14 +320,34 @@ async def record_session(request: Request, viewer: Therapist, episode_id: int) -
     """A new session opens its own page, where its measures are entered or sent."""
     return await submit(
         request,
-        lambda conn, form: clinical.record_session(
-            conn, viewer, episode_id, form.get("held_on", ""), form.get("attendance", "")
+        lambda conn, form: checkins.record_session(
+            conn,
+            viewer,
+            episode_id,
+            form.get("held_on", ""),
+            form.get("attendance", ""),
+            ttl_minutes=request.app.state.settings.link_ttl_minutes,
+            key=request.app.state.link_key,
         ),
         lambda session_id: redirect(
             request, f"/episodes/{episode_id}/sessions/{session_id}", "Session recorded."
         ),
         lambda refused: _episode_page(request, viewer, episode_id, refused),
         "sessions",
+    )
+
+
+@router.post("/episodes/{episode_id}/schedule", response_model=None)
+async def set_episode_schedule(request: Request, viewer: Therapist, episode_id: int) -> Response:
+    """This episode's own rule for a measure, in place of the clinic's (blank: the clinic's)."""
+    return await submit(
+        request,
+        lambda conn, form: checkins.set_episode_rule(
+            conn, viewer, episode_id, form.get("instrument", ""), form.get("session_rule", "")
+        ),
+        lambda _: redirect(request, f"/episodes/{episode_id}/details#schedule-h", "Rule saved."),
+        lambda refused: _episode_page(request, viewer, episode_id, refused),
+        "schedule",
     )
 
 
@@ -437,12 +469,15 @@ def render_session(
     with tx(request) as conn:
         context["messages"] = outbox.messages(conn, viewer, episode_id, session_id)
         context["transcripts"] = transcripts.for_session(conn, viewer, episode_id, session_id)
+        found = checkins.session_checkins(
+            conn, viewer, episode_id, session_id, key=request.app.state.link_key
+        )
+    context["checkins"] = [
+        (c, link_address(request, c.token) if c.token and c.state not in FINISHED else None)
+        for c in found
+    ]
     if new_link is not None:
-        url = str(request.base_url).rstrip("/") + f"/f/{new_link.token}"
-        context["link"] = {
-            "url": url,
-            "short": url.split("://", 1)[-1],
-            "qr": segno.make(url, error="m").svg_inline(scale=4, title="Scan to open the form"),
+        context["link"] = link_address(request, new_link.token) | {
             "expires_at": new_link.expires_at,
             "instrument": new_link.instrument_id,
             "id": new_link.link_id,
@@ -530,7 +565,15 @@ def _new_link(
     form: dict[str, str],
 ) -> links.NewLink:
     ttl = request.app.state.settings.link_ttl_minutes
-    return links.create_link(conn, viewer, episode_id, session_id, form.get("instrument", ""), ttl)
+    return links.create_link(
+        conn,
+        viewer,
+        episode_id,
+        session_id,
+        form.get("instrument", ""),
+        ttl,
+        key=request.app.state.link_key,
+    )
 
 
 @router.post("/episodes/{episode_id}/sessions/{session_id}/link", response_model=None)
@@ -580,14 +623,31 @@ async def hand_over_tablet(
     def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
         new = _new_link(request, conn, viewer, episode_id, session_id, form)
 
-        def lock_to_the_form() -> Response:
-            request.session["tablet"] = new.link_id
-            request.session["tablet_back"] = f"/episodes/{episode_id}/sessions/{session_id}"
-            return redirect(request, f"/tablet/{new.link_id}")
-
-        return lock_to_the_form
+        return lambda: _lock_tablet(request, new.link_id, episode_id, session_id)
 
     return await _session_form(request, viewer, episode_id, session_id, "tablet", write)
+
+
+def _lock_tablet(request: Request, link_id: int, episode_id: int, session_id: int) -> Response:
+    request.session["tablet"] = link_id
+    request.session["tablet_back"] = f"/episodes/{episode_id}/sessions/{session_id}"
+    return redirect(request, f"/tablet/{link_id}")
+
+
+@router.post(
+    "/episodes/{episode_id}/sessions/{session_id}/checkins/{checkin_id}/tablet",
+    response_model=None,
+)
+async def hand_over_checkin(
+    request: Request, viewer: Therapist, episode_id: int, session_id: int, checkin_id: int
+) -> Response:
+    """The tablet runs every measure of the check-in in order, then asks for the password."""
+
+    def write(conn: Connection, form: dict[str, str]) -> Callable[[], Response]:
+        link_id = checkins.open_for_handover(conn, viewer, episode_id, session_id, checkin_id)
+        return lambda: _lock_tablet(request, link_id, episode_id, session_id)
+
+    return await _session_form(request, viewer, episode_id, session_id, "checkins", write)
 
 
 @router.get("/episodes/{episode_id}/chart.{fmt}")

@@ -6,14 +6,18 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import segno
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 from starlette.exceptions import HTTPException
 
+from alliance.config import is_loopback
 from alliance.errors import FormError, NotVisibleError
 from alliance.services import resets, risk
+from alliance.services.links import link_url
 from alliance.store.access import Viewer
 from alliance.web.offload import in_thread
 from alliance.web.render import templates
@@ -110,3 +114,20 @@ async def submit(
     except FormError as exc:
         return again(Refused({form_name: exc.errors} if form_name else exc.errors, form))
     return done(result)
+
+
+def public_base(request: Request) -> str:
+    """Where client links point: the clinic's public_url, else the address this request used."""
+    configured: str | None = request.app.state.settings.public_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def link_address(request: Request, token: str) -> dict[str, Any]:
+    """A client link as a page shows it: the address, its short form and its QR code."""
+    url = link_url(public_base(request), token)
+    return {
+        "url": url,
+        "short": url.split("://", 1)[-1],
+        "qr": segno.make(url, error="m").svg_inline(scale=4, title="Scan to open the check-in"),
+        "loopback": is_loopback(urlsplit(url).hostname),
+    }

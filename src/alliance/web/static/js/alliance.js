@@ -45,6 +45,27 @@
     // A tap exactly on the hidden middle changes nothing, so no input event: count it anyway.
     slider.addEventListener("pointerup", answer);
   });
+  // Copy-link buttons: shown only where the script runs; without it the address is plain
+  // selectable text in a read-only field.
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var field = document.getElementById(button.dataset.copy);
+    var status = document.querySelector("[data-copy-status='" + button.dataset.copy + "']");
+    if (!field) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var said = function (text) { if (status) { status.textContent = text; } };
+      field.select();
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(
+          function () { said("Link copied."); },
+          function () { said("Press Ctrl+C (or Cmd+C) to copy the selected link."); }
+        );
+      } else {
+        // Plain http on a clinic network has no clipboard API: the older command still works.
+        said(document.execCommand("copy") ? "Link copied." : "Press Ctrl+C to copy the selected link.");
+      }
+    });
+  });
   // A refused form: focus its error summary (a screen reader reads it, the eye finds it), whose
   // links put the cursor in each question still to answer. Without one, the first bad field.
   var summary = document.getElementById("error-summary");
