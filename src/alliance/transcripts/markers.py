@@ -41,6 +41,20 @@ TRANSFERENCE = _rx(
     rf"\bwhen you (?:say|said|do|look at me like) that,? (?:i|it) .*\bmy {_FAMILY}",
 )
 
+# Likening in any words: the therapist ("you", "your", "when you…") and a figure from the
+# client's past in one turn, joined by a word that compares or returns ("like", "the same",
+# "as if", "remind", "again", "back with"). Weaker evidence than the phrases above.
+_PAST_FIGURE = (
+    r"(?:mother|mom|mum|mummy|father|dad|daddy|old man|parents?|ex|ex-?husband|ex-?wife|"
+    r"stepdad|stepmum|stepmom|stepfather|stepmother|grandmother|grandma|gran|grandfather|"
+    r"grandad|granddad|uncle|aunt|teacher|headteacher|headmaster|headmistress|coach|boss|"
+    r"brother|sister)"
+)
+_LIKENING = r"(?:like|the same|as if|as though|remind|again|back (?:at|in|with|to)|the way)"
+TRANSFERENCE_LIKENING = re.compile(
+    rf"^(?=.*\byou(?:r|'re)?\b)(?=.*\bmy {_PAST_FIGURE}\b)(?=.*\b{_LIKENING}\b)"
+)
+
 CONFRONTATION = _rx(
     r"\byou(?:'re| are)? (?:never|not|don't|do not|didn't) (?:even )?(?:listen|listening|hear|hearing|get it|understand|care|helping|help)",  # noqa: E501
     r"\byou don't (?:even )?(?:know|get) (?:me|what|anything)",
@@ -227,6 +241,10 @@ def find_markers(ctx: Context) -> list[Marker]:
         hit = _hit(TRANSFERENCE, text)
         if hit:
             out.append(Marker("transference", 0.8, hit))
+        elif TRANSFERENCE_LIKENING.search(text):
+            out.append(
+                Marker("transference", 0.6, "the therapist likened to a figure from the past")
+            )
         hit = _hit(CONFRONTATION, text)
         if hit:
             out.append(Marker("confrontation", 0.75, hit))
