@@ -222,3 +222,29 @@ def test_the_documented_held_out_figures() -> None:
 def test_marker_data_is_where_the_package_ships_it() -> None:
     assert MARKER_DATA.name == "conversations.jsonl"
     assert (MARKER_DATA.parent / "README.md").read_text("utf-8").count("conversations.jsonl")
+
+
+def test_retraining_reproduces_the_shipped_heads(annomi_dir: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from alliance.transcripts.marker_model import MarkerModel, train
+
+    out = tmp_path / "markers.npz"
+    retrained = train(annomi_dir, out=out)
+    shipped = load_markers()
+    assert MarkerModel.load(out).trained_on == shipped.trained_on
+    for name in HEADS:
+        assert np.allclose(retrained.heads[name].coef, shipped.heads[name].coef, atol=1e-3), name
+
+
+def test_the_heads_fire_rarely_on_annomi_conversations_they_never_saw(annomi_dir: Path) -> None:
+    from alliance.transcripts.heldout import annomi_marker_rates
+
+    rates = annomi_marker_rates(annomi_dir)
+    assert rates["conversations"] == 27
+    clients = rates["client_turns"]
+    assert rates["learned"]["confrontation"] / clients < 0.02
+    assert rates["learned"]["withdrawal"] / clients < 0.05
+    assert rates["learned"]["transference"] / clients < 0.02
+    routed = rates["client_turns_routed_to_neutral_by_gold_label"]
+    assert sum(routed.values()) / clients < 0.03
