@@ -441,7 +441,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="embeddings: client turns also encoded with the turn before (tried, not shipped)",
     )
+    ap.add_argument(
+        "--markers",
+        action="store_true",
+        help="score markers and codes on the held-out hand-labelled conversations, and count "
+        "markers on AnnoMI (with --data or when it is found); nothing else runs",
+    )
+    ap.add_argument("--tier", default="default", help="with --markers: the tier that codes")
     args = ap.parse_args(argv)
+    if args.markers:
+        return _markers_main(args.data, args.tier, args.out)
     report = run(
         args.data,
         args.tiers.split(","),
@@ -463,6 +472,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(report["mibot"], indent=1))
     if args.out:
         args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return 0
+
+
+def _markers_main(data: str | None, tier: str, out: Path | None) -> int:
+    from alliance.transcripts.corpus import find_data_dir
+    from alliance.transcripts.heldout import annomi_marker_rates, heldout_report, render_heldout
+
+    report = heldout_report(tier=tier)
+    print(render_heldout(report))
+    found = find_data_dir(data)
+    if found is not None and (found / "annomi").is_dir():
+        report["annomi"] = annomi_marker_rates(found, tier)
+        print(json.dumps(report["annomi"], indent=1))
+    if out:
+        out.write_text(json.dumps(report, indent=1), encoding="utf-8")
     return 0
 
 

@@ -41,6 +41,20 @@ TRANSFERENCE = _rx(
     rf"\bwhen you (?:say|said|do|look at me like) that,? (?:i|it) .*\bmy {_FAMILY}",
 )
 
+# Likening in any words: the therapist ("you", "your", "when you…") and a figure from the
+# client's past in one turn, joined by a word that compares or returns ("like", "the same",
+# "as if", "remind", "again", "back with"). Weaker evidence than the phrases above.
+_PAST_FIGURE = (
+    r"(?:mother|mom|mum|mummy|father|dad|daddy|old man|parents?|ex|ex-?husband|ex-?wife|"
+    r"stepdad|stepmum|stepmom|stepfather|stepmother|grandmother|grandma|gran|grandfather|"
+    r"grandad|granddad|uncle|aunt|teacher|headteacher|headmaster|headmistress|coach|boss|"
+    r"brother|sister)"
+)
+_LIKENING = r"(?:like|the same|as if|as though|remind|again|back (?:at|in|with|to)|the way)"
+TRANSFERENCE_LIKENING = re.compile(
+    rf"^(?=.*\byou(?:r|'re)?\b)(?=.*\bmy {_PAST_FIGURE}\b)(?=.*\b{_LIKENING}\b)"
+)
+
 CONFRONTATION = _rx(
     r"\byou(?:'re| are)? (?:never|not|don't|do not|didn't) (?:even )?(?:listen|listening|hear|hearing|get it|understand|care|helping|help)",  # noqa: E501
     r"\byou don't (?:even )?(?:know|get) (?:me|what|anything)",
@@ -131,7 +145,53 @@ REQUEST = _rx(
     r"\btell me what to do\b",
 )
 
+# A reflection phrased as a check on understanding is still a reflection: MISC 2.5 and MITI 4.2.1
+# code a reflective statement whose voice rises at the end ("So you're saying the evenings are
+# hardest?") as a reflection, and keep "question" for a request for new information
+# (Miller, Moyers, Ernst & Amrhein, MISC 2.5, 2008; Moyers, Manuel & Ernst, MITI 4.2.1, 2016).
+_ASKS = (
+    r"(?:what|how|why|when|where|who|which|do|does|did|is|are|was|were|can|could|would|will|"
+    r"have|has|should|shall|may|might|any)\b"
+)
+REFLECTIVE_STEM = _rx(
+    r"^\W*(?:(?:so|okay|ok|right|and|well),? )?(?:what )?you(?:'re| are) (?:saying|telling me|feeling|finding)\b",  # noqa: E501
+    r"^\W*(?:(?:so|okay|ok|right|and|well),? )?(?:it )?(?:sounds|seems|looks) (?:like|as if|as though|that)\b",  # noqa: E501
+    r"^\W*(?:(?:so|okay|ok|right|and),? )?what i(?:'m| am) hearing\b",
+    r"^\W*(?:(?:so|okay|ok|right|and),? )?if i(?:'ve| have)? (?:got|get|understand|understood|heard) (?:this|that|you|it) (?:right|correctly)\b",  # noqa: E501
+    rf"^\W*so,? (?!{_ASKS})\w+",
+)
+CHECK_TAG = _rx(
+    r"\b(?:is|was) (?:that|this) (?:right|correct|fair|accurate|it|how it is|how it's been|how (?:it|that) feels|what you mean|how (?:she|he|they) puts? it)\W*$",  # noqa: E501
+    r"\b(?:did|have) i (?:got|get|understood|understand|heard) (?:that|this|you|it) (?:right|correctly)\W*$",  # noqa: E501
+    r"\bam i (?:right|hearing (?:you|that|this) (?:right|correctly)|getting (?:this|that|it) right)\W*$",  # noqa: E501
+    r"\bdoes (?:that|this) (?:fit|sound right|sound about right|ring true)\W*$",
+    r",\s*right\W*$",
+)
+_ASKS_FIRST = re.compile(rf"^\W*(?:(?:so|and|okay|ok|well),? )?{_ASKS}")
+
+
+def is_reflection_check(text: str) -> bool:
+    """A reflective statement asked back to check it ("It sounds like …, is that right?")."""
+    low = text.lower().strip()
+    if not low.endswith("?"):
+        return False
+    if REFLECTIVE_STEM.search(low):
+        return True
+    body = CHECK_TAG.sub("", low)
+    return body != low and len(re.findall(r"\w+", body)) >= 4 and not _ASKS_FIRST.search(body)
+
+
 _PERMISSION_GRANTED = _rx(r"^\W*(?:yes|yeah|sure|ok|okay|go ahead|please|alright|fine|i guess)\b")
+
+
+# The phrase pattern behind each marker the learned heads also cover (marker_model.py).
+PATTERNS = {
+    "confrontation": CONFRONTATION,
+    "withdrawal": WITHDRAWAL_STRONG,
+    "transference": TRANSFERENCE,
+    "self_disclosure": SELF_DISCLOSURE,
+    "advice": ADVICE,
+}
 
 
 @dataclass(frozen=True)
@@ -181,6 +241,10 @@ def find_markers(ctx: Context) -> list[Marker]:
         hit = _hit(TRANSFERENCE, text)
         if hit:
             out.append(Marker("transference", 0.8, hit))
+        elif TRANSFERENCE_LIKENING.search(text):
+            out.append(
+                Marker("transference", 0.6, "the therapist likened to a figure from the past")
+            )
         hit = _hit(CONFRONTATION, text)
         if hit:
             out.append(Marker("confrontation", 0.75, hit))

@@ -64,6 +64,9 @@ resulting weights are an adaptation under CC BY-SA 4.0: keep the attribution and
 under the same licence.
 
 Hand-labelled marker set (data/markers.jsonl): written for this project, Apache-2.0.
+Hand-labelled conversations (data/conversations.jsonl): written for this project, Apache-2.0.
+markers.npz: learned marker heads fitted on the train part of data/conversations.jsonl and, as
+examples of ordinary talk, on AnnoMI turns (attribution above).
 Corrections you add (corrections JSONL) become part of the training data when you retrain.
 
 embeddings.npz holds only a LoRA adapter and heads for sentence-transformers/all-MiniLM-L6-v2
