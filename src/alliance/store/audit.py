@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, RowMapping, func, insert, select, text
 
 from alliance.store.base import Actor, as_utc, utc_now
+from alliance.store.engine import AUDIT_LATER
 from alliance.store.tables import audit_events
 
 GENESIS = "0" * 64
@@ -51,6 +52,17 @@ def canonical(
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event recorded during a read, appended to the chain once the read is over."""
+
+    actor: Actor
+    action: str
+    object_type: str
+    object_id: object
+    at: datetime
+
+
 def record(
     conn: Connection,
     actor: Actor,
@@ -59,8 +71,17 @@ def record(
     object_id: object = None,
     *,
     now: datetime | None = None,
-) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
+) -> AuditEvent | None:
+    """Append one event to the chain inside the caller's transaction.
+
+    On a read connection that collects its events (alliance.store.engine.reading with
+    `audit_later`) the event is kept for `record_pending` instead, and None is returned: a read
+    then never takes the write lock, and its events are written, in order, right after it.
+    """
+    later = conn.get_execution_options().get(AUDIT_LATER)
+    if later is not None:
+        later.append(PendingEvent(actor, action, object_type, object_id, now or utc_now()))
+        return None
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     at = as_utc(now or utc_now()).astimezone(UTC)
@@ -80,6 +101,12 @@ def record(
     # The event's fields are the table's columns, one for one.
     conn.execute(insert(audit_events).values(**asdict(event)))
     return event
+
+
+def record_pending(conn: Connection, pending: list[PendingEvent]) -> None:
+    """Append the events a read collected, in the order it recorded them."""
+    for event in pending:
+        record(conn, event.actor, event.action, event.object_type, event.object_id, now=event.at)
 
 
 def events(conn: Connection, *, after_seq: int = 0, limit: int | None = None) -> list[AuditEvent]:

@@ -412,3 +412,13 @@ etr_models = Table(
     Column("n_episodes", Integer, nullable=False),
     Column("params", JSON, nullable=False),
 )
+
+# The sign-in throttle's window, shared by every worker process: one row per password attempt
+# counted, kept for one window (alliance.services.sign_in_throttle deletes older ones).
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(100), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)

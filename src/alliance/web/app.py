@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from alliance.config import Settings, SettingsError
+from alliance.config import Settings, SettingsError, load_settings
 from alliance.store.engine import make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
@@ -67,6 +68,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(app.state.writer.close)
 
 
+def app_from_environment() -> FastAPI:
+    """The app a worker process of `alliance serve --workers N` builds from ALLIANCE_* settings."""
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web app: pages, the /api JSON routes and static files over one engine."""
     from alliance.web.routes import ROUTERS
@@ -89,7 +95,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
     # Small hot writes (client-form submissions) share commits; see alliance.store.writer.
-    app.state.writer = GroupCommitWriter(app.state.engine)
+    app.state.writer = GroupCommitWriter(app.state.engine, max_batch=settings.write_batch)
     # Added first so it runs inside the session middleware and can see the session.
     app.add_middleware(SecurityMiddleware)
     app.add_middleware(
@@ -100,8 +106,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         same_site="lax",
         https_only=False,
     )
-    # Added last so it is outermost and sees the session cookie too.
+    # Added after the security middleware so it is outside it and sees the session cookie too.
     app.add_middleware(SecureCookieMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: the throttle, the audit log and the secure-cookie flag see the address and
+        # scheme a trusted proxy forwarded. Without the setting the headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
