@@ -84,7 +84,7 @@ def reading(engine: Engine, audit_later: list[Any] | None = None) -> Iterator[Co
         yield conn
 
 
-def make_engine(database_url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+def make_engine(database_url: str, *, busy_timeout_ms: int = 30000, echo: bool = False) -> Engine:
     """Build an engine for `database_url`, creating the SQLite file's folder when needed."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":

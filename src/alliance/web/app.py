@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from alliance.config import Settings, SettingsError, load_settings
-from alliance.store.engine import make_engine
+from alliance.store.engine import DatabaseBusyError, make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.cookies import SecureCookieMiddleware
@@ -165,6 +165,20 @@ def _install_error_pages(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": "this device is locked to a client form"}, 423)
         return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(DatabaseBusyError)
+    async def _busy(request: Request, exc: DatabaseBusyError) -> Response:
+        # Nothing was written; the writes ahead of this one took longer than the wait allows.
+        detail = "the server is busy; nothing was saved, try again in a few seconds"
+        if _wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": 503, "detail": detail},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
