@@ -139,7 +139,7 @@ def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
@@ -147,7 +147,7 @@ def start_server(database_url: str, port: int, workers: int) -> subprocess.Popen
         except httpx.TransportError:
             time.sleep(0.2)
     process.kill()
-    raise SystemExit("the server did not start within 240 s")
+    raise SystemExit("the server did not start within 600 s")
 
 
 def children(pid: int) -> list[int]:
@@ -189,7 +189,7 @@ def browse(client: httpx.Client, episodes: list[int], stop: threading.Event, tal
         started = time.perf_counter()
         try:
             status = client.get(path).status_code
-        except httpx.TransportError:
+        except (httpx.TransportError, RuntimeError):  # down, or the run is over (client closed)
             with tally.lock:
                 tally.no_answer += 1
             time.sleep(0.5)
