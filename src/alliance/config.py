@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import time
@@ -188,8 +189,43 @@ class Settings(BaseSettings):
         ),
     ] = 90
     sqlite_busy_timeout_ms: Annotated[
-        int, Field(default=5000, ge=0, description="How long SQLite waits on a lock.")
-    ] = 5000
+        int,
+        Field(
+            default=30000,
+            ge=0,
+            description="How long SQLite waits for another process's write before it gives up.",
+        ),
+    ] = 30000
+    trusted_proxies: Annotated[
+        str,
+        Field(
+            default="",
+            description="Addresses of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed, comma-separated (e.g. 127.0.0.1); '*' trusts any "
+            "sender. Empty (the default): the headers are ignored and the connecting address is "
+            "the one the sign-in throttle counts and the audit log keeps.",
+        ),
+    ] = ""
+    workers: Annotated[
+        int,
+        Field(
+            default=1,
+            ge=1,
+            le=64,
+            description="Web worker processes of `alliance serve` (--workers); more than 1 "
+            "needs PostgreSQL and is refused on SQLite.",
+        ),
+    ] = 1
+    write_batch: Annotated[
+        int,
+        Field(
+            default=64,
+            ge=1,
+            le=1000,
+            description="Most writes the web app commits together (group commit); 1 commits "
+            "each alone (--write-batch).",
+        ),
+    ] = 64
     log_level: Annotated[str, Field(default="INFO", description="Logging level.")] = "INFO"
     session_idle_minutes: Annotated[
         int,
@@ -442,6 +478,22 @@ class Settings(BaseSettings):
             )
         return value.strip().rstrip("/")
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        for part in parts:
+            if part == "*":
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {part!r} is not an IP address or network; allowed: "
+                    "addresses or networks (127.0.0.1, 10.0.0.0/8) separated by commas, or *"
+                ) from None
+        return ",".join(parts)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -492,6 +544,18 @@ def _describe(error: ValidationError) -> str:
             message = f"{name}: {shown} is refused ({message[:1].lower()}{message[1:]})"
         lines.append(message)
     return "; ".join(lines)
+
+
+# What `alliance serve --workers N` hands its worker processes, which build their apps from it.
+WORKER_SETTINGS = ("database_url", "secret_key", "write_batch", "trusted_proxies", "log_level")
+
+
+def export_for_workers(settings: Settings) -> None:
+    """Put the settings a worker needs into its ALLIANCE_* variables (inherited by the workers)."""
+    for name in WORKER_SETTINGS:
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[f"ALLIANCE_{name.upper()}"] = str(value)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -31,7 +31,9 @@ def note(n: int) -> Callable[[Connection], int]:
     """A write that appends one audit event for object `n` and returns its seq."""
 
     def work(conn: Connection) -> int:
-        return audit.record(conn, SYSTEM, "create", "test", n).seq
+        event = audit.record(conn, SYSTEM, "create", "test", n)
+        assert event is not None  # a write connection appends at once
+        return event.seq
 
     return work
 

@@ -31,19 +31,39 @@ import click
 )
 @click.option(
     "--write-batch",
-    default=64,  # alliance.store.writer.DEFAULT_MAX_BATCH, not imported so --help stays quick
-    show_default=True,
+    default=None,
     type=click.IntRange(1, 1000),
-    help="Most client-form submissions committed together (group commit); 1 commits each alone.",
+    help="Most writes committed together (group commit); 1 commits each alone "
+    "[default: ALLIANCE_WRITE_BATCH or 64].",
 )
-def serve(database_url: str | None, host: str, port: int, demo: bool, write_batch: int) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Worker processes [default: ALLIANCE_WORKERS or 1]; more than 1 needs PostgreSQL.",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    "trusted_proxies",
+    default=None,
+    help="Proxy addresses whose X-Forwarded-For/-Proto are believed, comma-separated "
+    "[default: ALLIANCE_TRUSTED_PROXIES, empty: the headers are ignored].",
+)
+def serve(
+    database_url: str | None,
+    host: str,
+    port: int,
+    demo: bool,
+    write_batch: int | None,
+    workers: int | None,
+    trusted_proxies: str | None,
+) -> None:
     """Serve the web app (pages and the /api JSON routes)."""
     import uvicorn
 
-    from alliance.config import link_address_warning, load_settings
+    from alliance.config import export_for_workers, link_address_warning, load_settings
     from alliance.store.engine import make_engine
     from alliance.store.migrate import upgrade
-    from alliance.store.writer import GroupCommitWriter
     from alliance.web import create_app
     from alliance.web.app import resolve_secret_key
 
@@ -52,7 +72,17 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
     if demo:
         folder = Path(tempfile.mkdtemp(prefix="alliance-demo-"))
         database_url = f"sqlite:///{folder / 'demo.db'}"
-    settings = load_settings(database_url=database_url)
+    settings = load_settings(
+        database_url=database_url,
+        write_batch=write_batch,
+        workers=workers,
+        trusted_proxies=trusted_proxies,
+    )
+    if settings.workers > 1 and settings.is_sqlite:
+        raise click.UsageError(
+            f"--workers {settings.workers} is refused on SQLite; allowed: 1. SQLite has one "
+            "writer, kept by one process; use a PostgreSQL database for several workers."
+        )
     # A PostgreSQL server without a secret key is refused before anything touches its database.
     resolve_secret_key(settings)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
@@ -80,12 +110,28 @@ def serve(database_url: str | None, host: str, port: int, demo: bool, write_batc
         with engine.connect() as conn:
             if not has_admin(conn):
                 click.echo(FIRST_ADMIN)
-    app = create_app(settings, engine=engine)
-    app.state.writer = GroupCommitWriter(engine, max_batch=write_batch)
     warning = link_address_warning(settings.public_url, host)
     if warning:
         click.echo(f"Warning: {warning}", err=True)
     click.echo(f"Alliance at http://{host}:{port}/")
     if settings.public_url:
         click.echo(f"Client links start with {settings.public_url}/")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    # The app reads forwarded addresses itself, only from ALLIANCE_TRUSTED_PROXIES; uvicorn's
+    # own handling (which believes 127.0.0.1 by default) stays off.
+    level = settings.log_level.lower()
+    if settings.workers > 1:
+        engine.dispose()
+        export_for_workers(settings)
+        uvicorn.run(
+            "alliance.web.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            proxy_headers=False,
+            access_log=False,
+            host=host,
+            port=port,
+            log_level=level,
+        )
+        return
+    app = create_app(settings, engine=engine)
+    uvicorn.run(app, host=host, port=port, log_level=level, proxy_headers=False, access_log=False)

@@ -22,6 +22,7 @@ from alliance.store import people as store_people
 from alliance.store import tables as t
 from alliance.store.access import VIEWER_COLUMNS, Viewer
 from alliance.store.base import Actor, as_utc, insert_id, utc_now
+from alliance.store.engine import reading, writing
 
 PREFIX = "alc_"
 MAX_DAYS = 3650
@@ -160,7 +161,7 @@ def viewer_for_token(engine: Engine, token: str, ip: str | None) -> Viewer | Non
         return None
     k, u = t.api_tokens, t.users
     now = utc_now()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(
                 k.c.id,
@@ -178,7 +179,7 @@ def viewer_for_token(engine: Engine, token: str, ip: str | None) -> Viewer | Non
         if row.expires_at is not None and as_utc(row.expires_at) <= now:
             return None
     if row.last_used_at is None or as_utc(row.last_used_at) < now - TOUCH_EVERY:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             conn.execute(update(k).where(k.c.id == row.id).values(last_used_at=now))
     # A token is the user acting from software: it never needs a password change first.
     return Viewer.from_row(row, row.user_id, ip)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyotp
 import segno
-from sqlalchemy import Connection, Engine, Row, select, update
+from sqlalchemy import Connection, Engine, Row, case, func, select, update
 
 from alliance.errors import FormError
 from alliance.services import login_sessions, tokens
@@ -18,6 +18,7 @@ from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import VIEWER_COLUMNS, Viewer
 from alliance.store.access import RoleName as Role
+from alliance.store.engine import reading
 
 # A fixed dummy hash keeps the time of a failed sign-in the same whether or not the user exists.
 _DUMMY_HASH = hash_password("not-a-real-password-for-timing")
@@ -42,7 +43,7 @@ class SignIn:
 
 def load_viewer(engine: Engine, user_id: int, ip: str | None) -> Viewer | None:
     """The active user with this id, or None."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             select(t.users.c.id, *VIEWER_COLUMNS, t.users.c.must_change_password).where(
                 t.users.c.id == user_id, t.users.c.active.is_(True)
@@ -61,12 +62,24 @@ def _viewer(row: Row[*tuple[Any, ...]], ip: str | None) -> Viewer:
     return Viewer.from_row(row, row.id, ip, must_change_password=bool(row.must_change_password))
 
 
-def _count_failure(conn: Connection, user_id: int, failures: int, now: datetime) -> None:
-    """One more failed password or code; the account locks for LOCK_MINUTES after the fifth."""
-    values: dict[str, object] = {"failed_logins": failures}
-    if failures >= LOCK_AFTER_FAILURES:
-        values = {"failed_logins": 0, "locked_until": now + timedelta(minutes=LOCK_MINUTES)}
-    conn.execute(update(t.users).where(t.users.c.id == user_id).values(**values))
+def _count_failure(conn: Connection, user_id: int, now: datetime) -> None:
+    """One more failed password or code; the account locks for LOCK_MINUTES at the fifth.
+
+    One UPDATE that adds to the count in the database, never a count read earlier and written
+    back: two workers refusing at once add two, so the fifth failure locks whichever process
+    counted it (PostgreSQL holds the row lock for the statement; SQLite has one writer).
+    """
+    failures = func.coalesce(t.users.c.failed_logins, 0) + 1
+    locks = failures >= LOCK_AFTER_FAILURES
+    until = now + timedelta(minutes=LOCK_MINUTES)
+    conn.execute(
+        update(t.users)
+        .where(t.users.c.id == user_id)
+        .values(
+            failed_logins=case((locks, 0), else_=failures),
+            locked_until=case((locks, until), else_=t.users.c.locked_until),
+        )
+    )
 
 
 def authenticate(
@@ -121,7 +134,7 @@ def _settle(
     if locked_until is not None and locked_until > now:
         return SignIn(None, False, LOCKED)
     if not verified:
-        _count_failure(conn, row.id, (row.failed_logins or 0) + 1, now)
+        _count_failure(conn, row.id, now)
         return refused
     if row.totp_enabled and row.totp_secret:
         return SignIn(None, False, None, code_owed_by=row.id)
@@ -170,7 +183,7 @@ def verify_code(
         return SignIn(None, False, LOCKED)
     step = match_code(row.totp_secret, code, row.totp_last_step, now)
     if step is None:
-        _count_failure(conn, row.id, (row.failed_logins or 0) + 1, now)
+        _count_failure(conn, row.id, now)
         return refused
     conn.execute(
         update(t.users)
@@ -277,15 +290,27 @@ def change_password(
     repeat: str,
     *,
     revoke_tokens: bool = True,
+    now: datetime | None = None,
 ) -> dict[str, str]:
     """Set a new password; returns errors by field (empty when done).
 
     Every sign-in session of the user ends, this one too (the caller starts a fresh one), so a
     copied cookie is worthless; the user's API tokens are revoked unless they chose to keep them.
+    A wrong current password counts toward the lockout as a wrong sign-in does, so a session
+    left open cannot be used to guess the password; a locked account changes nothing.
     """
+    now = now or datetime.now(UTC)
     errors: dict[str, str] = {}
-    row = conn.execute(select(t.users.c.password_hash).where(t.users.c.id == viewer.user_id)).one()
+    row = conn.execute(
+        select(t.users.c.password_hash, t.users.c.locked_until).where(
+            t.users.c.id == viewer.user_id
+        )
+    ).one()
+    locked_until = _utc(row.locked_until)
+    if locked_until is not None and locked_until > now:
+        return {"current": LOCKED}
     if row.password_hash is None or not verify_password(row.password_hash, current):
+        _count_failure(conn, viewer.user_id, now)
         errors["current"] = "the current password is not right"
     if len(new) < PASSWORD_MIN:
         errors["new"] = f"the new password has {len(new)} characters; at least {PASSWORD_MIN}"

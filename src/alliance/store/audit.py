@@ -24,6 +24,7 @@ from sqlalchemy import Connection, RowMapping, Table, func, insert, select, text
 
 from alliance.store import tables as t
 from alliance.store.base import Actor, as_utc, utc_now
+from alliance.store.engine import AUDIT_LATER
 from alliance.store.tables import audit_events
 
 GENESIS = "0" * 64
@@ -114,6 +115,17 @@ def _written_row_hash(
     return None if row is None else row_digest(row)
 
 
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event recorded during a read, appended to the chain once the read is over."""
+
+    actor: Actor
+    action: str
+    object_type: str
+    object_id: object
+    at: datetime
+
+
 def record(
     conn: Connection,
     actor: Actor,
@@ -122,11 +134,23 @@ def record(
     object_id: object = None,
     *,
     now: datetime | None = None,
-) -> AuditEvent:
-    """Append one event to the chain inside the caller's transaction."""
+) -> AuditEvent | None:
+    """Append one event to the chain inside the caller's transaction.
+
+    On a read connection that collects its events (alliance.store.engine.reading with
+    `audit_later`) the event is kept for `record_pending` instead, and None is returned: a read
+    then never takes the write lock, and its events are written, in order, right after it.
+    """
+    later = conn.get_execution_options().get(AUDIT_LATER)
+    if later is not None:
+        later.append(PendingEvent(actor, action, object_type, object_id, now or utc_now()))
+        return None
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
     at = as_utc(now or utc_now()).astimezone(UTC)
+    oid = None if object_id is None else str(object_id)
+    # The row is judged by what the event does (a read hashes nothing), before any mark.
+    row_hash = _written_row_hash(conn, action, object_type, oid)
     if actor.after_reset:
         # The account's password was reset by an admin, who knew the one-time password: every
         # event of such a sign-in says so, so the reads are not taken for the owner's own.
@@ -137,8 +161,6 @@ def record(
         )
     ).first()
     seq, prev_hash = (1, GENESIS) if last is None else (last.seq + 1, last.hash)
-    oid = None if object_id is None else str(object_id)
-    row_hash = _written_row_hash(conn, action, object_type, oid)
     digest = hashlib.sha256(
         canonical(seq, at, actor.user_id, action, object_type, oid, actor.ip, prev_hash, row_hash)
     ).hexdigest()
@@ -148,6 +170,12 @@ def record(
     # The event's fields are the table's columns, one for one.
     conn.execute(insert(audit_events).values(**asdict(event)))
     return event
+
+
+def record_pending(conn: Connection, pending: list[PendingEvent]) -> None:
+    """Append the events a read collected, in the order it recorded them."""
+    for event in pending:
+        record(conn, event.actor, event.action, event.object_type, event.object_id, now=event.at)
 
 
 def events(conn: Connection, *, after_seq: int = 0, limit: int | None = None) -> list[AuditEvent]:

@@ -609,3 +609,13 @@ checkin_measures = Table(
     Column("administration_id", ForeignKey("administrations.id"), nullable=True),
     UniqueConstraint("checkin_id", "position", name="uq_checkin_measures_checkin_position"),
 )
+
+# The sign-in throttle's window, shared by every worker process: one row per password attempt
+# counted, kept for one window (alliance.services.sign_in_throttle deletes older ones).
+sign_in_attempts = Table(
+    "sign_in_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(100), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+)

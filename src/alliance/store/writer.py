@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from alliance.store.engine import writing
+
 T = TypeVar("T")
 log = logging.getLogger("alliance.store.writer")
 
@@ -144,7 +146,7 @@ class GroupCommitWriter:
         outcomes: list[tuple[bool, Any]] = []
         try:
             # Leaving the block without an error has committed: the batch is durable after it.
-            with self.engine.connect() as conn, conn.begin():
+            with writing(self.engine) as conn:
                 for job in batch:
                     outcomes.append(_run_one(conn, job))
         except BaseException as exc:  # every waiting caller must hear of it, whatever it is

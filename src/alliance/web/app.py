@@ -19,10 +19,11 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from alliance.config import Settings, SettingsError
+from alliance.config import Settings, SettingsError, load_settings
 from alliance.services.login_sessions import Timeouts
-from alliance.store.engine import make_engine
+from alliance.store.engine import DatabaseBusyError, make_engine
 from alliance.store.writer import GroupCommitWriter
 from alliance.web.auth import LoginRequiredError, PasswordChangeRequiredError, TabletLockedError
 from alliance.web.cookies import SecureCookieMiddleware
@@ -86,6 +87,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await asyncio.to_thread(app.state.transcript_jobs.close)
 
 
+def app_from_environment() -> FastAPI:
+    """The app a worker process of `alliance serve --workers N` builds from ALLIANCE_* settings."""
+    return create_app(load_settings())
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the web app: pages, the /api JSON routes and static files over one engine."""
     from alliance.web.routes import ROUTERS
@@ -108,7 +114,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
     # Small hot writes (client-form submissions) share commits; see alliance.store.writer.
-    app.state.writer = GroupCommitWriter(app.state.engine)
+    app.state.writer = GroupCommitWriter(app.state.engine, max_batch=settings.write_batch)
     app.state.timeouts = Timeouts.of(settings.session_idle_minutes, settings.session_max_hours)
     app.state.password_gate = PasswordGate(settings.password_checks, settings.password_queue)
     # The key signs cookies and seals the links the outbox keeps; client-link tokens are derived
@@ -127,8 +133,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         same_site="lax",
         https_only=False,
     )
-    # Added last so it is outermost and sees the session cookie too.
+    # Added after the security middleware so it is outside it and sees the session cookie too.
     app.add_middleware(SecureCookieMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: the throttle, the audit log and the secure-cookie flag see the address and
+        # scheme a trusted proxy forwarded. Without the setting the headers are ignored.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
@@ -182,6 +192,20 @@ def _install_error_pages(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": "this device is locked to a client form"}, 423)
         return RedirectResponse(exc.location, status_code=303)
+
+    @app.exception_handler(DatabaseBusyError)
+    async def _busy(request: Request, exc: DatabaseBusyError) -> Response:
+        # Nothing was written; the writes ahead of this one took longer than the wait allows.
+        detail = "the server is busy; nothing was saved, try again in a few seconds"
+        if _wants_json(request):
+            return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "5"})
+        return templates.TemplateResponse(
+            request,
+            "error.html",
+            {"status": 503, "detail": detail},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -6,10 +6,13 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alliance.services import sign_in_throttle
+from alliance.store.writer import GroupCommitWriter
 from alliance.web.body_limit import (
     MAX_BODY_BYTES,
     BodyTooLargeError,
@@ -23,7 +26,12 @@ from alliance.web.csrf import CSRF_COOKIE, cookie_update, ensure_session_token
 from alliance.web.headers import harden
 from alliance.web.logs import log_error, log_request
 from alliance.web.request_id import REQUEST_ID_HEADER, choose_request_id
-from alliance.web.throttle import THROTTLED_PATHS, Throttle
+from alliance.web.throttle import (
+    THROTTLE_ATTEMPTS,
+    THROTTLE_WINDOW_S,
+    THROTTLED_PATHS,
+    Throttle,
+)
 
 Header = tuple[bytes, bytes]
 
@@ -139,7 +147,9 @@ class SecurityMiddleware:
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.throttle = throttle or Throttle()
+        # None: the buckets live in the database, shared by every worker process
+        # (alliance.services.sign_in_throttle); a Throttle keeps them in this process's memory.
+        self.throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,7 +166,7 @@ class SecurityMiddleware:
         if declared_too_large(exchange.headers, limit):
             await self._refuse_too_large(exchange, limit)
             return True
-        wait = self._throttle_wait(exchange.scope)
+        wait = await self._throttle_wait(exchange.scope)
         if wait is None:
             return False
         retry = str(int(wait) + 1)
@@ -167,12 +177,20 @@ class SecurityMiddleware:
         )
         return True
 
-    def _throttle_wait(self, scope: Scope) -> float | None:
+    async def _throttle_wait(self, scope: Scope) -> float | None:
         """Count a password attempt; the seconds to wait if its address has tried too often."""
         if scope["method"] != "POST" or scope["path"] not in THROTTLED_PATHS:
             return None
         client = scope.get("client")
-        return self.throttle.hit(client[0] if client else "unknown")
+        key = client[0] if client else "unknown"
+        if self.throttle is not None:
+            return self.throttle.hit(key)
+        # Counted through the app's writer: one short write, off the event loop.
+        writer: GroupCommitWriter = scope["app"].state.writer
+        count = partial(
+            sign_in_throttle.hit, key=key, attempts=THROTTLE_ATTEMPTS, window_s=THROTTLE_WINDOW_S
+        )
+        return await writer.run_async(count)
 
     async def _serve(self, exchange: _Exchange, receive: Receive) -> None:
         """Run the app on a capped body; an error it raises becomes a bare answer."""

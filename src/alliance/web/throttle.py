@@ -1,4 +1,8 @@
-"""The sign-in throttle: a sliding window of password attempts per address, in memory."""
+"""The sign-in throttle's limits, and a sliding window of attempts per address kept in memory.
+
+The web app counts in the database (alliance.services.sign_in_throttle), shared by every worker;
+`Throttle` is the same limit for one process, for code that has no database to hand.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -18,21 +19,38 @@ from alliance.config import is_loopback
 from alliance.errors import FormError, NotVisibleError
 from alliance.services import resets, risk
 from alliance.services.links import link_url
+from alliance.store import audit
 from alliance.store.access import Viewer
+from alliance.store.engine import reading, writing
 from alliance.web.offload import in_thread
 from alliance.web.render import templates
 
 T = TypeVar("T")
 
 
+READS = frozenset({"GET", "HEAD"})
+
+
 @contextmanager
 def tx(request: Request) -> Iterator[Connection]:
     """One transaction for the request: committed on success, rolled back on any error.
 
+    A GET reads in a read transaction that never takes the write lock (on SQLite in WAL mode a
+    reader neither waits for writers nor holds them up); the audit events it records are written
+    through the group-commit writer right after, before the page is answered. Any other method
+    writes in one write transaction (alliance.store.engine.writing).
+
     What the viewer may not see is a 404 once rolled back: not visible and not found are one answer.
     """
     try:
-        with request.app.state.engine.begin() as conn:
+        if request.method in READS:
+            pending: list[audit.PendingEvent] = []
+            with reading(request.app.state.engine, audit_later=pending) as conn:
+                yield conn
+            if pending:
+                request.app.state.writer.run(partial(audit.record_pending, pending=pending))
+            return
+        with writing(request.app.state.engine) as conn:
             yield conn
     except NotVisibleError as exc:
         raise HTTPException(404, str(exc)) from None

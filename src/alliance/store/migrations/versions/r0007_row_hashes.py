@@ -4,7 +4,7 @@ Events written before this revision keep a NULL row hash (their chain hashes are
 rows last written before it are not checked against their content.
 
 Revision ID: 0007
-Revises: 0011
+Revises: 0006
 Create Date: 2026-12-02
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0011"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 Links made before this revision keep their one measure (`instrument_id`) and no check-in.
 
 Revision ID: 0008
-Revises: 0009
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0009"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
