@@ -46,7 +46,8 @@ from alliance.store.engine import make_engine
 
 PASSWORD = "bench password 123"
 SECRET = "load-bench-secret-key-0123456789"
-SRS = {"item_1": "7.5", "item_2": "6", "item_3": "9.1", "item_4": "8"}
+# PHQ-9, whose wording ships (the SRS is offered only once a clinic adds its licensed wording).
+PHQ9 = {f"item_{i}": str(i % 3) for i in range(1, 9)} | {"item_9": "0"}
 # A client keeps pressing Send (a second apart) for this long while the server is down.
 RETRY_FOR_S = 600.0
 
@@ -118,7 +119,7 @@ def build(database_url: str, submissions: int) -> Clinic:
         first = therapists[0]
         viewer = Viewer(first.id, first.username, "", "therapist", first.organisation_id, None)
         tokens = [
-            links.create_link(conn, viewer, episodes[n % len(episodes)], None, "srs", 600).token
+            links.create_link(conn, viewer, episodes[n % len(episodes)], None, "phq9", 600).token
             for n in range(submissions)
         ]
     engine.dispose()
@@ -207,7 +208,7 @@ def submit(url: str, token: str, tally: Tally) -> None:
             with httpx.Client(base_url=url, timeout=120) as client:
                 client.get(f"/f/{token}")
                 csrf = {"X-CSRF-Token": client.cookies.get("alliance_csrf") or ""}
-                answer = client.post(f"/f/{token}", data=SRS, headers=csrf)
+                answer = client.post(f"/f/{token}", data=PHQ9, headers=csrf)
         except httpx.TransportError:
             with tally.lock:
                 tally.no_answer += 1
