@@ -428,3 +428,55 @@ def test_it_records_contact_consent_when_the_client_is_added_and_lets_it_be_with
     refused = client.post(f"/clients/{row.client_id}/contact_consent", data={"consent": "maybe"})
     assert refused.status_code == 400
     assert "Error: &#39;maybe&#39; is not one of yes, no" in refused.text
+
+
+def test_recording_a_session_emails_its_check_in_to_a_client_who_agreed(
+    engine: Engine, clinic: Clinic, database_url: str, mailbox: Mailbox, utc_clock: UtcClock
+) -> None:
+    # PHQ-9 every session, before it: recording a session makes one check-in, and a client who
+    # agreed to be contacted, with an email address, is sent it with no one pressing Send.
+    settings = settings_for(database_url, smtp_url=mailbox.url())
+    client = app_for(settings, engine, clinic)
+    with_contact(engine, client, clinic, consent=True)
+    client.post("/logout")
+    sign_in(client, "admin")
+    saved = client.post("/admin/schedules", data={"instrument": "phq9", "session_rule": "every"})
+    assert saved.status_code == 200
+    client.post("/logout")
+    sign_in(client, clinic.usernames["therapist"])
+    made = client.post(
+        f"/episodes/{clinic.rupture_episode}/sessions",
+        data={"held_on": clinic.today.isoformat(), "attendance": "attended"},
+    )
+    assert made.status_code == 200
+    [queued] = outbox(engine)
+    assert (queued.kind, queued.channel, queued.state) == ("invitation", "email", "queued")
+    assert run_once(engine, settings, KEY, now=after_queueing(utc_clock)).sent == 1
+    [mail] = mailbox.to(CLIENT_EMAIL)
+    token = re.search(r"http://testserver/f/([A-Za-z0-9_-]+)", text_of(mail))
+    assert token
+    form = client.get(f"/f/{token[1]}")
+    assert form.status_code == 200
+    assert "PHQ-9" in form.text or "Patient Health Questionnaire" in form.text
+    # The check-in now reads "Sent" on the session page.
+    page = client.get(str(made.url.path)).text
+    assert 'data-state="opened"' in page or 'data-state="sent"' in page
+
+
+def test_recording_a_session_sends_nothing_without_contact_consent(
+    engine: Engine, clinic: Clinic, database_url: str, mailbox: Mailbox
+) -> None:
+    settings = settings_for(database_url, smtp_url=mailbox.url())
+    client = app_for(settings, engine, clinic)
+    with_contact(engine, client, clinic, consent=False)
+    client.post("/logout")
+    sign_in(client, "admin")
+    client.post("/admin/schedules", data={"instrument": "phq9", "session_rule": "every"})
+    client.post("/logout")
+    sign_in(client, clinic.usernames["therapist"])
+    made = client.post(
+        f"/episodes/{clinic.rupture_episode}/sessions",
+        data={"held_on": clinic.today.isoformat(), "attendance": "attended"},
+    )
+    assert made.status_code == 200
+    assert outbox(engine) == []

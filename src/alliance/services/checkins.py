@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, select, update
 
+from alliance.config import Settings
 from alliance.domain import DomainError
 from alliance.errors import FormError
 from alliance.instruments import INSTRUMENT_IDS, Instrument, load_instrument
@@ -235,11 +236,30 @@ def record_session(
     *,
     ttl_minutes: int,
     key: str | None,
+    invite: Invite | None = None,
 ) -> int:
-    """Record a session and create the check-ins its schedule makes due (one transaction)."""
+    """Record a session and create the check-ins its schedule makes due (one transaction).
+
+    `invite` (settings, base URL) sends each new check-in to a client who agreed to be
+    contacted, by the outbox, in the same transaction.
+    """
     session_id = clinical.record_session(conn, viewer, episode_id, held_on, attendance)
-    create_for_session(conn, viewer, episode_id, session_id, ttl_minutes=ttl_minutes, key=key)
+    new = create_for_session(conn, viewer, episode_id, session_id, ttl_minutes=ttl_minutes, key=key)
+    if invite is not None and key is not None:
+        from alliance.services import outbox
+
+        outbox.invite_to_checkins(
+            conn, viewer, invite.settings, key, episode_id, new, invite.base_url
+        )
     return session_id
+
+
+@dataclass(frozen=True)
+class Invite:
+    """Where a recorded session's check-ins are sent from: the settings and the base address."""
+
+    settings: Settings
+    base_url: str
 
 
 def _measures(conn: Connection, checkin_ids: list[int]) -> dict[int, list[CheckinMeasure]]:

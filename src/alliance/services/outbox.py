@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Connection, select
@@ -24,6 +26,9 @@ from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
 from alliance.store.base import as_utc, insert_id, utc_now
+
+if TYPE_CHECKING:
+    from alliance.services.links import NewLink
 
 CHANNELS = {"email": "email", "sms": "text message"}
 # How pages name the stored values.
@@ -150,6 +155,51 @@ def queue_invitation(
     )
     audit.record(conn, viewer.actor, "queue", "outbox_message", message_id, now=now)
     return message_id
+
+
+def automatic_channel(conn: Connection, settings: Settings, episode_id: int) -> str | None:
+    """How a new check-in reaches the client by itself: email where the clinic has set it up
+    and the client gave an address, else a text message; None without contact consent."""
+    identity = conn.execute(
+        select(t.client_identities)
+        .join(t.episodes, t.episodes.c.client_id == t.client_identities.c.client_id)
+        .where(t.episodes.c.id == episode_id)
+    ).first()
+    if identity is None or identity.contact_consent_at is None:
+        return None
+    if settings.smtp_url is not None and identity.email:
+        return "email"
+    if settings.sms_url is not None and identity.phone:
+        return "sms"
+    return None
+
+
+def invite_to_checkins(
+    conn: Connection,
+    viewer: Viewer,
+    settings: Settings,
+    key: str,
+    episode_id: int,
+    new_links: Sequence[NewLink],
+    base_url: str,
+) -> int:
+    """Queue an invitation for each new check-in, when the client can be reached; how many."""
+    channel = automatic_channel(conn, settings, episode_id) if new_links else None
+    if channel is None:
+        return 0
+    for link in new_links:
+        queue_invitation(
+            conn,
+            viewer,
+            settings,
+            key,
+            episode_id=episode_id,
+            link_id=link.link_id,
+            token=link.token,
+            channel=channel,
+            base_url=base_url,
+        )
+    return len(new_links)
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,13 @@ def send_one(engine: Engine, message_id: int, settings: Settings, key: str, now:
         return "retried" if values["state"] == "queued" else "failed"
     with engine.begin() as conn:
         _finish(conn, message_id, state="sent", sent_at=now, last_answer=answer)
+        if row.link_id is not None and row.to_role == "client":
+            # The check-in's state on the session page moves from due to sent.
+            conn.execute(
+                update(t.client_links)
+                .where(t.client_links.c.id == row.link_id, t.client_links.c.sent_at.is_(None))
+                .values(sent_at=now)
+            )
     return "sent"
 
 

@@ -175,6 +175,7 @@ def api_record_session(
             body.attendance,
             ttl_minutes=request.app.state.settings.link_ttl_minutes,
             key=request.app.state.link_key,
+            invite=checkins.Invite(request.app.state.settings, str(request.base_url)),
         ),
     )
     number = _run(request, lambda c: clinical.session_number(c, viewer, episode_id, session_id))

@@ -328,6 +328,7 @@ async def record_session(request: Request, viewer: Therapist, episode_id: int) -
             form.get("attendance", ""),
             ttl_minutes=request.app.state.settings.link_ttl_minutes,
             key=request.app.state.link_key,
+            invite=checkins.Invite(request.app.state.settings, str(request.base_url)),
         ),
         lambda session_id: redirect(
             request, f"/episodes/{episode_id}/sessions/{session_id}", "Session recorded."
