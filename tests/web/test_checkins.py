@@ -175,7 +175,7 @@ def test_one_link_runs_every_measure_in_order_and_keeps_a_partial_check_in(
     first = client.get(link)
     assert unlabelled(first.text) == []
     assert "Questionnaire 1 of 2" in first.text
-    assert "<h1>PHQ-9</h1>" in first.text
+    assert "<h1>Patient Health Questionnaire-9</h1>" in first.text
     # A refused answer stores nothing and stays on the same measure.
     refused = client.post(link, data={"measure": "0"} | PHQ9 | {"item_9": ""})
     assert refused.status_code == 400
@@ -183,7 +183,7 @@ def test_one_link_runs_every_measure_in_order_and_keeps_a_partial_check_in(
     answered = client.post(link, data={"measure": "0"} | PHQ9)
     assert answered.url.path == link
     assert "Questionnaire 2 of 2" in answered.text
-    assert "<h1>GAD-7</h1>" in answered.text
+    assert "<h1>Generalized Anxiety Disorder-7</h1>" in answered.text
 
     # Half-way: the PHQ-9 is kept, the link is still open, the page says 1 of 2.
     [before] = _checkins(engine, clinic, session)
@@ -193,7 +193,7 @@ def test_one_link_runs_every_measure_in_order_and_keeps_a_partial_check_in(
     assert [m.answered for m in before.measures] == [True, False]
     # The PHQ-9 form sent again is not stored as the GAD-7.
     again = client.post(link, data={"measure": "0"} | PHQ9)
-    assert "<h1>GAD-7</h1>" in again.text
+    assert "<h1>Generalized Anxiety Disorder-7</h1>" in again.text
     done = client.post(link, data={"measure": "1"} | GAD7)
     assert done.url.path == f"{link}/done"
     assert "Thank you" in done.text
@@ -338,7 +338,7 @@ def test_a_link_made_before_check_ins_still_opens_its_one_measure(
         )
     client = _anonymous(therapist)
     form = client.get(f"/f/{token}")
-    assert "<h1>GAD-7</h1>" in form.text
+    assert "<h1>Generalized Anxiety Disorder-7</h1>" in form.text
     assert "Questionnaire" not in form.text
     assert "Thank you" in client.post(f"/f/{token}", data=GAD7).text
     with engine.connect() as conn:
@@ -349,3 +349,32 @@ def test_a_link_made_before_check_ins_still_opens_its_one_measure(
     assert row.used_at is not None
     assert stored == 7.0
     assert client.get(f"/f/{token}").status_code == 410
+
+
+def test_a_risk_answer_brings_the_crisis_information_before_the_next_measure(
+    scheduled: TestClient, clinic: Clinic
+) -> None:
+    # PHQ-9 then GAD-7 in one check-in: item 9 answered 2 ("more than half the days") is a
+    # risk item endorsed, so the GAD-7 page that follows leads with what to do now; a check-in
+    # whose PHQ-9 endorses nothing shows no crisis section.
+    _episode_rules(scheduled, clinic, SHIPPED_ONLY)
+    session = _record(scheduled, clinic.risk_episode, clinic.today.isoformat())
+    link = _link_path(scheduled.get(session).text)
+    client = _anonymous(scheduled)
+    assert 'id="crisis"' not in client.get(link).text
+    answered = client.post(link, data={"measure": "0"} | PHQ9 | {"item_9": "2"})
+    assert "Questionnaire 2 of 2" in answered.text
+    assert 'id="crisis"' in answered.text
+    assert "Support is available now" in answered.text
+    done = client.post(link, data={"measure": "1"} | GAD7)
+    assert 'id="crisis"' in done.text
+
+
+def test_no_crisis_section_without_a_risk_answer(scheduled: TestClient, clinic: Clinic) -> None:
+    _episode_rules(scheduled, clinic, SHIPPED_ONLY)
+    session = _record(scheduled, clinic.risk_episode, clinic.today.isoformat())
+    link = _link_path(scheduled.get(session).text)
+    client = _anonymous(scheduled)
+    answered = client.post(link, data={"measure": "0"} | PHQ9 | {"item_9": "0"})
+    assert "Questionnaire 2 of 2" in answered.text
+    assert 'id="crisis"' not in answered.text

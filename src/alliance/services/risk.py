@@ -136,23 +136,37 @@ def risk_endorsed(conn: Connection, administration_id: int) -> int | None:
 def crisis_after_link(
     conn: Connection, link_token_hash: str | None, link_id: int | None
 ) -> CrisisInfo | None:
-    """The crisis information to show once a used link's form endorsed a risk item, else None."""
-    cl, rn, c, e = t.client_links, t.risk_notices, t.clients, t.episodes
+    """The crisis information to show once a form of this link endorsed a risk item, else None.
+
+    A check-in's link runs several forms: a risk item on any form answered so far counts, so
+    the page after it (the next measure, or the thank-you) leads with what to do now.
+    """
+    cl, cm, rn, c, e = t.client_links, t.checkin_measures, t.risk_notices, t.clients, t.episodes
     where = (
         cl.c.token_hash == link_token_hash if link_token_hash is not None else cl.c.id == link_id
     )
-    row = conn.execute(
-        select(rn.c.id, c.c.organisation_id)
-        .select_from(
-            cl.join(rn, rn.c.administration_id == cl.c.administration_id)
-            .join(e, e.c.id == cl.c.episode_id)
-            .join(c, c.c.id == e.c.client_id)
-        )
-        .where(where, cl.c.used_at.is_not(None))
+    link = conn.execute(
+        select(cl.c.administration_id, cl.c.checkin_id, c.c.organisation_id)
+        .select_from(cl.join(e, e.c.id == cl.c.episode_id).join(c, c.c.id == e.c.client_id))
+        .where(where)
     ).first()
-    if row is None:
+    if link is None:
         return None
-    return crisis_info(conn, row.organisation_id)
+    forms = {link.administration_id} - {None}
+    if link.checkin_id is not None:
+        forms |= set(
+            conn.execute(
+                select(cm.c.administration_id).where(
+                    cm.c.checkin_id == link.checkin_id, cm.c.administration_id.is_not(None)
+                )
+            ).scalars()
+        )
+    if not forms:
+        return None
+    endorsed = conn.execute(
+        select(rn.c.id).where(rn.c.administration_id.in_(sorted(forms))).limit(1)
+    ).first()
+    return None if endorsed is None else crisis_info(conn, link.organisation_id)
 
 
 def open_notices(conn: Connection, viewer: Viewer) -> list[RiskNotice]:

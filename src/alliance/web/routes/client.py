@@ -38,6 +38,9 @@ def _form(
     try:
         with tx(request) as conn:
             link = links.open_link(conn, token=token, link_id=link_id)
+            crisis = risk.crisis_after_link(
+                conn, links.token_hash(token) if token is not None else None, link_id
+            )
     except links.LinkGoneError as gone:
         return _gone(request, str(gone))
     response = page(
@@ -49,6 +52,7 @@ def _form(
             "action": action,
             "step": link.step.position,
             "progress": (link.answered + 1, len(link.steps)),
+            "crisis": crisis,
         },
         refused=refused,
     )
