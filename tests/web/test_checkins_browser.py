@@ -157,7 +157,7 @@ def client_answers_on_a_phone(browser: Browser, link: str, measures: list[str], 
     client = phone.new_page()
     client.goto(link)
     for n, instrument_id in enumerate(measures, start=1):
-        name = load_instrument(instrument_id).short_name
+        name = load_instrument(instrument_id).name
         expect(client.locator("h1")).to_have_text(name)
         if len(measures) > 1:
             expect(client.locator("#checkin-progress")).to_contain_text(

@@ -73,6 +73,7 @@ class OpenLink:
     session_id: int | None
     checkin_id: int | None
     steps: tuple[Step, ...]
+    opened: bool = True
 
     @property
     def step(self) -> Step:
@@ -240,7 +241,8 @@ def open_link(
     link_id: int | None = None,
     now: datetime | None = None,
 ) -> OpenLink:
-    """The measures a link opens (the first opening is noted), or LinkGoneError."""
+    """The measures a link opens, or LinkGoneError; reads only (`mark_opened` notes the first
+    opening, in a write of its own, so showing a form never takes the write lock)."""
     where = (
         t.client_links.c.token_hash == token_hash(token)
         if token is not None
@@ -250,12 +252,19 @@ def open_link(
     now = now or utc_now()
     _usable(row, now)
     assert row is not None
-    if row.opened_at is None:
-        conn.execute(
-            update(t.client_links).where(t.client_links.c.id == row.id).values(opened_at=now)
-        )
     steps = _steps(conn, row)
-    return OpenLink(row.id, row.episode_id, row.session_id, row.checkin_id, steps)
+    return OpenLink(
+        row.id, row.episode_id, row.session_id, row.checkin_id, steps, row.opened_at is not None
+    )
+
+
+def mark_opened(conn: Connection, link_id: int, now: datetime | None = None) -> None:
+    """Note a link's first opening (its check-in reads "opened" on the session page)."""
+    conn.execute(
+        update(t.client_links)
+        .where(t.client_links.c.id == link_id, t.client_links.c.opened_at.is_(None))
+        .values(opened_at=now or utc_now())
+    )
 
 
 def _claim(conn: Connection, link: OpenLink, step: Step, now: datetime) -> bool:
@@ -313,6 +322,12 @@ def _keep(
         conn.execute(
             update(t.checkins).where(t.checkins.c.id == link.checkin_id).values(completed_at=now)
         )
+        # The used link names the form that completed it, as a one-measure link always has.
+        conn.execute(
+            update(t.client_links)
+            .where(t.client_links.c.id == link.link_id)
+            .values(administration_id=admin_id)
+        )
 
 
 def submit(
@@ -335,6 +350,8 @@ def submit(
         raise AlreadyAnsweredError("this measure was already answered")
     answers = parse_answers(step.instrument, form)
     now = utc_now()
+    if not link.opened:
+        mark_opened(conn, link.link_id, now)
     done = _claim(conn, link, step, now)
     admin_id = store_administration(
         conn,

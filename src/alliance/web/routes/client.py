@@ -6,6 +6,8 @@ answered. Nothing here shows who the client is or any answer: only one instrumen
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -43,6 +45,8 @@ def _form(
             )
     except links.LinkGoneError as gone:
         return _gone(request, str(gone))
+    if not link.opened:
+        request.app.state.writer.run(partial(links.mark_opened, link_id=link.link_id))
     response = page(
         request,
         "client/form.html",
