@@ -145,6 +145,11 @@ def main() -> None:
             soft_wrap=True,
         )
     chart = timings[f"/episodes/{episode}"]
+    health = timings["/healthz"]
+    console.print(
+        f"ratio chart page / /healthz: p50 {pct(chart, 50) / pct(health, 50):.1f}x, "
+        f"p95 {pct(chart, 95) / pct(health, 95):.1f}x"
+    )
     met = "met" if pct(chart, 95) < TARGET_MS else "NOT met"
     console.print(f"target p95 < {TARGET_MS:.0f} ms: {met}")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
