@@ -149,3 +149,39 @@ def test_it_checks_the_crisis_numbers_and_shows_them_after_a_risk_answer(
     caseload = app_client.get("/caseload").text
     assert "A risk item was endorsed" in caseload
     assert "Thoughts that you would be better off dead" not in caseload
+
+
+def test_a_risk_answer_the_therapist_types_in_raises_the_card_but_no_banner_or_email(
+    app_client: TestClient, clinic: Clinic, engine: Engine
+) -> None:
+    """The one who typed the paper form has seen the answer; a client's own answer tells them."""
+    sign_in(app_client, "tess")
+    session = clinic.rupture_sessions[0]
+    answers = {f"item_{i}": "0" for i in range(1, 9)} | {"item_9": "2", "instrument": "phq9"}
+    url = f"/episodes/{clinic.rupture_episode}/sessions/{session}/paper"
+    assert app_client.post(url, data=answers).status_code == 200
+
+    def counts() -> tuple[int, int]:
+        with engine.connect() as conn:
+            notices = conn.execute(select(func.count()).select_from(t.risk_notices)).scalar_one()
+            mails = conn.execute(
+                select(func.count())
+                .select_from(t.outbox_messages)
+                .where(t.outbox_messages.c.kind == "risk")
+            ).scalar_one()
+        return int(notices), int(mails)
+
+    assert counts() == (0, 0)
+    assert "A risk item was endorsed" not in app_client.get("/caseload").text
+    chart = app_client.get(f"/episodes/{clinic.rupture_episode}").text
+    assert "PHQ-9 item 9" in chart
+    # The same answer from the client through a link: one notice, a message to the therapist
+    # and one to the duty contact, and the banner.
+    made = app_client.post(
+        f"/api/episodes/{clinic.rupture_episode}/links", json={"instrument": "phq9"}
+    )
+    path = str(made.json()["url"]).removeprefix("http://testserver")
+    del answers["instrument"]
+    assert app_client.post(path, data=answers).status_code == 200
+    assert counts() == (1, 2)
+    assert "A risk item was endorsed" in app_client.get("/caseload").text

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select, update
 
 from alliance.errors import FormError
 from alliance.instruments import Instrument
-from alliance.services import risk, wording
+from alliance.services import wording
 from alliance.services.measures import (
     Source,
     known_instrument,
@@ -364,7 +364,6 @@ def submit(
         ip=ip,
     )
     _keep(conn, link, step, admin_id, done=done, now=now)
-    risk.risk_endorsed(conn, admin_id)
     return Submitted(admin_id, done or link.checkin_id is None)
 
 

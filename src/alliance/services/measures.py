@@ -11,7 +11,7 @@ from alliance.domain import DomainError
 from alliance.errors import FormError
 from alliance.instruments import Instrument, InstrumentError, load_instrument, score
 from alliance.instruments.scoring import check_answer
-from alliance.services.notify import notify_risk
+from alliance.services import risk
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
 from alliance.store.administrations import record_administration
@@ -108,8 +108,9 @@ def store_administration(
     except (DomainError, InstrumentError) as exc:
         raise FormError({"answers": str(exc)}) from None
     if at_risk and source in ("link", "tablet"):
-        # The client answered alone: the therapist (and the duty contact) hear of it at once.
-        notify_risk(conn, episode_id)
+        # The client answered alone: the therapist hears of it at once (banner and email, and the
+        # duty contact by email). A form the therapist types in raises the risk card only.
+        risk.risk_endorsed(conn, admin_id)
     return admin_id
 
 

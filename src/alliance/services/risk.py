@@ -3,8 +3,9 @@
 The client's next page shows the clinic's own crisis text and numbers (a safe default that points
 to local emergency services until an admin sets them). The treating therapist sees a banner on
 every page until they acknowledge it; it says only that a risk item was endorsed and where the
-chart is, never the answer. `risk_endorsed` is called where a client's form is stored; a message
-to the therapist or a duty contact can be queued from there too.
+chart is, never the answer. `risk_endorsed` is called by `measures.store_administration`, the one
+place a form is stored, for a form the client answered alone; it also queues the email to the
+therapist and the duty contact (`notify.notify_risk`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select, update
 
 from alliance.errors import FormError, NotVisibleError
+from alliance.services.notify import notify_risk
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
@@ -130,6 +132,7 @@ def risk_endorsed(conn: Connection, administration_id: int) -> int | None:
         created_at=utc_now(),
     )
     audit.record(conn, Actor.system(), "create", "risk_notice", notice_id)
+    notify_risk(conn, row.episode_id)
     return notice_id
 
 
