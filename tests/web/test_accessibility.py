@@ -32,6 +32,10 @@ class _Form(HTMLParser):
         if tag in ("input", "select", "textarea"):
             if a.get("type") in ("hidden", "submit", "button"):
                 return
+            # Kept from assistive tech and the keyboard (a line's slider, for touch and mouse,
+            # beside its labelled number field): a label would name it to no one.
+            if a.get("aria-hidden") == "true" and a.get("tabindex") == "-1" and not a.get("name"):
+                return
             self.controls.append((f"{tag} name={a.get('name')}", a.get("id")))
             if self.depth:
                 self.wrapped.append(a.get("id"))

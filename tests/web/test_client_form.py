@@ -36,12 +36,14 @@ def test_it_starts_every_line_without_a_value(therapist: TestClient, clinic: Cli
     assert fields == ["1", "2", "3", "4"]
     for tag in re.findall(r'<input type="number"[^>]*>', html, re.S):
         assert 'value=""' in tag
-    # The slider carries no name (only the number field is sent) and says it is unanswered.
+    # The slider carries no name (only the number field is sent) and is kept from assistive
+    # tech and the tab order: untouched, a native slider would expose its hidden middle.
     sliders = re.findall(r'<input type="range"[^>]*>', html, re.S)
     assert len(sliders) == 4
     for tag in sliders:
         assert "name=" not in tag
-        assert 'aria-valuetext="not answered"' in tag
+        assert 'aria-hidden="true"' in tag
+        assert 'tabindex="-1"' in tag
     assert html.count("Not answered yet") == 4
     assert html.count('class="vas unanswered"') == 4
 
@@ -57,7 +59,7 @@ def test_it_shows_the_missing_answer_next_to_its_item_and_keeps_the_others(
     assert _administrations(engine) == before
     errors = re.findall(r'<p class="field-error" id="err-(\d)">([^<]*)</p>', response.text)
     assert [e[0] for e in errors] == ["4"]
-    assert errors[0][1] == "Please give an answer: move the slider along the line."
+    assert errors[0][1] == "Please give an answer: move the slider or type a number."
     fieldset = response.text.split('id="q4"', 1)[1].split("</fieldset>", 1)[0]
     assert 'id="err-4"' in fieldset
     for item, value in (("1", "7.5"), ("2", "6"), ("3", "9.1")):

@@ -86,8 +86,7 @@ def test_it_moves_focus_to_an_error_summary_that_links_to_each_missing_question(
     server: LiveServer, browser: Browser
 ) -> None:
     page = _phone(browser, _link(server, "srs"))
-    page.locator("#slide1").focus()
-    page.keyboard.press("ArrowRight")  # line 1 answered; lines 2 to 4 left
+    page.locator("#item1").fill("6")  # line 1 answered; lines 2 to 4 left
     page.get_by_role("button", name="Send my answers").click()
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
@@ -96,12 +95,12 @@ def test_it_moves_focus_to_an_error_summary_that_links_to_each_missing_question(
     )
     assert page.title().startswith("Error:")
     hrefs = summary.locator("a").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
-    assert hrefs == ["#slide2", "#slide3", "#slide4"]
+    assert hrefs == ["#item2", "#item3", "#item4"]
     expect(page.locator("#err-2")).to_have_text(
-        "Please give an answer: move the slider along the line."
+        "Please give an answer: move the slider or type a number."
     )
     summary.locator("a").nth(1).click()
-    expect(page.locator("#slide3")).to_be_focused()
+    expect(page.locator("#item3")).to_be_focused()
     page.context.close()
 
 
@@ -111,15 +110,19 @@ def test_it_shows_both_ends_and_the_instruction_and_never_the_hidden_middle(
     page = _phone(browser, _link(server, "srs"))
     expect(page.locator("#instructions")).to_contain_text("Test wording (not the licensed text)")
     slider = page.locator("#slide1")
-    assert slider.get_attribute("aria-valuetext") == "not answered"
+    assert slider.get_attribute("aria-hidden") == "true"
     ends = page.locator("#ends1")
     expect(ends.locator(".low")).to_have_text("0 Test low end of relationship")
     expect(ends.locator(".high")).to_have_text("Test high end of relationship 10")
     expect(ends).to_be_visible()
-    slider.focus()
-    page.keyboard.press("ArrowLeft")
-    assert slider.get_attribute("aria-valuetext") is None
+    # What is typed moves the slider: the number field is the answer.
+    page.locator("#item1").fill("4.9")
+    assert slider.input_value() == "4.9"
+    expect(page.locator(".vas.unanswered")).to_have_count(3)
     expect(page.locator("#state1")).to_have_text("Your answer: 4.9")
+    page.locator("#item1").fill("12")
+    expect(page.locator("#state1")).to_have_text("Please type a number from 0 to 10.")
+    expect(page.locator(".vas.unanswered")).to_have_count(4)
     page.context.close()
 
 

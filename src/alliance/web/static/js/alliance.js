@@ -1,49 +1,52 @@
 // Small progressive enhancements; every page works without them.
 (function () {
   "use strict";
-  // Visual-analogue lines: swap the number field for a slider that starts unanswered. The
-  // slider writes into the number field (the one that is sent) only once the client touches,
-  // drags or arrow-keys it, so an untouched line is sent empty and the server asks for it.
+  // Visual-analogue lines: the number field is the answer, and what the keyboard and screen
+  // readers use. Beside it the script shows a slider for touch and mouse, which writes into the
+  // field only once it is touched or dragged, and follows what is typed; so an untouched line is
+  // sent empty and the server asks for it. The slider stays out of the accessibility tree: a
+  // native slider always exposes a value, and untouched that would be its hidden middle.
   document.querySelectorAll("[data-vas]").forEach(function (box) {
     var typed = document.getElementById(box.dataset.vas);
-    var typedBox = document.querySelector("[data-vas-typed='" + box.dataset.vas + "']");
+    var track = box.querySelector(".vas-track");
     var slider = box.querySelector("input[type=range]");
-    var out = box.querySelector("output");
-    if (!slider) { return; }
-    var state = document.getElementById((slider.getAttribute("aria-describedby") || "").split(" ")[0]);
-    if (!typed || !typedBox || !state) { return; }
-    var show = function (answered) {
+    var state = box.querySelector(".vas-state");
+    if (!typed || !track || !slider || !state) { return; }
+    var low = Number(slider.min);
+    var high = Number(slider.max);
+    var decimals = (String(Number(slider.step)).split(".")[1] || "").length;
+    var show = function () {
+      var text = typed.value.trim();
+      var value = Number(text);
+      var answered = text !== "" && value >= low && value <= high;
       box.classList.toggle("unanswered", !answered);
       state.classList.toggle("unanswered", !answered);
       if (answered) {
-        var shown = Number(slider.value).toFixed(1);
-        out.value = shown;
-        state.textContent = "Your answer: " + shown;
-        slider.removeAttribute("aria-valuetext");
+        slider.value = text;
+        state.textContent = "Your answer: " + value.toFixed(decimals);
+      } else if (text !== "" || typed.validity.badInput) {
+        state.textContent = "Please type a number from " + low + " to " + high + ".";
       } else {
-        out.value = "\u2013";
-        state.textContent = "Not answered yet: touch or drag the line, or use the arrow keys.";
-        // Never let a screen reader announce the hidden middle value of an untouched line.
-        slider.setAttribute("aria-valuetext", "not answered");
+        state.textContent = "Not answered yet: touch or drag the line, or type a number.";
       }
     };
     var answer = function () {
       typed.value = slider.value;
-      show(true);
+      show();
     };
-    if (typed.value !== "") { slider.value = typed.value; }
-    show(typed.value !== "");
-    typedBox.hidden = true;
-    box.hidden = false;
+    track.hidden = false;
     state.hidden = false;
-    // The error summary's link now leads to the slider, not the hidden number field.
-    document.querySelectorAll("a[href='#" + typed.id + "']").forEach(function (link) {
-      link.setAttribute("href", "#" + slider.id);
-    });
+    show();
     slider.addEventListener("input", answer);
     slider.addEventListener("change", answer);
     // A tap exactly on the hidden middle changes nothing, so no input event: count it anyway.
-    slider.addEventListener("pointerup", answer);
+    // Then let go of the focus the tap gave the slider: a focused element reaches assistive
+    // tech whatever aria-hidden says, and the next Tab goes on to the number field.
+    slider.addEventListener("pointerup", function () {
+      answer();
+      slider.blur();
+    });
+    typed.addEventListener("input", show);
   });
   // Copy-link buttons: shown only where the script runs; without it the address is plain
   // selectable text in a read-only field.
