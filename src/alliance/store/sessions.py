@@ -22,6 +22,16 @@ def episode_sessions(conn: Connection, episode_id: int) -> list[Session]:
     return [Session(r.number, r.held_on, Attendance(r.attendance)) for r in rows]
 
 
+def session_number(conn: Connection, episode_id: int, session_id: int) -> int | None:
+    """The number of session `session_id` when it is one of the episode's sessions, else None."""
+    number = conn.execute(
+        select(sessions.c.number).where(
+            sessions.c.id == session_id, sessions.c.episode_id == episode_id
+        )
+    ).scalar_one_or_none()
+    return None if number is None else int(number)
+
+
 def record_session(
     conn: Connection,
     actor: Actor,
