@@ -155,7 +155,7 @@ def move_stage(
 ) -> Stage:
     """Move the episode to `target` if the stage rules allow it; store the transition."""
     now = now or utc_now()
-    stage = target if isinstance(target, Stage) else Stage.parse(target)
+    stage = Stage.parse(target)
     with atomic(conn):
         episode, _ = load_for_write(conn, actor, episode_id)
         transition = episode.move(

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, func, select, update
 from alliance.domain import Attendance, DomainError, Session, check_next_session
 from alliance.store import audit
 from alliance.store.access import load_for_write, open_for_entry
-from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
+from alliance.store.base import Actor, atomic, insert_id, row_by_id, utc_now
 from alliance.store.tables import administrations, sessions
 
 
@@ -44,7 +44,7 @@ def record_session(
 ) -> int:
     """Record the next session (number = last + 1 unless given, and then it must be that)."""
     now = now or utc_now()
-    kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
+    kind = Attendance.parse(attendance)
     with atomic(conn):
         episode, _ = load_for_write(conn, actor, episode_id)
         checked = check_next_session(
@@ -78,11 +78,9 @@ def set_attendance(
     trajectory, so it cannot become a cancellation or a no-show while they are there.
     """
     now = now or utc_now()
-    kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
+    kind = Attendance.parse(attendance)
     with atomic(conn):
-        row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
-        if row is None:
-            raise NotFoundError("session", session_id)
+        row = row_by_id(conn, sessions, "session", session_id)
         open_for_entry(conn, actor, row["episode_id"], "session")
         if kind != Attendance.ATTENDED:
             scored = conn.execute(
