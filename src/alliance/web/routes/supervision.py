@@ -31,7 +31,6 @@ def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
         request,
         "supervision.html",
         {
-            "viewer": viewer,
             "people": people,
             "figures": figures,
             "incidents": incidents,
@@ -46,4 +45,4 @@ def therapist_caseload(request: Request, viewer: Supervisor, therapist_id: int) 
         if therapist_id not in Access(conn, viewer).therapists():
             raise HTTPException(404, "therapist not found")
         rows = caseload(conn, viewer, therapist_id)
-    return page(request, "caseload.html", {"viewer": viewer, "rows": rows, "supervising": True})
+    return page(request, "caseload.html", {"rows": rows, "supervising": True})
