@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, RowMapping, Table, insert, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, Table, func, insert, select
 
 from alliance.domain import DomainError, Episode, Role, Stage
 from alliance.errors import AllianceError
@@ -71,6 +71,11 @@ def atomic(conn: Connection) -> Iterator[None]:
 def insert_id(conn: Connection, table: Table, **values: object) -> int:
     """Insert one row and return its id."""
     return int(conn.execute(insert(table).values(**values).returning(table.c.id)).scalar_one())
+
+
+def count_rows(conn: Connection, table: Table, *where: ColumnElement[bool]) -> int:
+    """How many rows of `table` meet every condition in `where`."""
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
 def row_by_id(conn: Connection, table: Table, object_type: str, object_id: int) -> RowMapping:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from alliance.domain import (
     ClosingReason,
@@ -22,7 +22,7 @@ from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
 from alliance.store import audit
 from alliance.store.access import check_write, load_for_write
-from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
+from alliance.store.base import Actor, NotFoundError, atomic, count_rows, insert_id, utc_now
 from alliance.store.people import user_by_id
 from alliance.store.tables import (
     clients,
@@ -102,12 +102,9 @@ def open_episode(
 
 def _refuse_a_second_open_episode(conn: Connection, client_id: int) -> None:
     """A client has one open episode at a time."""
-    already = conn.execute(
-        select(func.count())
-        .select_from(episodes)
-        .where(episodes.c.client_id == client_id, episodes.c.closed_on.is_(None))
-    ).scalar_one()
-    if already:
+    if count_rows(
+        conn, episodes, episodes.c.client_id == client_id, episodes.c.closed_on.is_(None)
+    ):
         raise DomainError("episode.client_id", client_id, "the client already has an open episode")
 
 
@@ -132,15 +129,11 @@ def record_consent(
 
 
 def agreed_goal_count(conn: Connection, episode_id: int) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(goals)
-            .where(
-                goals.c.episode_id == episode_id,
-                goals.c.status.in_([s.value for s in AGREED_STATUSES]),
-            )
-        ).scalar_one()
+    return count_rows(
+        conn,
+        goals,
+        goals.c.episode_id == episode_id,
+        goals.c.status.in_([s.value for s in AGREED_STATUSES]),
     )
 
 
@@ -181,15 +174,14 @@ def move_stage(
 
 
 def has_relapse_plan(conn: Connection, episode_id: int) -> bool:
-    plans = conn.execute(
-        select(func.count())
-        .select_from(worksheets)
-        .where(
+    return bool(
+        count_rows(
+            conn,
+            worksheets,
             worksheets.c.episode_id == episode_id,
             worksheets.c.kind == WorksheetKind.RELAPSE_PREVENTION.value,
         )
-    ).scalar_one()
-    return bool(plans)
+    )
 
 
 def close_episode(

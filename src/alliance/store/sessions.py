@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from alliance.domain import Attendance, DomainError, Session, check_next_session
 from alliance.store import audit
 from alliance.store.access import load_for_write, open_for_entry
-from alliance.store.base import Actor, atomic, insert_id, row_by_id, utc_now
+from alliance.store.base import Actor, atomic, count_rows, insert_id, row_by_id, utc_now
 from alliance.store.tables import administrations, sessions
 
 
@@ -83,11 +83,7 @@ def set_attendance(
         row = row_by_id(conn, sessions, "session", session_id)
         open_for_entry(conn, actor, row["episode_id"], "session")
         if kind != Attendance.ATTENDED:
-            scored = conn.execute(
-                select(func.count())
-                .select_from(administrations)
-                .where(administrations.c.session_id == session_id)
-            ).scalar_one()
+            scored = count_rows(conn, administrations, administrations.c.session_id == session_id)
             if scored:
                 raise DomainError(
                     "session.attendance",
