@@ -10,7 +10,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, Table, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from alliance.domain import DomainError, Episode, Role, Stage
 from alliance.errors import AllianceError
@@ -84,6 +93,11 @@ def row_by_id(conn: Connection, table: Table, object_type: str, object_id: int) 
     if row is None:
         raise NotFoundError(object_type, object_id)
     return row
+
+
+def update_by_id(conn: Connection, table: Table, row_id: int, **values: object) -> None:
+    """Set `values` on the row of `table` with this id."""
+    conn.execute(update(table).where(table.c.id == row_id).values(**values))
 
 
 def load_episode(conn: Connection, episode_id: int) -> tuple[Episode, RowMapping]:

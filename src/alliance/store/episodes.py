@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from alliance.domain import (
     ClosingReason,
@@ -22,7 +22,15 @@ from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
 from alliance.store import audit
 from alliance.store.access import check_write, load_for_write
-from alliance.store.base import Actor, NotFoundError, atomic, count_rows, insert_id, utc_now
+from alliance.store.base import (
+    Actor,
+    NotFoundError,
+    atomic,
+    count_rows,
+    insert_id,
+    update_by_id,
+    utc_now,
+)
 from alliance.store.people import user_by_id
 from alliance.store.tables import (
     clients,
@@ -120,10 +128,8 @@ def record_consent(
     with atomic(conn):
         episode, _ = load_for_write(conn, actor, episode_id)
         check_consent(episode, consent_on, now)
-        conn.execute(
-            update(episodes)
-            .where(episodes.c.id == episode_id)
-            .values(consent_on=consent_on, consent_recorded_by=actor.user_id)
+        update_by_id(
+            conn, episodes, episode_id, consent_on=consent_on, consent_recorded_by=actor.user_id
         )
         audit.record(conn, actor, "consent", "episode", episode_id, now=now)
 
@@ -168,7 +174,7 @@ def move_stage(
                 reason=transition.reason,
             )
         )
-        conn.execute(update(episodes).where(episodes.c.id == episode_id).values(stage=stage.value))
+        update_by_id(conn, episodes, episode_id, stage=stage.value)
         audit.record(conn, actor, "move", "episode", episode_id, now=now)
     return stage
 
@@ -207,14 +213,13 @@ def close_episode(
             summary=summary,
         )
         assert closed_on is not None  # check_closing refused a missing date
-        conn.execute(
-            update(episodes)
-            .where(episodes.c.id == episode_id)
-            .values(
-                closed_on=closed_on,
-                closing_summary=clean_summary,
-                closing_reason=clean_reason.value,
-            )
+        update_by_id(
+            conn,
+            episodes,
+            episode_id,
+            closed_on=closed_on,
+            closing_summary=clean_summary,
+            closing_reason=clean_reason.value,
         )
         audit.record(conn, actor, "close", "episode", episode_id, now=now)
     return ClosingResult(episode_id, closed_on, clean_reason, warnings)
@@ -278,9 +283,7 @@ def reopen_episode(
                 closing_summary=row["closing_summary"],
             )
         )
-        conn.execute(
-            update(episodes)
-            .where(episodes.c.id == episode_id)
-            .values(closed_on=None, closing_reason=None, closing_summary=None)
+        update_by_id(
+            conn, episodes, episode_id, closed_on=None, closing_reason=None, closing_summary=None
         )
         audit.record(conn, actor, "reopen", "episode", episode_id, now=now)

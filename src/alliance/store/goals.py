@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from alliance.domain import DomainError, GoalStatus, TaskKind, TaskStatus, check_goal_text
 from alliance.domain.goals import check_goal_move, check_task_goal, check_task_text
 from alliance.store import audit
 from alliance.store.access import open_for_entry
-from alliance.store.base import Actor, atomic, insert_id, row_by_id, utc_now
+from alliance.store.base import Actor, atomic, insert_id, row_by_id, update_by_id, utc_now
 from alliance.store.tables import goals, tasks
 
 
@@ -67,7 +67,7 @@ def set_goal_status(
         values: dict[str, object] = {"status": target.value, "updated_at": now}
         if target == GoalStatus.AGREED and row["agreed_on"] is None:
             values["agreed_on"] = now.date()
-        conn.execute(update(goals).where(goals.c.id == goal_id).values(**values))
+        update_by_id(conn, goals, goal_id, **values)
         audit.record(conn, actor, "update", "goal", goal_id, now=now)
     return target
 
@@ -118,8 +118,6 @@ def set_task_status(
     with atomic(conn):
         row = row_by_id(conn, tasks, "task", task_id)
         open_for_entry(conn, actor, row["episode_id"], "task")
-        conn.execute(
-            update(tasks).where(tasks.c.id == task_id).values(status=target.value, updated_at=now)
-        )
+        update_by_id(conn, tasks, task_id, status=target.value, updated_at=now)
         audit.record(conn, actor, "update", "task", task_id, now=now)
     return target

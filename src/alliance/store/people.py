@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select
 
 from alliance.domain import DomainError, Role
 from alliance.domain.errors import check_text
@@ -27,6 +27,7 @@ from alliance.store.base import (
     check_member,
     insert_id,
     row_by_id,
+    update_by_id,
     utc_now,
 )
 from alliance.store.tables import client_identities, clients, organisations, users
@@ -117,7 +118,7 @@ def set_supervisor(
         )
         if supervisor_id is not None:
             check_supervisor_role(Role(user_by_id(conn, supervisor_id)["role"]))
-        conn.execute(update(users).where(users.c.id == user_id).values(supervisor_id=supervisor_id))
+        update_by_id(conn, users, user_id, supervisor_id=supervisor_id)
         audit.record(conn, actor, "update", "user", user_id, now=now)
 
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from alliance.domain import Attendance, DomainError, Session, check_next_session
 from alliance.store import audit
 from alliance.store.access import load_for_write, open_for_entry
-from alliance.store.base import Actor, atomic, count_rows, insert_id, row_by_id, utc_now
+from alliance.store.base import (
+    Actor,
+    atomic,
+    count_rows,
+    insert_id,
+    row_by_id,
+    update_by_id,
+    utc_now,
+)
 from alliance.store.tables import administrations, sessions
 
 
@@ -92,8 +100,6 @@ def set_attendance(
                     detail=f"session {row['number']} has {scored} measure(s)",
                 )
         if kind.value != row["attendance"]:
-            conn.execute(
-                update(sessions).where(sessions.c.id == session_id).values(attendance=kind.value)
-            )
+            update_by_id(conn, sessions, session_id, attendance=kind.value)
             audit.record(conn, actor, "update", "session", session_id, now=now)
     return kind
