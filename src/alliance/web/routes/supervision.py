@@ -23,20 +23,13 @@ Supervisor = Annotated[Viewer, Depends(require_role("supervisor"))]
 @router.get("/supervision", response_class=HTMLResponse)
 def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
     with tx(request) as conn:
-        people = supervisees(conn, viewer)
-        figures = clinic_table(conn, viewer)
-        incidents = open_incidents(conn, viewer)
-        password_resets = resets.for_supervisor(conn, viewer)
-    return page(
-        request,
-        "supervision.html",
-        {
-            "people": people,
-            "figures": figures,
-            "incidents": incidents,
-            "password_resets": password_resets,
-        },
-    )
+        context = {
+            "people": supervisees(conn, viewer),
+            "figures": clinic_table(conn, viewer),
+            "incidents": open_incidents(conn, viewer),
+            "password_resets": resets.for_supervisor(conn, viewer),
+        }
+    return page(request, "supervision.html", context)
 
 
 @router.get("/supervision/therapists/{therapist_id}", response_class=HTMLResponse)
