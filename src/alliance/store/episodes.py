@@ -225,8 +225,6 @@ def close_episode(
     return ClosingResult(episode_id, closed_on, clean_reason, warnings)
 
 
-# How long after its closing an episode may be reopened (a set period, then a new episode).
-REOPEN_DAYS = 90
 REASON_MIN = 10
 
 
@@ -248,10 +246,13 @@ def reopen_episode(
     episode_id: int,
     reason: str,
     *,
-    within_days: int = REOPEN_DAYS,
+    within_days: int,
     now: datetime | None = None,
 ) -> None:
     """Reopen a closed episode within `within_days` of its closing, for a stated reason.
+
+    The period is the clinic's (the `reopen_days` setting); after it a returning client gets a
+    new episode linked to the old one.
 
     What the closing said (date, reason, summary) is kept in `episode_reopenings`.
     """
