@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from alliance.analytics.frame import score_frame
+from alliance.analytics.frame import UNSCORED_RISK_SCHEMA, score_frame
 from alliance.domain.episode import EARLIEST_DATE, LATEST_DATE
 from alliance.domain.stages import Stage
 from alliance.instruments import INSTRUMENT_IDS, Instrument, InstrumentError, load_instrument, score
@@ -111,13 +111,7 @@ class CsvScores:
                 "session": [r.session for r in found],
                 "instrument": [r.instrument for r in found],
             },
-            schema={
-                "episode_id": pl.String,
-                "client_id": pl.String,
-                "therapist_id": pl.String,
-                "session": pl.Int64,
-                "instrument": pl.String,
-            },
+            schema=UNSCORED_RISK_SCHEMA,
         )
 
     def frame(self) -> pl.DataFrame:

@@ -41,6 +41,12 @@ COLUMN_TYPES: dict[str, Any] = {
     "risk": pl.Boolean,
     "flags": pl.List(pl.String),
 }
+# The rows of an incomplete or otherwise unscorable form with a risk item endorsed: left out of
+# the score frame (no total), passed beside it (`unscored_risk` in alliance.analytics.signals).
+UNSCORED_RISK_SCHEMA: dict[str, Any] = {
+    name: COLUMN_TYPES[name]
+    for name in ("episode_id", "client_id", "therapist_id", "session", "instrument")
+}
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

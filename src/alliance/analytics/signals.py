@@ -76,8 +76,6 @@ SIGNAL_SCHEMA: dict[str, Any] = {
     "source": pl.String,
     "_ep": pl.Int64,
 }
-# The rows of an incomplete or otherwise unscorable form with a risk item endorsed.
-UNSCORED_RISK_COLUMNS = ("episode_id", "client_id", "therapist_id", "session", "instrument")
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable
-from functools import cache
+from dataclasses import dataclass, fields
+from functools import cache, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -56,7 +57,44 @@ def _path_option(*decls: str, help: str) -> Callable[[click.decorators.FC], clic
     return click.option(*decls, type=click.Path(path_type=Path), default=None, help=help)
 
 
-def _common(f: click.decorators.FC) -> click.decorators.FC:
+@dataclass(frozen=True)
+class _Coding:
+    """How a command codes a file: the options `_common` declares, as one argument."""
+
+    tier: str
+    speaker: tuple[str, ...]
+    topic: str = ""
+    corrections_path: Path | None = None
+    max_mb: float = 20.0
+
+    def code(self, path: str) -> list[CodedUtterance]:
+        fixes = None
+        if self.corrections_path is not None and self.corrections_path.is_file():
+            fixes = latest_by_line(read_corrections(self.corrections_path), Path(path).name)
+        transcript, coded = code_file(
+            path,
+            tier=self.tier,
+            speakers=_speakers(self.speaker),
+            topic=self.topic,
+            corrections=fixes,
+            max_bytes=int(self.max_mb * 1048576),
+        )
+        for w in transcript.warnings:
+            _err().print(f"[yellow]warning[/yellow] {w}", highlight=False)
+        return coded
+
+
+_CODING_FIELDS = tuple(f.name for f in fields(_Coding))
+
+
+def _common(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare the coding options; the command receives them as `coding`."""
+
+    @wraps(command)
+    def f(**options: Any) -> None:
+        coding = _Coding(**{name: options.pop(name) for name in _CODING_FIELDS})
+        command(coding=coding, **options)
+
     f = click.option(
         "--tier",
         type=click.Choice(TIERS),
@@ -87,30 +125,6 @@ def _common(f: click.decorators.FC) -> click.decorators.FC:
     return f
 
 
-def _code(
-    path: str,
-    tier: str,
-    speaker: tuple[str, ...],
-    topic: str,
-    corrections_path: Path | None,
-    max_mb: float,
-) -> list[CodedUtterance]:
-    fixes = None
-    if corrections_path is not None and corrections_path.is_file():
-        fixes = latest_by_line(read_corrections(corrections_path), Path(path).name)
-    transcript, coded = code_file(
-        path,
-        tier=tier,
-        speakers=_speakers(speaker),
-        topic=topic,
-        corrections=fixes,
-        max_bytes=int(max_mb * 1048576),
-    )
-    for w in transcript.warnings:
-        _err().print(f"[yellow]warning[/yellow] {w}", highlight=False)
-    return coded
-
-
 @click.group("transcript", epilog="Example: alliance transcript code session.txt --json")
 def transcript() -> None:
     """Code session transcripts (MITI-style) and profile them. Feedback, never a verdict."""
@@ -121,16 +135,7 @@ def transcript() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print a JSON list of coded utterances")
 @click.option("--csv", "as_csv", is_flag=True, help="print CSV rows")
 @_common
-def code_cmd(
-    files: tuple[str, ...],
-    as_json: bool,
-    as_csv: bool,
-    tier: str,
-    speaker: tuple[str, ...],
-    topic: str,
-    corrections_path: Path | None,
-    max_mb: float,
-) -> None:
+def code_cmd(files: tuple[str, ...], as_json: bool, as_csv: bool, coding: _Coding) -> None:
     """Code each utterance of one or more transcripts (text, .vtt, .srt, .jsonl)."""
     if as_json and as_csv:
         raise click.UsageError("choose one of --json and --csv")
@@ -140,7 +145,7 @@ def code_cmd(
     with Progress(console=_err(), transient=True) as progress:
         task = progress.add_task("coding", total=len(files))
         for f in files:
-            results.append((f, _code(f, tier, speaker, topic, corrections_path, max_mb)))
+            results.append((f, coding.code(f)))
             progress.advance(task)
     if as_json:
         out = []
@@ -181,17 +186,9 @@ def code_cmd(
 @click.argument("file", type=click.Path())
 @click.option("--json", "as_json", is_flag=True)
 @_common
-def profile_cmd(
-    file: str,
-    as_json: bool,
-    tier: str,
-    speaker: tuple[str, ...],
-    topic: str,
-    corrections_path: Path | None,
-    max_mb: float,
-) -> None:
+def profile_cmd(file: str, as_json: bool, coding: _Coding) -> None:
     """Session profile: talk share, R:Q, complex reflections, open questions, change talk."""
-    prof = session_profile(_code(file, tier, speaker, topic, corrections_path, max_mb))
+    prof = session_profile(coding.code(file))
     if as_json:
         click.echo(json.dumps(prof.as_dict(), ensure_ascii=False, indent=1))
         return
@@ -225,7 +222,7 @@ def correct_cmd(
     file: str, line: int, code: str, corrections_path: Path, tier: str, speaker: tuple[str, ...]
 ) -> None:
     """Record a human correction of one code; `train --corrections` learns from the file."""
-    coded = _code(file, tier, speaker, "", None, 20.0)
+    coded = _Coding(tier, speaker).code(file)
     corr = make_correction(coded, Path(file).name, line, code)
     append_corrections(corrections_path, [corr])
     click.echo(f"line {line}: {corr.was} -> {code} (saved to {corrections_path})")
@@ -298,25 +295,16 @@ def train_cmd(
     help="database URL (default: ALLIANCE_DATABASE_URL or the data folder)",
 )
 @_common
-def attach_cmd(
-    file: str,
-    session_id: int,
-    database_url: str | None,
-    tier: str,
-    speaker: tuple[str, ...],
-    topic: str,
-    corrections_path: Path | None,
-    max_mb: float,
-) -> None:
+def attach_cmd(file: str, session_id: int, database_url: str | None, coding: _Coding) -> None:
     """Code a transcript and attach its profile (and corrections) to a session in the store."""
     from alliance.cli.core_cmds import engine_from
     from alliance.store.transcripts import attach_profile
 
-    coded = _code(file, tier, speaker, topic, corrections_path, max_mb)
-    prof = session_profile(coded)
+    prof = session_profile(coding.code(file))
     corrections = []
-    if corrections_path is not None and corrections_path.is_file():
-        corrections = [c for c in read_corrections(corrections_path) if c.source == Path(file).name]
+    path = coding.corrections_path
+    if path is not None and path.is_file():
+        corrections = [c for c in read_corrections(path) if c.source == Path(file).name]
     # The stored profile keeps counts, bands and marker line numbers, not the utterance text.
     stored = prof.as_dict()
     stored["markers"] = [
@@ -327,7 +315,7 @@ def attach_cmd(
         engine_from(database_url),
         session_id,
         stored,
-        model_version=f"transcripts-{tier}",
+        model_version=f"transcripts-{coding.tier}",
         corrections=corrections,
     )
     click.echo(f"profile {pid} attached to session {session_id}")

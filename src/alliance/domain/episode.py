@@ -121,6 +121,18 @@ def check_not_future(field: str, value: date, now: datetime) -> date:
     return value
 
 
+def check_since_opening(
+    field: str, value: date, episode: Episode, now: datetime, *, opening: str
+) -> date:
+    """A date within the episode so far: not after today, and not before `opening` (its words)."""
+    check_not_future(field, value, now)
+    if value < episode.opened_on:
+        raise DomainError(
+            field, value.isoformat(), f"must not be before {opening} ({episode.opened_on})"
+        )
+    return value
+
+
 def check_opening(opened_on: date, now: datetime) -> date:
     return check_not_future("opened_on", opened_on, now)
 
@@ -154,13 +166,7 @@ def check_closing(
         raise DomainError("closed_on", closed_on, "the episode is already closed")
     if closed_on is None:
         raise DomainError("closed_on", None, "closing needs a closing date", detail="missing")
-    check_not_future("closed_on", closed_on, now)
-    if closed_on < episode.opened_on:
-        raise DomainError(
-            "closed_on",
-            closed_on.isoformat(),
-            f"must not be before the opening date ({episode.opened_on})",
-        )
+    check_since_opening("closed_on", closed_on, episode, now, opening="the opening date")
     clean_reason = parse_closing_reason(reason)
     clean_summary = None
     if summary is not None and summary.strip():

@@ -54,7 +54,10 @@ class Choice(enum.StrEnum):
 
     @classmethod
     def parse(cls, value: object) -> Self:
-        """The member named by `value` (any case, spaces around), or a DomainError."""
+        """The member named by `value` (any case, spaces around; a member is its own name).
+
+        A DomainError for any other word.
+        """
         return cls.lookup(str(value).strip().lower(), value)
 
     @classmethod

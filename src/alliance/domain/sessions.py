@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from alliance.domain.episode import Episode, check_not_future, require_open
+from alliance.domain.episode import Episode, check_since_opening, require_open
 from alliance.domain.errors import Choice, DomainError
 
 
@@ -42,13 +42,7 @@ def check_next_session(
             f"sessions are numbered in order; the next is {expected}",
             detail=f"{number!r} is out of order",
         )
-    check_not_future("session.held_on", held_on, now)
-    if held_on < episode.opened_on:
-        raise DomainError(
-            "session.held_on",
-            held_on.isoformat(),
-            f"must not be before the episode opened ({episode.opened_on})",
-        )
+    check_since_opening("session.held_on", held_on, episode, now, opening="the episode opened")
     last = max(previous, key=lambda s: s.number, default=None)
     if last is not None and held_on < last.held_on:
         raise DomainError(

@@ -130,33 +130,36 @@ def classify(
         raise InstrumentError(f"threshold: value {threshold!r} is not allowed; allowed: > 0")
     change = post - pre
     improvement = -change if direction == "higher_is_worse" else change
-    # A published minimum difference d is 1.96·S_diff, so RC = change ÷ (d / 1.96).
-    rc = change / (threshold / RC_CRITICAL)
     reliable = abs(change) >= threshold - 1e-9
     pre_clinical = _is_clinical(pre, cutoff, direction) if cutoff is not None else None
     post_clinical = _is_clinical(post, cutoff, direction) if cutoff is not None else None
-    classification: Classification
-    if reliable and improvement > 0:
-        crossed = bool(pre_clinical) and post_clinical is False
-        classification = "recovered" if crossed else "improved"
-    elif reliable and improvement < 0:
-        classification = "deteriorated"
-    else:
-        classification = "unchanged"
     return ChangeResult(
         instrument=instrument,
         pre=float(pre),
         post=float(post),
         change=float(change),
         improvement=float(improvement),
-        rc=rc,
+        # A published minimum difference d is 1.96·S_diff, so RC = change ÷ (d / 1.96).
+        rc=change / (threshold / RC_CRITICAL),
         threshold=threshold,
         reliable=reliable,
         cutoff=cutoff,
         pre_clinical=pre_clinical,
         post_clinical=post_clinical,
-        classification=classification,
+        classification=_classification(reliable, improvement, pre_clinical, post_clinical),
     )
+
+
+def _classification(
+    reliable: bool, improvement: float, pre_clinical: bool | None, post_clinical: bool | None
+) -> Classification:
+    """Jacobson & Truax 1991: a reliable improvement that left the clinical range is recovery."""
+    if reliable and improvement > 0:
+        crossed = bool(pre_clinical) and post_clinical is False
+        return "recovered" if crossed else "improved"
+    if reliable and improvement < 0:
+        return "deteriorated"
+    return "unchanged"
 
 
 def classify_change(instrument_id: str | Instrument, pre: float, post: float) -> ChangeResult:
@@ -352,24 +355,16 @@ MIN_TREATMENT_SESSIONS = 2
 
 def count_referrals(referrals: Iterable[Referral]) -> GroupCounts:
     """Count outcomes over finished referrals (>= 2 treatment sessions); others are left out."""
-    finished = not_case = recovered = improved = deteriorated = reliably_recovered = 0
-    for referral in referrals:
-        if referral.treatment_sessions < MIN_TREATMENT_SESSIONS:
-            continue
-        outcome = nhs_outcome(
-            referral.phq9_first, referral.gad7_first, referral.phq9_last, referral.gad7_last
-        )
-        finished += 1
-        not_case += not outcome.caseness_first
-        recovered += outcome.recovered
-        improved += outcome.reliable_improvement
-        deteriorated += outcome.reliable_deterioration
-        reliably_recovered += outcome.reliable_recovery
+    outcomes = [
+        nhs_outcome(r.phq9_first, r.gad7_first, r.phq9_last, r.gad7_last)
+        for r in referrals
+        if r.treatment_sessions >= MIN_TREATMENT_SESSIONS
+    ]
     return GroupCounts(
-        finished=finished,
-        not_at_caseness_first=not_case,
-        recovered=recovered,
-        reliably_improved=improved,
-        reliably_deteriorated=deteriorated,
-        reliably_recovered=reliably_recovered,
+        finished=len(outcomes),
+        not_at_caseness_first=sum(not o.caseness_first for o in outcomes),
+        recovered=sum(o.recovered for o in outcomes),
+        reliably_improved=sum(o.reliable_improvement for o in outcomes),
+        reliably_deteriorated=sum(o.reliable_deterioration for o in outcomes),
+        reliably_recovered=sum(o.reliable_recovery for o in outcomes),
     )

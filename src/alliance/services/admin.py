@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from alliance.domain import DomainError, Role
 from alliance.domain.people import check_display_name, check_email
@@ -19,7 +19,7 @@ from alliance.store import audit, break_glass
 from alliance.store import people as store_people
 from alliance.store import tables as t
 from alliance.store.access import Viewer
-from alliance.store.base import Actor, NotFoundError, insert_id, utc_now
+from alliance.store.base import Actor, NotFoundError, count_rows, insert_id, utc_now
 
 
 @dataclass(frozen=True)
@@ -174,19 +174,19 @@ def account(conn: Connection, viewer: Viewer, user_id: int) -> AccountView:
 
 def _open_episodes_of(conn: Connection, user_id: int) -> int:
     e = t.episodes
-    query = select(func.count()).where(e.c.therapist_id == user_id, e.c.closed_on.is_(None))
-    return int(conn.execute(query).scalar_one())
+    return count_rows(conn, e, e.c.therapist_id == user_id, e.c.closed_on.is_(None))
 
 
 def _other_active_admins(conn: Connection, viewer: Viewer, user_id: int) -> int:
     u = t.users
-    query = select(func.count()).where(
+    return count_rows(
+        conn,
+        u,
         u.c.organisation_id == viewer.organisation_id,
         u.c.role == "admin",
         u.c.active.is_(True),
         u.c.id != user_id,
     )
-    return int(conn.execute(query).scalar_one())
 
 
 def update_account(

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Text, cast, insert, select
 
 from alliance.analytics.alerts import PROBLEM_OF, merged_next_steps, open_cards
 from alliance.analytics.etr import EtrModel
+from alliance.analytics.frame import UNSCORED_RISK_SCHEMA
 from alliance.analytics.signals import SEVERITY_ORDER, signals_frame
 from alliance.errors import FormError
 from alliance.instruments import load_instrument
@@ -190,13 +191,7 @@ def unscored_risk(conn: Connection, episode_ids: Sequence[int]) -> pl.DataFrame:
     ).all()
     return pl.DataFrame(
         [tuple(str(v) if i < 3 else v for i, v in enumerate(r)) for r in rows],
-        schema={
-            "episode_id": pl.String,
-            "client_id": pl.String,
-            "therapist_id": pl.String,
-            "session": pl.Int64,
-            "instrument": pl.String,
-        },
+        schema=UNSCORED_RISK_SCHEMA,
         orient="row",
     )
 

@@ -180,14 +180,10 @@ def record_session(
 
 def session_number(conn: Connection, viewer: Viewer, episode_id: int, session_id: int) -> int:
     Access(conn, viewer).episode(episode_id)
-    number = conn.execute(
-        select(t.sessions.c.number).where(
-            t.sessions.c.id == session_id, t.sessions.c.episode_id == episode_id
-        )
-    ).scalar_one_or_none()
+    number = store_sessions.session_number(conn, episode_id, session_id)
     if number is None:
         raise NotVisibleError("session")
-    return int(number)
+    return number
 
 
 def lines(text: str | None) -> list[str]:

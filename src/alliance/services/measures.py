@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from alliance.domain import DomainError
 from alliance.errors import FormError
 from alliance.instruments import Instrument, InstrumentError, load_instrument, score
 from alliance.instruments.scoring import check_answer
 from alliance.services import risk
-from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
 from alliance.store.administrations import record_administration
 from alliance.store.base import Actor
+from alliance.store.sessions import session_number
 
 Source = Literal["link", "tablet", "paper", "import"]
 
@@ -59,7 +59,7 @@ def parse_answers(instrument: Instrument, form: Mapping[str, str]) -> dict[str, 
     if errors:
         raise FormError(errors | missing)
     # A blank risk item is always asked for again: pro-rating must not stand in for it.
-    risk_blank = any(risk.item in missing for risk in instrument.risk_items)
+    risk_blank = any(r.item in missing for r in instrument.risk_items)
     if missing and (risk_blank or not _keepable(instrument, answers)):
         raise FormError(missing)
     return answers
@@ -115,14 +115,9 @@ def store_administration(
 
 
 def session_of(conn: Connection, episode_id: int, session_id: int) -> int:
-    found = conn.execute(
-        select(t.sessions.c.id).where(
-            t.sessions.c.id == session_id, t.sessions.c.episode_id == episode_id
-        )
-    ).scalar()
-    if found is None:
+    if session_number(conn, episode_id, session_id) is None:
         raise FormError({"session_id": f"session {session_id} is not a session of this episode"})
-    return int(found)
+    return session_id
 
 
 def enter_paper_scores(

@@ -103,7 +103,6 @@ def _measures(detail: EpisodeDetail) -> list[MeasureChange]:
     for instrument_id in sorted(set(frame["instrument"].to_list())):
         rows = frame.filter(frame["instrument"] == instrument_id).sort("session")
         first, last = float(rows["total"][0]), float(rows["total"][-1])
-        first_session, last_session = int(rows["session"][0]), int(rows["session"][-1])
         instrument = load_instrument(instrument_id)
         out.append(
             MeasureChange(
@@ -111,9 +110,9 @@ def _measures(detail: EpisodeDetail) -> list[MeasureChange]:
                 short_name=instrument.short_name,
                 kind=instrument.kind,
                 first=first,
-                first_session=first_session,
+                first_session=int(rows["session"][0]),
                 last=last,
-                last_session=last_session,
+                last_session=int(rows["session"][-1]),
                 change=last - first,
                 statement=change_statement(
                     instrument_id, first, last, same_session=rows.height == 1

@@ -23,7 +23,7 @@ from alliance.config import Settings, parse_quiet_hours
 from alliance.services.gateways import GatewayError, send_email, send_sms
 from alliance.services.outbox import unseal
 from alliance.store import tables as t
-from alliance.store.base import as_utc, insert_id, utc_now
+from alliance.store.base import as_utc, count_rows, insert_id, utc_now
 
 STALE_CLAIM = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=1)
@@ -275,9 +275,7 @@ def run_once(
     summary = RunSummary()
     with engine.connect() as conn:
         # Read first: an idle outbox takes no write lock (SQLite has one writer at a time).
-        live = conn.execute(
-            select(func.count()).where(m.c.state.in_(("queued", "sending", "sent")))
-        ).scalar_one()
+        live = count_rows(conn, m, m.c.state.in_(("queued", "sending", "sent")))
     if live:
         with engine.begin() as conn:
             conn.execute(

@@ -56,12 +56,7 @@ def _pct(row: dict[str, Any], key: str) -> str:
     if n is not None:
         return _too_few(n)
     value, low, high = (row.get(f"pct_{key}{end}") for end in ("", "_low", "_high"))
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    text = f"{value:.0f}%"
-    if low is not None and high is not None and not math.isnan(low):
-        text += f" ({low:.0f}–{high:.0f})"
-    return text
+    return _with_interval(value, low, high, "{:.0f}%", " ({:.0f}–{:.0f})")
 
 
 def _num(row: dict[str, Any], key: str) -> str:
@@ -69,11 +64,16 @@ def _num(row: dict[str, Any], key: str) -> str:
     if n is not None:
         return _too_few(n, " ratings" if key == "mean_alliance" else "")
     value, low, high = row.get(key), row.get(f"{key}_low"), row.get(f"{key}_high")
+    return _with_interval(value, low, high, "{:.2f}", " ({:.2f} to {:.2f})")
+
+
+def _with_interval(value: Any, low: Any, high: Any, shown: str, interval: str) -> str:
+    """A figure in its format, then its interval where both ends are known; a dash for none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
-    text = f"{value:.2f}"
+    text = shown.format(value)
     if low is not None and high is not None and not math.isnan(low):
-        text += f" ({low:.2f} to {high:.2f})"
+        text += interval.format(low, high)
     return text
 
 

@@ -19,6 +19,7 @@ from alliance.errors import FormError, NotVisibleError
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer, visible_therapists
 from alliance.store.base import utc_now
+from alliance.store.sessions import session_number
 from alliance.transcripts import TranscriptError, code_utterances, session_profile
 from alliance.transcripts.corrections import validate_code
 from alliance.transcripts.errors import CorrectionError
@@ -163,12 +164,7 @@ def for_session(
 
 def _check_session(conn: Connection, viewer: Viewer, episode_id: int, session_id: int) -> None:
     Access(conn, viewer).episode(episode_id, write=True)
-    found = conn.execute(
-        select(t.sessions.c.id).where(
-            t.sessions.c.id == session_id, t.sessions.c.episode_id == episode_id
-        )
-    ).first()
-    if found is None:
+    if session_number(conn, episode_id, session_id) is None:
         raise NotVisibleError("session")
 
 

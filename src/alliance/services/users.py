@@ -18,6 +18,7 @@ from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import VIEWER_COLUMNS, Viewer
 from alliance.store.access import RoleName as Role
+from alliance.store.base import as_utc
 from alliance.store.engine import reading
 
 # A fixed dummy hash keeps the time of a failed sign-in the same whether or not the user exists.
@@ -52,10 +53,9 @@ def load_viewer(engine: Engine, user_id: int, ip: str | None) -> Viewer | None:
     return None if row is None else _viewer(row, ip)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+def _locked(locked_until: datetime | None, now: datetime) -> bool:
+    """Locked out after too many wrong sign-ins, until `locked_until` (stored as UTC)."""
+    return locked_until is not None and as_utc(locked_until) > now
 
 
 def _viewer(row: Row[*tuple[Any, ...]], ip: str | None) -> Viewer:
@@ -130,8 +130,7 @@ def _settle(
     refused = SignIn(None, False, "the username or password is not right")
     if row is None or not row.active or row.password_hash is None:
         return refused
-    locked_until = _utc(row.locked_until)
-    if locked_until is not None and locked_until > now:
+    if _locked(row.locked_until, now):
         return SignIn(None, False, LOCKED)
     if not verified:
         _count_failure(conn, row.id, now)
@@ -178,8 +177,7 @@ def verify_code(
     refused = SignIn(None, False, "that code is not right; use the newest code from your app")
     if row is None or not row.active or not row.totp_enabled or not row.totp_secret:
         return SignIn(None, False, "sign in again")
-    locked_until = _utc(row.locked_until)
-    if locked_until is not None and locked_until > now:
+    if _locked(row.locked_until, now):
         return SignIn(None, False, LOCKED)
     step = match_code(row.totp_secret, code, row.totp_last_step, now)
     if step is None:
@@ -306,8 +304,7 @@ def change_password(
             t.users.c.id == viewer.user_id
         )
     ).one()
-    locked_until = _utc(row.locked_until)
-    if locked_until is not None and locked_until > now:
+    if _locked(row.locked_until, now):
         return {"current": LOCKED}
     if row.password_hash is None or not verify_password(row.password_hash, current):
         _count_failure(conn, viewer.user_id, now)
@@ -345,20 +342,20 @@ class UserRow:
 
 def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
     """Every user of the admin's organisation (no clinical content)."""
-    supervisor = t.users.alias("supervisor")
+    u, supervisor = t.users, t.users.alias("supervisor")
     rows = conn.execute(
         select(
-            t.users.c.id,
-            t.users.c.username,
-            t.users.c.display_name,
-            t.users.c.role,
-            t.users.c.active,
-            t.users.c.totp_enabled,
+            u.c.id,
+            u.c.username,
+            u.c.display_name,
+            u.c.role,
+            u.c.active,
+            u.c.totp_enabled,
             supervisor.c.display_name.label("supervisor"),
         )
-        .select_from(t.users.outerjoin(supervisor, supervisor.c.id == t.users.c.supervisor_id))
-        .where(t.users.c.organisation_id == viewer.organisation_id)
-        .order_by(t.users.c.role, t.users.c.username)
+        .select_from(u.outerjoin(supervisor, supervisor.c.id == u.c.supervisor_id))
+        .where(u.c.organisation_id == viewer.organisation_id)
+        .order_by(u.c.role, u.c.username)
     ).all()
     return [
         UserRow(

@@ -10,7 +10,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, RowMapping, Table, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from alliance.domain import DomainError, Episode, Role, Stage
 from alliance.errors import AllianceError
@@ -73,11 +82,27 @@ def insert_id(conn: Connection, table: Table, **values: object) -> int:
     return int(conn.execute(insert(table).values(**values).returning(table.c.id)).scalar_one())
 
 
+def count_rows(conn: Connection, table: Table, *where: ColumnElement[bool]) -> int:
+    """How many rows of `table` meet every condition in `where`."""
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def row_by_id(conn: Connection, table: Table, object_type: str, object_id: int) -> RowMapping:
+    """The row of `table` with this id; NotFoundError, naming `object_type`, when there is none."""
+    row = conn.execute(select(table).where(table.c.id == object_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(object_type, object_id)
+    return row
+
+
+def update_by_id(conn: Connection, table: Table, row_id: int, **values: object) -> None:
+    """Set `values` on the row of `table` with this id."""
+    conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+
 def load_episode(conn: Connection, episode_id: int) -> tuple[Episode, RowMapping]:
     """The episode's state for the domain rules, plus its row."""
-    row = conn.execute(select(episodes).where(episodes.c.id == episode_id)).mappings().first()
-    if row is None:
-        raise NotFoundError("episode", episode_id)
+    row = row_by_id(conn, episodes, "episode", episode_id)
     episode = Episode(
         client_id=row["client_id"],
         therapist_id=row["therapist_id"],
@@ -87,13 +112,6 @@ def load_episode(conn: Connection, episode_id: int) -> tuple[Episode, RowMapping
         closed_on=row["closed_on"],
     )
     return episode, row
-
-
-def _user(conn: Connection, user_id: int) -> RowMapping:
-    row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
-    if row is None:
-        raise NotFoundError("user", user_id)
-    return row
 
 
 def check_session_of(conn: Connection, session_id: int | None, episode_id: int) -> None:
@@ -115,7 +133,7 @@ def check_member(
     """The actor is an active user of the organisation (with one of `roles`, when given)."""
     if actor.user_id is None:
         return
-    user = _user(conn, actor.user_id)
+    user = row_by_id(conn, users, "user", actor.user_id)
     if not user["active"] or user["organisation_id"] != organisation_id:
         raise AccessDeniedError(actor, "organisation", organisation_id, "not a member")
     if roles is not None and Role(user["role"]) not in roles:

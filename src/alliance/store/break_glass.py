@@ -24,6 +24,7 @@ from alliance.store.base import (
     as_utc,
     atomic,
     insert_id,
+    row_by_id,
     utc_now,
 )
 from alliance.store.tables import break_glass_grants, clients, episodes, users
@@ -71,9 +72,7 @@ def open_grant(
     if actor.user_id is None:
         raise AccessDeniedError(actor, "episode", episode_id, "break glass needs a named admin")
     with atomic(conn):
-        admin = conn.execute(select(users).where(users.c.id == actor.user_id)).mappings().first()
-        if admin is None:
-            raise NotFoundError("user", actor.user_id)
+        admin = row_by_id(conn, users, "user", actor.user_id)
         if not admin["active"] or Role(admin["role"]) != Role.ADMIN:
             raise AccessDeniedError(actor, "episode", episode_id, "only an active admin")
         organisation = conn.execute(

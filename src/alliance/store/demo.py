@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from argon2 import PasswordHasher
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from alliance.domain import BoundaryRationale, ClosingReason, DomainError, Stage
 from alliance.domain.people import CODE_ALPHABET
 from alliance.store import demo_data as data
 from alliance.store.administrations import record_administration
-from alliance.store.base import Actor
+from alliance.store.base import Actor, count_rows
 from alliance.store.episodes import close_episode, move_stage, open_episode
 from alliance.store.goals import add_task, set_goal_status, set_task_status
 from alliance.store.migrate import upgrade
@@ -91,7 +91,7 @@ def populate(
     upgrade(engine)
     rng = random.Random(seed)
     with engine.begin() as conn:
-        if conn.execute(select(func.count()).select_from(organisations)).scalar_one():
+        if count_rows(conn, organisations):
             raise DomainError(
                 "database", "not empty", "the demo needs an empty database", detail="it holds data"
             )

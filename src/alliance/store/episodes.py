@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from alliance.domain import (
     ClosingReason,
@@ -22,7 +22,15 @@ from alliance.domain.goals import AGREED_STATUSES
 from alliance.domain.worksheets import WorksheetKind
 from alliance.store import audit
 from alliance.store.access import check_write, load_for_write
-from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
+from alliance.store.base import (
+    Actor,
+    NotFoundError,
+    atomic,
+    count_rows,
+    insert_id,
+    update_by_id,
+    utc_now,
+)
 from alliance.store.people import user_by_id
 from alliance.store.tables import (
     clients,
@@ -102,12 +110,9 @@ def open_episode(
 
 def _refuse_a_second_open_episode(conn: Connection, client_id: int) -> None:
     """A client has one open episode at a time."""
-    already = conn.execute(
-        select(func.count())
-        .select_from(episodes)
-        .where(episodes.c.client_id == client_id, episodes.c.closed_on.is_(None))
-    ).scalar_one()
-    if already:
+    if count_rows(
+        conn, episodes, episodes.c.client_id == client_id, episodes.c.closed_on.is_(None)
+    ):
         raise DomainError("episode.client_id", client_id, "the client already has an open episode")
 
 
@@ -123,24 +128,18 @@ def record_consent(
     with atomic(conn):
         episode, _ = load_for_write(conn, actor, episode_id)
         check_consent(episode, consent_on, now)
-        conn.execute(
-            update(episodes)
-            .where(episodes.c.id == episode_id)
-            .values(consent_on=consent_on, consent_recorded_by=actor.user_id)
+        update_by_id(
+            conn, episodes, episode_id, consent_on=consent_on, consent_recorded_by=actor.user_id
         )
         audit.record(conn, actor, "consent", "episode", episode_id, now=now)
 
 
 def agreed_goal_count(conn: Connection, episode_id: int) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(goals)
-            .where(
-                goals.c.episode_id == episode_id,
-                goals.c.status.in_([s.value for s in AGREED_STATUSES]),
-            )
-        ).scalar_one()
+    return count_rows(
+        conn,
+        goals,
+        goals.c.episode_id == episode_id,
+        goals.c.status.in_([s.value for s in AGREED_STATUSES]),
     )
 
 
@@ -155,7 +154,7 @@ def move_stage(
 ) -> Stage:
     """Move the episode to `target` if the stage rules allow it; store the transition."""
     now = now or utc_now()
-    stage = target if isinstance(target, Stage) else Stage.parse(target)
+    stage = Stage.parse(target)
     with atomic(conn):
         episode, _ = load_for_write(conn, actor, episode_id)
         transition = episode.move(
@@ -175,21 +174,20 @@ def move_stage(
                 reason=transition.reason,
             )
         )
-        conn.execute(update(episodes).where(episodes.c.id == episode_id).values(stage=stage.value))
+        update_by_id(conn, episodes, episode_id, stage=stage.value)
         audit.record(conn, actor, "move", "episode", episode_id, now=now)
     return stage
 
 
 def has_relapse_plan(conn: Connection, episode_id: int) -> bool:
-    plans = conn.execute(
-        select(func.count())
-        .select_from(worksheets)
-        .where(
+    return bool(
+        count_rows(
+            conn,
+            worksheets,
             worksheets.c.episode_id == episode_id,
             worksheets.c.kind == WorksheetKind.RELAPSE_PREVENTION.value,
         )
-    ).scalar_one()
-    return bool(plans)
+    )
 
 
 def close_episode(
@@ -215,21 +213,18 @@ def close_episode(
             summary=summary,
         )
         assert closed_on is not None  # check_closing refused a missing date
-        conn.execute(
-            update(episodes)
-            .where(episodes.c.id == episode_id)
-            .values(
-                closed_on=closed_on,
-                closing_summary=clean_summary,
-                closing_reason=clean_reason.value,
-            )
+        update_by_id(
+            conn,
+            episodes,
+            episode_id,
+            closed_on=closed_on,
+            closing_summary=clean_summary,
+            closing_reason=clean_reason.value,
         )
         audit.record(conn, actor, "close", "episode", episode_id, now=now)
     return ClosingResult(episode_id, closed_on, clean_reason, warnings)
 
 
-# How long after its closing an episode may be reopened (a set period, then a new episode).
-REOPEN_DAYS = 90
 REASON_MIN = 10
 
 
@@ -251,10 +246,13 @@ def reopen_episode(
     episode_id: int,
     reason: str,
     *,
-    within_days: int = REOPEN_DAYS,
+    within_days: int,
     now: datetime | None = None,
 ) -> None:
     """Reopen a closed episode within `within_days` of its closing, for a stated reason.
+
+    The period is the clinic's (the `reopen_days` setting); after it a returning client gets a
+    new episode linked to the old one.
 
     What the closing said (date, reason, summary) is kept in `episode_reopenings`.
     """
@@ -286,9 +284,7 @@ def reopen_episode(
                 closing_summary=row["closing_summary"],
             )
         )
-        conn.execute(
-            update(episodes)
-            .where(episodes.c.id == episode_id)
-            .values(closed_on=None, closing_reason=None, closing_summary=None)
+        update_by_id(
+            conn, episodes, episode_id, closed_on=None, closing_reason=None, closing_summary=None
         )
         audit.record(conn, actor, "reopen", "episode", episode_id, now=now)

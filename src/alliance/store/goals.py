@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection
 
 from alliance.domain import DomainError, GoalStatus, TaskKind, TaskStatus, check_goal_text
 from alliance.domain.goals import check_goal_move, check_task_goal, check_task_text
 from alliance.store import audit
 from alliance.store.access import open_for_entry
-from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
+from alliance.store.base import Actor, atomic, insert_id, row_by_id, update_by_id, utc_now
 from alliance.store.tables import goals, tasks
 
 
@@ -28,7 +28,7 @@ def add_goal(
     """Add a goal; an agreed goal carries the date it was agreed (today when not given)."""
     now = now or utc_now()
     clean = check_goal_text(text)
-    goal_status = status if isinstance(status, GoalStatus) else GoalStatus.parse(status)
+    goal_status = GoalStatus.parse(status)
     if goal_status not in (GoalStatus.PROPOSED, GoalStatus.AGREED):
         raise DomainError("goal.status", goal_status.value, "a new goal is proposed or agreed")
     with atomic(conn):
@@ -49,13 +49,6 @@ def add_goal(
     return goal_id
 
 
-def _goal(conn: Connection, goal_id: int) -> RowMapping:
-    row = conn.execute(select(goals).where(goals.c.id == goal_id)).mappings().first()
-    if row is None:
-        raise NotFoundError("goal", goal_id)
-    return row
-
-
 def set_goal_status(
     conn: Connection,
     actor: Actor,
@@ -66,15 +59,15 @@ def set_goal_status(
 ) -> GoalStatus:
     """Agree, achieve or drop a goal (the allowed moves are in alliance.domain.goals)."""
     now = now or utc_now()
-    target = status if isinstance(status, GoalStatus) else GoalStatus.parse(status)
+    target = GoalStatus.parse(status)
     with atomic(conn):
-        row = _goal(conn, goal_id)
+        row = row_by_id(conn, goals, "goal", goal_id)
         open_for_entry(conn, actor, row["episode_id"], "goal")
         check_goal_move(GoalStatus(row["status"]), target)
         values: dict[str, object] = {"status": target.value, "updated_at": now}
         if target == GoalStatus.AGREED and row["agreed_on"] is None:
             values["agreed_on"] = now.date()
-        conn.execute(update(goals).where(goals.c.id == goal_id).values(**values))
+        update_by_id(conn, goals, goal_id, **values)
         audit.record(conn, actor, "update", "goal", goal_id, now=now)
     return target
 
@@ -91,9 +84,9 @@ def add_task(
     """A task (technique, homework) that serves one goal of the same episode."""
     now = now or utc_now()
     clean = check_task_text(description)
-    task_kind = kind if isinstance(kind, TaskKind) else TaskKind.parse(kind)
+    task_kind = TaskKind.parse(kind)
     with atomic(conn):
-        goal = _goal(conn, goal_id)
+        goal = row_by_id(conn, goals, "goal", goal_id)
         open_for_entry(conn, actor, goal["episode_id"], "task")
         check_task_goal(GoalStatus(goal["status"]))
         task_id = insert_id(
@@ -121,14 +114,10 @@ def set_task_status(
     now: datetime | None = None,
 ) -> TaskStatus:
     now = now or utc_now()
-    target = status if isinstance(status, TaskStatus) else TaskStatus.parse(status)
+    target = TaskStatus.parse(status)
     with atomic(conn):
-        row = conn.execute(select(tasks).where(tasks.c.id == task_id)).mappings().first()
-        if row is None:
-            raise NotFoundError("task", task_id)
+        row = row_by_id(conn, tasks, "task", task_id)
         open_for_entry(conn, actor, row["episode_id"], "task")
-        conn.execute(
-            update(tasks).where(tasks.c.id == task_id).values(status=target.value, updated_at=now)
-        )
+        update_by_id(conn, tasks, task_id, status=target.value, updated_at=now)
         audit.record(conn, actor, "update", "task", task_id, now=now)
     return target

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select
 
 from alliance.domain import DomainError, Role
 from alliance.domain.errors import check_text
@@ -20,7 +20,16 @@ from alliance.domain.people import (
     check_username,
 )
 from alliance.store import audit
-from alliance.store.base import Actor, NotFoundError, atomic, check_member, insert_id, utc_now
+from alliance.store.base import (
+    Actor,
+    NotFoundError,
+    atomic,
+    check_member,
+    insert_id,
+    row_by_id,
+    update_by_id,
+    utc_now,
+)
 from alliance.store.tables import client_identities, clients, organisations, users
 
 
@@ -51,7 +60,7 @@ def create_user(
     """Create an account; the password arrives already hashed (argon2id) or not at all."""
     now = now or utc_now()
     clean_name = check_username(username)
-    clean_role = role if isinstance(role, Role) else Role.parse(role)
+    clean_role = Role.parse(role)
     clean_display = check_display_name(display_name)
     with atomic(conn):
         _check_organisation(conn, organisation_id)
@@ -86,10 +95,7 @@ def _check_organisation(conn: Connection, organisation_id: int) -> None:
 
 
 def user_by_id(conn: Connection, user_id: int) -> RowMapping:
-    row = conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
-    if row is None:
-        raise NotFoundError("user", user_id)
-    return row
+    return row_by_id(conn, users, "user", user_id)
 
 
 def user_by_username(conn: Connection, username: str) -> RowMapping | None:
@@ -112,7 +118,7 @@ def set_supervisor(
         )
         if supervisor_id is not None:
             check_supervisor_role(Role(user_by_id(conn, supervisor_id)["role"]))
-        conn.execute(update(users).where(users.c.id == user_id).values(supervisor_id=supervisor_id))
+        update_by_id(conn, users, user_id, supervisor_id=supervisor_id)
         audit.record(conn, actor, "update", "user", user_id, now=now)
 
 

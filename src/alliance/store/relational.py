@@ -33,7 +33,7 @@ def record_boundary_event(
 ) -> int:
     """A rule, ritual, self-disclosure or crossing; 'violation' is refused (see report_incident)."""
     now = now or utc_now()
-    boundary_kind = kind if isinstance(kind, BoundaryKind) else BoundaryKind.parse(kind)
+    boundary_kind = BoundaryKind.parse(kind)
     event = check_boundary_event(boundary_kind, description, rationale or BoundaryRationale())
     check_not_future("boundary.occurred_on", occurred_on, now)
     with atomic(conn):
@@ -103,7 +103,7 @@ def add_relational_note(
 ) -> int:
     """A transference, countertransference, rupture or repair note, with tags."""
     now = now or utc_now()
-    note_kind = kind if isinstance(kind, NoteKind) else NoteKind.parse(kind)
+    note_kind = NoteKind.parse(kind)
     clean = check_note_text(text)
     clean_tags = check_tags(tags if isinstance(tags, str) else list(tags))
     with atomic(conn):

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select
 
 from alliance.domain import Attendance, DomainError, Session, check_next_session
 from alliance.store import audit
 from alliance.store.access import load_for_write, open_for_entry
-from alliance.store.base import Actor, NotFoundError, atomic, insert_id, utc_now
+from alliance.store.base import (
+    Actor,
+    atomic,
+    count_rows,
+    insert_id,
+    row_by_id,
+    update_by_id,
+    utc_now,
+)
 from alliance.store.tables import administrations, sessions
 
 
@@ -20,6 +28,16 @@ def episode_sessions(conn: Connection, episode_id: int) -> list[Session]:
         .order_by(sessions.c.number)
     )
     return [Session(r.number, r.held_on, Attendance(r.attendance)) for r in rows]
+
+
+def session_number(conn: Connection, episode_id: int, session_id: int) -> int | None:
+    """The number of session `session_id` when it is one of the episode's sessions, else None."""
+    number = conn.execute(
+        select(sessions.c.number).where(
+            sessions.c.id == session_id, sessions.c.episode_id == episode_id
+        )
+    ).scalar_one_or_none()
+    return None if number is None else int(number)
 
 
 def record_session(
@@ -34,7 +52,7 @@ def record_session(
 ) -> int:
     """Record the next session (number = last + 1 unless given, and then it must be that)."""
     now = now or utc_now()
-    kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
+    kind = Attendance.parse(attendance)
     with atomic(conn):
         episode, _ = load_for_write(conn, actor, episode_id)
         checked = check_next_session(
@@ -68,18 +86,12 @@ def set_attendance(
     trajectory, so it cannot become a cancellation or a no-show while they are there.
     """
     now = now or utc_now()
-    kind = attendance if isinstance(attendance, Attendance) else Attendance.parse(attendance)
+    kind = Attendance.parse(attendance)
     with atomic(conn):
-        row = conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
-        if row is None:
-            raise NotFoundError("session", session_id)
+        row = row_by_id(conn, sessions, "session", session_id)
         open_for_entry(conn, actor, row["episode_id"], "session")
         if kind != Attendance.ATTENDED:
-            scored = conn.execute(
-                select(func.count())
-                .select_from(administrations)
-                .where(administrations.c.session_id == session_id)
-            ).scalar_one()
+            scored = count_rows(conn, administrations, administrations.c.session_id == session_id)
             if scored:
                 raise DomainError(
                     "session.attendance",
@@ -88,8 +100,6 @@ def set_attendance(
                     detail=f"session {row['number']} has {scored} measure(s)",
                 )
         if kind.value != row["attendance"]:
-            conn.execute(
-                update(sessions).where(sessions.c.id == session_id).values(attendance=kind.value)
-            )
+            update_by_id(conn, sessions, session_id, attendance=kind.value)
             audit.record(conn, actor, "update", "session", session_id, now=now)
     return kind

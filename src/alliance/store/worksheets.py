@@ -29,7 +29,7 @@ def add_worksheet(
 ) -> int:
     """Store a worksheet; Miracle Question answers become proposed goals unless seed_goals=False."""
     now = now or utc_now()
-    sheet_kind = kind if isinstance(kind, WorksheetKind) else WorksheetKind.parse(kind)
+    sheet_kind = WorksheetKind.parse(kind)
     clean = check_worksheet(sheet_kind, content)
     with atomic(conn):
         sheet_id = add_entry(

@@ -11,8 +11,8 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.errors import WeightsNotFoundError
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
+from alliance.transcripts.weights import open_weights, read_meta, save_weights
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_WEIGHTS = MODELS_DIR / "default.npz"
@@ -165,18 +165,11 @@ class LinearModel:
             arrays[f"{name}_coef"] = coef.astype(np.float16)
             arrays[f"{name}_intercept"] = head.intercept.astype(np.float32)
             arrays[f"{name}_classes"] = np.array(head.classes)
-        arrays["meta_keys"] = np.array(list(self.meta.keys()))
-        arrays["meta_values"] = np.array(list(self.meta.values()))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+        save_weights(path, arrays, self.meta)
 
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> LinearModel:
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"default-tier weights not found at {path.name}; run `alliance transcript train`"
-            )
-        with np.load(path, allow_pickle=False) as z:
+        with open_weights(path, "default-tier weights", "alliance transcript train") as z:
             n_blocks = len([k for k in z.files if k.startswith("idf_")])
             idf = tuple(z[f"idf_{i}"].astype(np.float32) for i in range(n_blocks))
             heads: dict[str, LinearHead] = {}
@@ -188,13 +181,7 @@ class LinearModel:
                     coef=z[f"{name}_coef"].astype(np.float32),
                     intercept=z[f"{name}_intercept"].astype(np.float32),
                 )
-            meta = dict(
-                zip(
-                    (str(k) for k in z["meta_keys"]),
-                    (str(v) for v in z["meta_values"]),
-                    strict=True,
-                )
-            )
+            meta = read_meta(z)
         return cls(idf=idf, heads=heads, meta=meta)
 
 

@@ -32,9 +32,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from alliance.transcripts import features as fx
-from alliance.transcripts.errors import WeightsNotFoundError
 from alliance.transcripts.linear import MODELS_DIR, LinearHead, load_default
 from alliance.transcripts.static import WORD_TOKENS, load_static
+from alliance.transcripts.weights import open_weights, read_meta, save_weights
 
 MARKER_DATA = Path(__file__).resolve().parent / "data" / "conversations.jsonl"
 MARKER_WEIGHTS = MODELS_DIR / "markers.npz"
@@ -184,24 +184,18 @@ class MarkerModel:
         for name, head in self.heads.items():
             arrays[f"{name}_coef"] = head.coef.astype(np.float32)
             arrays[f"{name}_intercept"] = head.intercept.astype(np.float32)
-        arrays["meta_keys"] = np.array(list(self.meta))
-        arrays["meta_values"] = np.array(list(self.meta.values()))
-        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+        save_weights(path, arrays, self.meta)
 
     @classmethod
     def load(cls, path: Path = MARKER_WEIGHTS) -> MarkerModel:
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"marker weights not found at {path.name}; run "
-                "`python -m alliance.transcripts.marker_model`"
-            )
-        with np.load(path, allow_pickle=False) as z:
+        make = "python -m alliance.transcripts.marker_model"
+        with open_weights(path, "marker weights", make) as z:
             heads = {
                 name: LinearHead(("0", "1"), z[f"{name}_coef"], z[f"{name}_intercept"])
                 for name in HEADS
                 if f"{name}_coef" in z.files
             }
-            meta = dict(zip(map(str, z["meta_keys"]), map(str, z["meta_values"]), strict=True))
+            meta = read_meta(z)
         return cls(heads, meta)
 
 

@@ -205,14 +205,20 @@ def speaker_labels(lines: list[str], name: str, fmt: str) -> list[SpeakerLabel]:
     ]
 
 
-def _parse_jsonl_labels(lines: list[str], name: str, found: dict[str, list[int]]) -> None:
+def _json_lines(lines: list[str], name: str) -> Iterator[tuple[int, object]]:
+    """Each non-blank line's number and its JSON value; a line that is not JSON is an error."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            value = json.loads(line)
         except json.JSONDecodeError as exc:
             raise TranscriptError(name, number, f"not valid JSON ({exc.msg})") from None
+        yield number, value
+
+
+def _parse_jsonl_labels(lines: list[str], name: str, found: dict[str, list[int]]) -> None:
+    for number, obj in _json_lines(lines, name):
         speaker = obj.get("speaker") if isinstance(obj, dict) else None
         if not isinstance(speaker, str) or not speaker.strip():
             raise TranscriptError(name, number, "field 'speaker' missing; expected a string")
@@ -427,13 +433,7 @@ def _parse_jsonl(
     lines: list[str], name: str, speakers: Mapping[str, Role], warnings: list[ParseWarning]
 ) -> list[Utterance]:
     out: list[Utterance] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TranscriptError(name, number, f"not valid JSON ({exc.msg})") from None
+    for number, obj in _json_lines(lines, name):
         if not isinstance(obj, dict):
             raise TranscriptError(name, number, "each line must be a JSON object")
         speaker = obj.get("speaker")

@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from alliance.transcripts.errors import WeightsNotFoundError, embeddings_extra
+from alliance.transcripts.errors import embeddings_extra
+from alliance.transcripts.weights import open_weights, save_weights
 
 STATIC_WEIGHTS = Path(__file__).resolve().parent / "models" / "static.npz"
 DIMS = 128
@@ -109,29 +110,19 @@ class StaticTable:
         return m
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "base": "all-MiniLM-L6-v2",
             "method": "each token alone, mean-pooled, centred, PCA",
             "dims": str(self.vectors.shape[1]),
             "tokens": str(len(self.tokens)),
         }
-        np.savez_compressed(
-            path,
-            tokens=np.array(self.tokens),
-            vectors=self.vectors.astype(np.float16),
-            meta_keys=np.array(list(meta)),
-            meta_values=np.array(list(meta.values())),
-        )
+        arrays = {"tokens": np.array(self.tokens), "vectors": self.vectors.astype(np.float16)}
+        save_weights(path, arrays, meta)
 
     @classmethod
     def load(cls, path: Path = STATIC_WEIGHTS) -> StaticTable:
-        if not path.is_file():
-            raise WeightsNotFoundError(
-                f"static token vectors not found at {path.name}; "
-                "run `alliance transcript train --tier static`"
-            )
-        with np.load(path, allow_pickle=False) as z:
+        make = "alliance transcript train --tier static"
+        with open_weights(path, "static token vectors", make) as z:
             return cls(
                 tokens=tuple(str(t) for t in z["tokens"]),
                 vectors=z["vectors"].astype(np.float32),

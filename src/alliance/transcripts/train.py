@@ -27,6 +27,7 @@ from alliance.transcripts.linear import (
     talk_context,
 )
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
+from alliance.transcripts.weights import read_meta
 
 # Regularisation per head (inverse strength); set before the final CV run, see docs/transcripts.md.
 C_BY_HEAD = {
@@ -353,7 +354,5 @@ def train_embeddings_tier(
 def describe(path: Path) -> str:
     """One-line JSON description of a weights file (size and meta)."""
     with np.load(path, allow_pickle=False) as z:
-        meta = dict(
-            zip((str(k) for k in z["meta_keys"]), (str(v) for v in z["meta_values"]), strict=True)
-        )
+        meta = read_meta(z)
     return json.dumps({"file": path.name, "bytes": path.stat().st_size, **meta})

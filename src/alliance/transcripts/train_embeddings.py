@@ -24,6 +24,7 @@ from alliance.transcripts.embeddings import (
 )
 from alliance.transcripts.minilm import load_base
 from alliance.transcripts.model import BEHAVIOURS, TALK_TYPES
+from alliance.transcripts.weights import save_weights
 
 EPOCHS = 5
 BATCH = 32
@@ -244,7 +245,4 @@ def save(model: ContextCoder, path: Path, meta: dict[str, str]) -> None:
     arrays["rank"] = np.array(model.rank)
     arrays["alpha"] = np.array(model.alpha)
     arrays["paired"] = np.array(int(model.paired))
-    arrays["meta_keys"] = np.array(list(meta.keys()))
-    arrays["meta_values"] = np.array(list(meta.values()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+    save_weights(path, arrays, meta)

@@ -25,7 +25,6 @@ def _sessions_page(request: Request, viewer: Viewer, refused: Refused | None = N
         request,
         "account_sessions.html",
         {
-            "viewer": viewer,
             "sessions": rows,
             "reset_notice": notice,
             "idle_minutes": request.app.state.settings.session_idle_minutes,

@@ -38,7 +38,6 @@ def _users_page(
         request,
         "admin_users.html",
         {
-            "viewer": viewer,
             "users": rows,
             "tokens": api_tokens,
             "now": utc_now(),
@@ -103,7 +102,6 @@ def _account_page(
         request,
         "admin_user.html",
         {
-            "viewer": viewer,
             "u": account,
             "role_options": [(role, role.capitalize()) for role in ROLES],
             "supervisor_options": [("", "None")]
@@ -183,7 +181,6 @@ def _break_glass_page(
         request,
         "admin_break_glass.html",
         {
-            "viewer": viewer,
             "grants": grants,
             "minutes": break_glass.GRANT_MINUTES,
             "reason_min": break_glass.REASON_MIN,
@@ -229,7 +226,7 @@ def _schedules_page(
     return page(
         request,
         "admin_schedules.html",
-        {"viewer": viewer, "rows": rows, "instruments": list_instruments(), "offers": offers},
+        {"rows": rows, "instruments": list_instruments(), "offers": offers},
         refused=refused,
     )
 

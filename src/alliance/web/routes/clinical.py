@@ -90,7 +90,7 @@ def chart_spec(request: Request, viewer: Viewer, detail: EpisodeDetail) -> dict[
 @router.get("/caseload", response_class=HTMLResponse)
 def caseload_page(request: Request, viewer: Therapist) -> HTMLResponse:
     rows = caseload_audited(request.app.state.engine, request.app.state.writer, viewer)
-    return page(request, "caseload.html", {"viewer": viewer, "rows": rows})
+    return page(request, "caseload.html", {"rows": rows})
 
 
 @router.get("/episodes/{episode_id}", response_class=HTMLResponse)
@@ -100,7 +100,7 @@ def chart_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLResp
     return page(
         request,
         "chart.html",
-        {"viewer": viewer, "e": detail, "spec_json": json.dumps(spec).replace("</", "<\\/")},
+        {"e": detail, "spec_json": json.dumps(spec).replace("</", "<\\/")},
     )
 
 
@@ -113,7 +113,7 @@ def _episode_page(
     return page(
         request,
         "episode.html",
-        {"viewer": viewer, "e": detail, "instruments": list_instruments(), "schedule": schedule},
+        {"e": detail, "instruments": list_instruments(), "schedule": schedule},
         refused=refused,
     )
 
@@ -387,7 +387,6 @@ def _close_confirm_page(
         request,
         "close_confirm.html",
         {
-            "viewer": viewer,
             "e": detail,
             "values": form,
             "warnings": warnings,
@@ -455,7 +454,6 @@ def render_session(
     typed = refused.values if refused else {}
     paper_id = typed.get("instrument") or request.query_params.get("paper") or ""
     context: dict[str, Any] = {
-        "viewer": viewer,
         "e": detail,
         "s": session,
         "instruments": list_instruments(),
@@ -677,7 +675,7 @@ def report_page(request: Request, viewer: Clinician, episode_id: int) -> HTMLRes
     return page(
         request,
         "report.html",
-        {"viewer": viewer, "r": report, "episode_id": episode_id, "chart_svg": svg},
+        {"r": report, "episode_id": episode_id, "chart_svg": svg},
     )
 
 

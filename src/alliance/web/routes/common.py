@@ -76,7 +76,11 @@ def page(
     status_code: int = 200,
     refused: Refused | None = None,
 ) -> HTMLResponse:
-    """Render a page; a refused form is shown again with its errors and values, as a 400."""
+    """Render a page; a refused form is shown again with its errors and values, as a 400.
+
+    The page's `viewer` is the request's signed-in user (require_role puts it on the request);
+    a page for no one (sign-in, the client's form) passes `"viewer": None`.
+    """
     if refused is not None:
         context.update(errors=refused.errors, values=refused.values)
         status_code = 400

@@ -27,7 +27,7 @@ def _wording_page(request: Request, viewer: Viewer, refused: Refused | None = No
     return page(
         request,
         "admin_wording.html",
-        {"viewer": viewer, "offers": offers, "licensed": needs},
+        {"offers": offers, "licensed": needs},
         refused=refused,
     )
 
@@ -69,7 +69,7 @@ def _crisis_page(request: Request, viewer: Viewer, refused: Refused | None = Non
     return page(
         request,
         "admin_crisis.html",
-        {"viewer": viewer, "info": info, "default_text": risk.DEFAULT_CRISIS_TEXT},
+        {"info": info, "default_text": risk.DEFAULT_CRISIS_TEXT},
         refused=refused,
     )
 

@@ -24,15 +24,13 @@ def goal_lines(text: str | None) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _new_client_page(
-    request: Request, viewer: Viewer, refused: Refused | None = None
-) -> HTMLResponse:
-    return page(request, "client_new.html", {"viewer": viewer}, refused=refused)
+def _new_client_page(request: Request, refused: Refused | None = None) -> HTMLResponse:
+    return page(request, "client_new.html", {}, refused=refused)
 
 
 @router.get("/clients/new", response_class=HTMLResponse)
 def new_client_page(request: Request, viewer: Therapist) -> HTMLResponse:
-    return _new_client_page(request, viewer)
+    return _new_client_page(request)
 
 
 def _add_client(conn: Connection, viewer: Viewer, form: dict[str, str]) -> tuple[str, int]:
@@ -72,7 +70,7 @@ async def add_client(request: Request, viewer: Therapist) -> Response:
         request,
         lambda conn, form: _add_client(conn, viewer, form),
         lambda added: _client_added(request, added),
-        lambda refused: _new_client_page(request, viewer, refused),
+        lambda refused: _new_client_page(request, refused),
         form_name="client",
     )
 
@@ -83,7 +81,7 @@ def _client_page(
     with tx(request) as conn:
         client = practice.client_detail(conn, viewer, client_id)
         consent = contact.contact_consent(conn, viewer, client_id)
-    context = {"viewer": viewer, "client": client, "contact_consent": consent}
+    context = {"client": client, "contact_consent": consent}
     return page(request, "client.html", context, refused=refused)
 
 
@@ -155,7 +153,6 @@ def closed_page(request: Request, viewer: Clinician) -> HTMLResponse:
         request,
         "closed.html",
         {
-            "viewer": viewer,
             "rows": rows,
             "therapists": names,
             "values": dict(query),
@@ -173,7 +170,7 @@ def _incident_page(
     return page(
         request,
         "incident.html",
-        {"viewer": viewer, "i": item, "can_act": incidents.can_act(viewer, item)},
+        {"i": item, "can_act": incidents.can_act(viewer, item)},
         refused=refused,
     )
 

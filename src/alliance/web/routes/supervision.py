@@ -23,21 +23,13 @@ Supervisor = Annotated[Viewer, Depends(require_role("supervisor"))]
 @router.get("/supervision", response_class=HTMLResponse)
 def supervision_page(request: Request, viewer: Supervisor) -> HTMLResponse:
     with tx(request) as conn:
-        people = supervisees(conn, viewer)
-        figures = clinic_table(conn, viewer)
-        incidents = open_incidents(conn, viewer)
-        password_resets = resets.for_supervisor(conn, viewer)
-    return page(
-        request,
-        "supervision.html",
-        {
-            "viewer": viewer,
-            "people": people,
-            "figures": figures,
-            "incidents": incidents,
-            "password_resets": password_resets,
-        },
-    )
+        context = {
+            "people": supervisees(conn, viewer),
+            "figures": clinic_table(conn, viewer),
+            "incidents": open_incidents(conn, viewer),
+            "password_resets": resets.for_supervisor(conn, viewer),
+        }
+    return page(request, "supervision.html", context)
 
 
 @router.get("/supervision/therapists/{therapist_id}", response_class=HTMLResponse)
@@ -46,4 +38,4 @@ def therapist_caseload(request: Request, viewer: Supervisor, therapist_id: int) 
         if therapist_id not in Access(conn, viewer).therapists():
             raise HTTPException(404, "therapist not found")
         rows = caseload(conn, viewer, therapist_id)
-    return page(request, "caseload.html", {"viewer": viewer, "rows": rows, "supervising": True})
+    return page(request, "caseload.html", {"rows": rows, "supervising": True})

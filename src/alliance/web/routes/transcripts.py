@@ -152,5 +152,5 @@ def practice_page(request: Request, viewer: Clinician) -> HTMLResponse:
     """The therapist's coded sessions over time, beside the client's ratings of each."""
     with tx(request) as conn:
         rows = transcript_practice.practice_trends(conn, viewer)
-    context: dict[str, Any] = {"viewer": viewer, "rows": rows}
+    context: dict[str, Any] = {"rows": rows}
     return page(request, "transcript_practice.html", context)
