@@ -37,14 +37,23 @@
     track.hidden = false;
     state.hidden = false;
     show();
+    // Focus is let go once more after the browser's own handling of the tap, which may focus it
+    // again after pointerup.
+    function letGo() {
+      slider.blur();
+      window.setTimeout(function () { slider.blur(); }, 0);
+    }
     slider.addEventListener("input", answer);
-    slider.addEventListener("change", answer);
+    slider.addEventListener("change", function () {
+      answer();
+      letGo();
+    });
     // A tap exactly on the hidden middle changes nothing, so no input event: count it anyway.
     // Then let go of the focus the tap gave the slider: a focused element reaches assistive
     // tech whatever aria-hidden says, and the next Tab goes on to the number field.
     slider.addEventListener("pointerup", function () {
       answer();
-      slider.blur();
+      letGo();
     });
     typed.addEventListener("input", show);
   });
