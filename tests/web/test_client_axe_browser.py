@@ -450,8 +450,18 @@ def test_it_gives_an_untouched_line_no_value_and_shows_both_ends(
     assert answered != ""
     assert 0.7 <= float(answered) / instrument.scale_of(items[0]).high <= 0.9
     expect(page.locator(f"#state{first}")).to_contain_text("Your answer")
-    # Chromium updates its accessibility tree after the DOM: wait for the answer to reach it.
-    for _ in range(50):
+    # The tap's focus is let go: the slider is neither focused nor exposed in the DOM.
+    page.wait_for_function(
+        "() => !document.activeElement || document.activeElement.type !== 'range'",
+        timeout=20_000,
+    )
+    assert slider.get_attribute("aria-hidden") == "true"
+    # Chromium updates its accessibility tree after the DOM, lazily and later still on a loaded
+    # machine: let frames render between reads, for up to 20 s, until the answer reaches it.
+    for _ in range(200):
+        page.evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+        )
         controls = _values(page)
         if controls and controls[0][2] != "" and len(controls) == len(items):
             break
