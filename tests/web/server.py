@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from sqlalchemy import Engine, select
@@ -22,6 +23,20 @@ from alliance.store.demo import DemoAccount, populate
 from alliance.store.engine import make_engine
 from alliance.store.migrate import upgrade
 from alliance.web import create_app
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+
+@contextmanager
+def chromium(executable: Path, args: list[str]) -> Iterator[Browser]:
+    """Chromium from the system's packages, launched once for a module's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(executable), args=args)
+        yield launched
+        launched.close()
 
 
 @dataclass

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from alliance.cli import main
 from alliance.instruments import load_instrument, score
 from tests.conftest import read_utc_clock
-from tests.web.server import LiveServer, live_server
+from tests.web.server import LiveServer, chromium, live_server
 
 pytestmark = pytest.mark.browser
 
@@ -37,7 +37,7 @@ if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing but ALLIANCE_REQUIRE_BROWSER=1")
     pytest.skip(f"{CHROMIUM} is not installed: browser tests skipped", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 SCHEDULE = {"phq9": "every:4", "gad7": "1,4,8,12 before", "core10": "every after"}
 # Answers chosen by item (all scored by the instrument's own key below); no risk item endorsed.
@@ -63,10 +63,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(CHROMIUM, ARGS) as launched:
+        yield launched
 
 
 def shot(page: Page, name: str) -> None:

@@ -28,12 +28,12 @@ from alliance.services.passwords import hash_password
 from alliance.store import tables as t
 from alliance.store.access import Viewer
 from alliance.store.base import utc_now
-from tests.web.server import LiveServer, live_demo_server
+from tests.web.server import LiveServer, chromium, live_demo_server
 from tests.web.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, ViewportSize, expect  # noqa: E402
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "axe"
@@ -94,10 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(CHROMIUM, ARGS) as launched:
+        yield launched
 
 
 def _episode(server: LiveServer) -> tuple[int, int]:

@@ -12,12 +12,12 @@ from alliance.services import links
 from alliance.services.passwords import hash_password
 from alliance.store import tables as t
 from alliance.store.access import Viewer
-from tests.web.server import LiveServer, live_demo_server
+from tests.web.server import LiveServer, chromium, live_demo_server
 from tests.web.test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, ViewportSize, expect  # noqa: E402
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
 PASSWORD = "a calm test password 42"
@@ -50,10 +50,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(CHROMIUM, ARGS) as launched:
+        yield launched
 
 
 def _open_episode(server: LiveServer) -> tuple[int, int]:

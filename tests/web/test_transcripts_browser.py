@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from alliance.cli import main
 from tests.conftest import read_utc_clock
-from tests.web.server import LiveServer, live_server
+from tests.web.server import LiveServer, chromium, live_server
 from tests.web.test_first_run_browser import ARGS, CHROMIUM, add_user, sign_in_first_time, sign_out
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "transcripts"
 FILES = Path(__file__).resolve().parent / "transcript_files"
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium(CHROMIUM, ARGS) as launched:
+        yield launched
 
 
 def shot(page: Page, name: str) -> None:
