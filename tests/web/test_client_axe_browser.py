@@ -437,8 +437,28 @@ def test_it_gives_an_untouched_line_no_value_and_shows_both_ends(
                 assert box["x"] >= 0
                 assert box["x"] + box["width"] <= PHONE["width"]
     _shot(page, f"{measure}-line-ends-text-200")
-    page.evaluate("() => { document.documentElement.style.fontSize = ''; }")
-    # Tapping the line answers it; that value, and only it, reaches assistive tech.
+    page.context.close()
+    # Tapping the line answers it; that value, and only it, reaches assistive tech. Chromium's
+    # accessibility tree sometimes stops following a loaded page after a tap (seen only with
+    # the whole suite running on two cores), so the tap is tried on up to three fresh pages;
+    # a slider that really stayed exposed would fail every time.
+    for _ in range(3):
+        answered, controls = _tap_first_line(browser, server, measure)
+        if [role for role, _, _ in controls] == ["spinbutton"] * len(items):
+            break
+    assert [role for role, _, _ in controls] == ["spinbutton"] * len(items), controls
+    assert float(controls[0][2]) == pytest.approx(float(answered)), controls
+    assert [value for _, _, value in controls[1:]] == [""] * (len(items) - 1), controls
+
+
+def _tap_first_line(
+    browser: Browser, server: LiveServer, measure: str
+) -> tuple[str, list[tuple[str, str, str]]]:
+    """Tap the first line at 80% on a fresh form: the answer and what reaches assistive tech."""
+    instrument = _shown(server, measure)
+    items = instrument.form_items
+    page = _phone(browser)
+    _form(page, server, measure)
     first = items[0].id
     slider = page.locator(f"#slide{first}")
     box = slider.bounding_box()
@@ -464,7 +484,5 @@ def test_it_gives_an_untouched_line_no_value_and_shows_both_ends(
         if controls and controls[0][2] != "" and len(controls) == len(items):
             break
         page.wait_for_timeout(100)
-    assert [role for role, _, _ in controls] == ["spinbutton"] * len(items), controls
-    assert float(controls[0][2]) == pytest.approx(float(answered)), controls
-    assert [value for _, _, value in controls[1:]] == [""] * (len(items) - 1), controls
     page.context.close()
+    return answered, controls
