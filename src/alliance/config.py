@@ -354,13 +354,13 @@ class Settings(BaseSettings):
         ),
     ] = "21:00-08:00"
     reminder_after_hours: Annotated[
-        int,
+        float,
         Field(
             default=24,
-            ge=1,
+            ge=0.001,
             le=24 * 14,
             description="Hours after the last message before a reminder, if the check-in is "
-            "not done.",
+            "not done (fractions allowed: 0.5 is half an hour).",
         ),
     ] = 24
     reminder_max: Annotated[

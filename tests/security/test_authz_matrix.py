@@ -137,6 +137,8 @@ RULES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/schedules"): ADMIN,
     ("GET", "/admin/mail"): ADMIN,
     ("POST", "/admin/mail/test"): ADMIN,
+    ("POST", "/admin/mail/server"): ADMIN,
+    ("POST", "/admin/mail/server/remove"): ADMIN,
     ("GET", "/admin/wording"): ADMIN,
     ("POST", "/admin/wording"): ADMIN,
     ("GET", "/admin/crisis"): ADMIN,

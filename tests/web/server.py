@@ -72,7 +72,8 @@ def live_demo_server(folder: Path) -> Iterator[LiveServer]:
 
 
 @contextmanager
-def live_server(folder: Path, *, demo: bool) -> Iterator[LiveServer]:
+def live_server(folder: Path, *, demo: bool, **settings: object) -> Iterator[LiveServer]:
+    """The app on a random port; `settings` are passed on to it (outbox_poll_seconds=0.5)."""
     database_url = f"sqlite:///{folder / 'alliance.db'}"
     engine = make_engine(database_url)
     if demo:
@@ -81,7 +82,7 @@ def live_server(folder: Path, *, demo: bool) -> Iterator[LiveServer]:
     else:
         upgrade(engine)
         accounts = []
-    app = create_app(load_settings(database_url=database_url), engine=engine)
+    app = create_app(load_settings(database_url=database_url, **settings), engine=engine)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -13,6 +13,7 @@ import socket
 import ssl
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from email.message import EmailMessage
 
 from alliance.config import Settings, SmtpTarget
@@ -22,13 +23,41 @@ TIMEOUT_S = 20.0
 ANSWER_CHARS = 300
 
 
-class GatewayError(AllianceError):
-    """A gateway refused or could not be reached; `retry` says whether trying later may help."""
+NOT_SET_UP = (
+    "email is not set up: the admin sets the mail server on the Email and text messages page "
+    "(/admin/mail), or ALLIANCE_SMTP_URL and ALLIANCE_MAIL_FROM"
+)
 
-    def __init__(self, reason: str, *, retry: bool) -> None:
+
+@dataclass(frozen=True)
+class MailServer:
+    """Where email goes and who sends it; `source` says where it was set, for the pages."""
+
+    target: SmtpTarget
+    mail_from: str
+    source: str  # "environment" (ALLIANCE_SMTP_URL) or "admin page" (/admin/mail)
+
+
+def environment_mail(settings: Settings) -> MailServer | None:
+    """The mail server ALLIANCE_SMTP_URL and ALLIANCE_MAIL_FROM give, if both are set."""
+    target = settings.smtp
+    if target is None or settings.mail_from is None:
+        return None
+    return MailServer(target, settings.mail_from, "environment")
+
+
+class GatewayError(AllianceError):
+    """A gateway refused or could not be reached; `retry` says whether trying later may help.
+
+    `stage` says what failed: "connect" (host or port), "tls", "login" (user or password) or
+    "send", so a form can put the reason beside the field to mend.
+    """
+
+    def __init__(self, reason: str, *, retry: bool, stage: str = "send") -> None:
         super().__init__(reason[:ANSWER_CHARS])
         self.reason = reason[:ANSWER_CHARS]
         self.retry = retry
+        self.stage = stage
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -44,10 +73,12 @@ def _connect(target: SmtpTarget) -> smtplib.SMTP:
             return smtplib.SMTP_SSL(target.host, target.port, timeout=TIMEOUT_S, context=context)
         client = smtplib.SMTP(target.host, target.port, timeout=TIMEOUT_S)
     except ssl.SSLError as exc:
-        raise GatewayError(f"TLS with {where} failed: {exc.reason or exc}", retry=False) from None
+        raise GatewayError(
+            f"TLS with {where} failed: {exc.reason or exc}", retry=False, stage="tls"
+        ) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise GatewayError(
-            f"cannot reach the mail server {where}: {_why(exc)}", retry=True
+            f"cannot reach the mail server {where}: {_why(exc)}", retry=True, stage="connect"
         ) from None
     try:
         client.ehlo()
@@ -57,15 +88,20 @@ def _connect(target: SmtpTarget) -> smtplib.SMTP:
         elif not target.loopback:
             raise GatewayError(
                 f"{where} does not offer STARTTLS; mail is sent in the clear only to a server "
-                "on this machine (smtp_url: use smtps:// or a server with STARTTLS)",
+                "on this machine (use TLS from the start, smtps://, or a server with STARTTLS)",
                 retry=False,
+                stage="tls",
             )
     except ssl.SSLError as exc:
         client.close()
-        raise GatewayError(f"TLS with {where} failed: {exc.reason or exc}", retry=False) from None
+        raise GatewayError(
+            f"TLS with {where} failed: {exc.reason or exc}", retry=False, stage="tls"
+        ) from None
     except (OSError, smtplib.SMTPException) as exc:
         client.close()
-        raise GatewayError(f"the mail server {where} failed: {_why(exc)}", retry=True) from None
+        raise GatewayError(
+            f"the mail server {where} failed: {_why(exc)}", retry=True, stage="connect"
+        ) from None
     return client
 
 
@@ -89,32 +125,32 @@ def _login(client: smtplib.SMTP, target: SmtpTarget) -> None:
     except smtplib.SMTPAuthenticationError as exc:
         raise GatewayError(
             f"the mail server refused the login of user {target.username!r}: "
-            f"{_reply(exc.smtp_code, exc.smtp_error)} (smtp_url)",
+            f"{_reply(exc.smtp_code, exc.smtp_error)}; check the user and password",
             retry=False,
+            stage="login",
         ) from None
     except smtplib.SMTPNotSupportedError:
         raise GatewayError(
-            "the mail server offers no login; leave user and password out of smtp_url",
+            "the mail server offers no login; leave the user and password out",
             retry=False,
+            stage="login",
         ) from None
 
 
-def send_email(settings: Settings, to: str, subject: str, body: str) -> str:
+def send_email(server: MailServer | None, to: str, subject: str, body: str) -> str:
     """Send one plain-text email; the server's answer to the message, e.g. '250 OK'."""
-    target = settings.smtp
-    if target is None or settings.mail_from is None:
-        raise GatewayError(
-            "email is not set up: set ALLIANCE_SMTP_URL and ALLIANCE_MAIL_FROM", retry=False
-        )
+    if server is None:
+        raise GatewayError(NOT_SET_UP, retry=False)
+    target = server.target
     message = EmailMessage()
-    message["From"] = settings.mail_from
+    message["From"] = server.mail_from
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
     client = _connect(target)
     try:
         _login(client, target)
-        code, text = client.mail(settings.mail_from)
+        code, text = client.mail(server.mail_from)
         if code != 250:
             raise GatewayError(
                 f"the sender was refused: {_reply(code, text)}", retry=code >= 400 and code < 500
@@ -139,13 +175,10 @@ def send_email(settings: Settings, to: str, subject: str, body: str) -> str:
             client.close()
 
 
-def check_email_setup(settings: Settings) -> tuple[str, str]:
+def check_email_setup(target: SmtpTarget | None) -> tuple[str, str]:
     """Connect and log in without sending: the server's answer and how the line is secured."""
-    target = settings.smtp
     if target is None:
-        raise GatewayError(
-            "email is not set up: set ALLIANCE_SMTP_URL and ALLIANCE_MAIL_FROM", retry=False
-        )
+        raise GatewayError(NOT_SET_UP, retry=False)
     client = _connect(target)
     try:
         _login(client, target)

@@ -10,18 +10,16 @@ the outbox, like `client_links`, gives a copy of the database no way into a form
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Connection, select
 
 from alliance.config import Settings
 from alliance.errors import FormError
+from alliance.services import mail_settings, sealing
 from alliance.store import audit
 from alliance.store import tables as t
 from alliance.store.access import Access, Viewer
@@ -30,6 +28,7 @@ from alliance.store.base import as_utc, insert_id, utc_now
 if TYPE_CHECKING:
     from alliance.services.links import NewLink
 
+LINK_PURPOSE = "outbox link"
 CHANNELS = {"email": "email", "sms": "text message"}
 # How pages name the stored values.
 KIND_WORDS = {"invitation": "Invitation", "reminder": "Reminder", "risk": "Risk notification"}
@@ -42,21 +41,13 @@ STATE_WORDS = {
 }
 
 
-def _fernet(key: str) -> Fernet:
-    digest = hashlib.sha256(b"alliance outbox link\x00" + key.encode("utf-8")).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
 def seal(key: str, url: str) -> str:
-    return _fernet(key).encrypt(url.encode("utf-8")).decode("ascii")
+    return sealing.seal(key, LINK_PURPOSE, url)
 
 
 def unseal(key: str, sealed: str) -> str | None:
     """The link, or None when it was sealed with another key (the secret key was changed)."""
-    try:
-        return _fernet(key).decrypt(sealed.encode("ascii")).decode("utf-8")
-    except InvalidToken:
-        return None
+    return sealing.unseal(key, LINK_PURPOSE, sealed)
 
 
 def mask(address: str | None) -> str:
@@ -75,9 +66,11 @@ def link_url(base_url: str, token: str, settings: Settings) -> str:
     return f"{str(public or base_url).rstrip('/')}/f/{token}"
 
 
-def _gateway_ready(settings: Settings, channel: str) -> None:
-    if channel == "email" and settings.smtp_url is None:
-        raise FormError({"channel": "email is not set up: the admin sets ALLIANCE_SMTP_URL"})
+def _gateway_ready(conn: Connection, settings: Settings, channel: str) -> None:
+    if channel == "email" and not mail_settings.email_ready(conn, settings):
+        raise FormError(
+            {"channel": "email is not set up: an admin sets the mail server on /admin/mail"}
+        )
     if channel == "sms" and settings.sms_url is None:
         raise FormError(
             {"channel": "text messages are not set up: the admin sets ALLIANCE_SMS_URL"}
@@ -134,7 +127,7 @@ def queue_invitation(
     now = now or utc_now()
     if link.used_at is not None or as_utc(link.expires_at) <= now:
         raise FormError({"link": "this link was used or has expired; create a new one"})
-    _gateway_ready(settings, channel)
+    _gateway_ready(conn, settings, channel)
     recipient = _contact(conn, link.episode_id, channel)
     message_id = insert_id(
         conn,
@@ -167,7 +160,7 @@ def automatic_channel(conn: Connection, settings: Settings, episode_id: int) -> 
     ).first()
     if identity is None or identity.contact_consent_at is None:
         return None
-    if settings.smtp_url is not None and identity.email:
+    if identity.email and mail_settings.email_ready(conn, settings):
         return "email"
     if settings.sms_url is not None and identity.phone:
         return "sms"

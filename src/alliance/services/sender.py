@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Integer, Row, func, select, update
 
 from alliance.config import Settings, parse_quiet_hours
-from alliance.services.gateways import GatewayError, send_email, send_sms
+from alliance.services import mail_settings
+from alliance.services.gateways import GatewayError, MailServer, send_email, send_sms
 from alliance.services.outbox import unseal
 from alliance.store import tables as t
 from alliance.store.base import as_utc, count_rows, insert_id, utc_now
@@ -137,20 +138,28 @@ def _claim(engine: Engine, message_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
+@dataclass(frozen=True)
+class Prepared:
+    row: Row[Any]
+    draft: Draft | str
+    mail: MailServer | None
+
+
 def _draft(
     engine: Engine, message_id: int, settings: Settings, key: str, now: datetime
-) -> tuple[Row[Any], Draft | str]:
+) -> Prepared:
     with engine.connect() as conn:
         row = conn.execute(select(m).where(m.c.id == message_id)).one()
+        mail = mail_settings.mail_server(conn, settings, key) if row.channel == "email" else None
         if row.kind == "risk":
-            return row, _risk_draft(row, settings)
-        return row, _client_draft(conn, row, settings, key, now)
+            return Prepared(row, _risk_draft(row, settings), mail)
+        return Prepared(row, _client_draft(conn, row, settings, key, now), mail)
 
 
-def _deliver(settings: Settings, channel: str, draft: Draft) -> str:
-    if channel == "sms":
+def _deliver(settings: Settings, prepared: Prepared, draft: Draft) -> str:
+    if prepared.row.channel == "sms":
         return send_sms(settings, draft.to, draft.body)
-    return send_email(settings, draft.to, draft.subject, draft.body)
+    return send_email(prepared.mail, draft.to, draft.subject, draft.body)
 
 
 def _after_failure(
@@ -169,14 +178,20 @@ def send_one(engine: Engine, message_id: int, settings: Settings, key: str, now:
     """Claim, send and record one due message; what became of it (a RunSummary field)."""
     if not _claim(engine, message_id, now):
         return "skipped"
-    row, draft = _draft(engine, message_id, settings, key, now)
+    try:
+        prepared = _draft(engine, message_id, settings, key, now)
+    except GatewayError as error:  # the stored mail password cannot be opened
+        with engine.begin() as conn:
+            _finish(conn, message_id, state="failed", last_answer=error.reason)
+        return "failed"
+    row, draft = prepared.row, prepared.draft
     if isinstance(draft, str):
         state = "failed" if draft.startswith("failed") else "cancelled"
         with engine.begin() as conn:
             _finish(conn, message_id, state=state, last_answer=draft)
         return state if state == "failed" else "cancelled"
     try:
-        answer = _deliver(settings, row.channel, draft)
+        answer = _deliver(settings, prepared, draft)
     except GatewayError as error:
         values = _after_failure(row, error, settings, now)
         with engine.begin() as conn:

@@ -554,6 +554,24 @@ crisis_info = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# The clinic's mail server as the admin set it on /admin/mail (migration 0012): one row for the
+# install. The password is sealed with the secret key (alliance.services.sealing); the
+# ALLIANCE_SMTP_URL setting, when set, wins over this row.
+mail_server = Table(
+    "mail_server",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("host", String(253), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("security", String(10), nullable=False),
+    Column("username", String(254), nullable=True),
+    Column("sealed_password", Text, nullable=True),
+    Column("mail_from", String(254), nullable=False),
+    Column("updated_by", ForeignKey("users.id"), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("security IN ('starttls', 'implicit')", name="security"),
+)
+
 # A form sent by a client with a risk item endorsed: the treating therapist sees a banner until
 # they acknowledge it (migration 0009). It holds no answer, only which form and episode.
 risk_notices = Table(
