@@ -140,6 +140,7 @@ def admin_sets_up_the_clinic(page: Page, server: LiveServer, mailbox: Mailbox) -
     page.locator("tr", has_text="tess").get_by_role("link", name="Edit").click()
     page.get_by_label("Email (for risk notifications)").fill(THERAPIST)
     page.get_by_role("button", name="Save").click()
+    page.locator("tr", has_text="tess").get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Email (for risk notifications)")).to_have_value(THERAPIST)
 
     page.goto(f"{server.url}/admin/schedules")
