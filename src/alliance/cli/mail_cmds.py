@@ -53,8 +53,7 @@ def mail_test(address: str, database_url: str | None) -> None:
     greeting, how = gateways.check_email_setup(server.target)
     where = "by ALLIANCE_SMTP_URL" if server.source == "environment" else "on the admin page"
     click.echo(
-        f"Connected to {server.target.host}:{server.target.port} ({how}), set {where}: "
-        f"{greeting}"
+        f"Connected to {server.target.host}:{server.target.port} ({how}), set {where}: {greeting}"
     )
     answer = gateways.send_email(server, address.strip(), "Alliance: a test message", text)
     click.echo(f"Sent. The gateway answered: {answer}")
