@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from alliance.domain import Attendance, DomainError, Session, check_next_session
 from alliance.store import audit
@@ -69,7 +69,38 @@ def record_session(
             created_at=now,
         )
         audit.record(conn, actor, "create", "session", session_id, now=now)
+        if kind == Attendance.ATTENDED:
+            _place_forms_between_sessions(conn, actor, episode_id, session_id, held_on, now)
     return session_id
+
+
+def _place_forms_between_sessions(
+    conn: Connection,
+    actor: Actor,
+    episode_id: int,
+    session_id: int,
+    held_on: date,
+    now: datetime,
+) -> None:
+    """Forms answered through a link made for no session (the API's session_id left out) are
+    charted at the next attended session on or after the day they were answered, as measures
+    given before a session are; each placement is audited."""
+    a = administrations
+    day_after = datetime.combine(held_on + timedelta(days=1), time(), UTC)
+    waiting = (
+        conn.execute(
+            select(a.c.id).where(
+                a.c.episode_id == episode_id,
+                a.c.session_id.is_(None),
+                a.c.created_at < day_after,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for administration_id in waiting:
+        conn.execute(update(a).where(a.c.id == administration_id).values(session_id=session_id))
+        audit.record(conn, actor, "place", "administration", administration_id, now=now)
 
 
 def set_attendance(

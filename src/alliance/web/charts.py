@@ -169,13 +169,25 @@ def _marker_layer(marks: list[ChartMarker], kind: str, shape: str, x: Spec, y_sc
     )
 
 
+MAX_TICKS = 12
+
+
+def session_ticks(x_domain: tuple[float, float]) -> list[int]:
+    """Whole session numbers for the axis, at most MAX_TICKS of them (every 2nd, 3rd … when
+    there are more): left to itself, Vega-Lite puts ticks at half sessions on a short axis and
+    the integer format shows them as 1, 1, 2, 2, 3."""
+    last = int(x_domain[1] - 0.5)
+    step = -(-last // MAX_TICKS)
+    return list(range(1, last + 1, step))
+
+
 def _row(data: ChartData, instrument: str, x_domain: tuple[float, float], first: bool) -> Spec:
     """One instrument's row: stages, expected band, cutoff, the score line, ruptures and repairs."""
     points = [p for p in data.points if p.instrument == instrument]
     label = points[0].label
     colour = PALETTE["alliance"] if points[0].kind == "alliance" else PALETTE["outcome"]
     low, high = data.y_domains[instrument]
-    axis = {"format": "d", "tickMinStep": 1}
+    axis = {"format": "d", "values": session_ticks(x_domain)}
     x_scale = {"domain": list(x_domain), "nice": False}
     x = _field("session", "quantitative", axis=axis, scale=x_scale, title="Session")
     y_scale = {"domain": [low, high]}

@@ -193,7 +193,11 @@ class AcknowledgeCreate(BaseModel):
 
 
 class LinkCreate(BaseModel):
-    session_id: int | None = None
+    session_id: int | None = Field(
+        default=None,
+        description="The session the form is for. Left out, the answered form waits and is "
+        "charted at the next attended session recorded on or after the day it was answered.",
+    )
     instrument: str = Field(max_length=40)
 
 
