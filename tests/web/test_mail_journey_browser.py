@@ -26,17 +26,27 @@ from pathlib import Path
 
 import pytest
 
-from alliance.instruments import load_instrument, score
+from alliance.instruments import load_instrument
 from alliance.services.risk import DEFAULT_CRISIS_TEXT
-from tests.conftest import read_utc_clock
 from tests.web.gateways import Mailbox, smtp_server
+from tests.web.journeys import (
+    add_client,
+    answer_on_a_phone,
+    create_therapist,
+    first_admin,
+    points,
+    record_sessions,
+    save_schedule,
+    shooter,
+    sign_in_first_time,
+    total,
+)
 from tests.web.server import LiveServer, chromium, live_server
-from tests.web.test_checkins_browser import first_admin, points, sign_in_first_time
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "mail-journey"
+shot = shooter(Path(__file__).resolve().parents[2] / "test-artifacts" / "mail-journey")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 if not CHROMIUM.exists():
@@ -58,13 +68,6 @@ ANSWERS = {
 }
 # A reminder 21.6 s after the invitation: long enough to answer one check-in first.
 REMINDER_AFTER_HOURS = 0.006
-
-
-def total(instrument_id: str) -> float:
-    answers = {str(n): float(v) for n, v in enumerate(ANSWERS[instrument_id], start=1)}
-    result = score(load_instrument(instrument_id), answers).total
-    assert result is not None
-    return float(result)
 
 
 def daytime_quiet_hours() -> str:
@@ -99,11 +102,6 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def body(mail: Message) -> str:
     payload = mail.get_payload(decode=True)
     assert isinstance(payload, bytes)
@@ -130,12 +128,7 @@ def emailed_link(mail: Message) -> str:
 def admin_sets_up_the_clinic(page: Page, server: LiveServer, mailbox: Mailbox) -> str:
     """A therapist account with an email, the schedule, the mail server; the therapist's OTP."""
     sign_in_first_time(page, server.url, "ada", first_admin(server), "admin passphrase 2026")
-    form = page.locator("form[action='/admin/users']")
-    form.get_by_label("Username").fill("tess")
-    form.get_by_label("Display name").fill("Tess Therapist")
-    form.get_by_label("Role").select_option("therapist")
-    form.get_by_role("button", name="Create account").click()
-    otp = page.locator("#otp").inner_text()
+    otp = create_therapist(page)
     page.goto(f"{server.url}/admin/users")
     page.locator("tr", has_text="tess").get_by_role("link", name="Edit").click()
     page.get_by_label("Email (for risk notifications)").fill(THERAPIST)
@@ -143,12 +136,7 @@ def admin_sets_up_the_clinic(page: Page, server: LiveServer, mailbox: Mailbox) -
     page.locator("tr", has_text="tess").get_by_role("link", name="Edit").click()
     expect(page.get_by_label("Email (for risk notifications)")).to_have_value(THERAPIST)
 
-    page.goto(f"{server.url}/admin/schedules")
-    for instrument, rule in SCHEDULE.items():
-        page.get_by_label("Measure").select_option(instrument)
-        page.get_by_label("Sessions").fill(rule)
-        page.get_by_role("button", name="Save rule").click()
-        expect(page.locator(".flash.ok")).to_contain_text("Schedule saved")
+    save_schedule(page, server.url, SCHEDULE)
 
     page.get_by_role("link", name="Messages").click()
     expect(page.locator("#mail-stored")).to_contain_text("No mail server yet")
@@ -181,45 +169,8 @@ def admin_sets_up_the_clinic(page: Page, server: LiveServer, mailbox: Mailbox) -
 
 def therapist_records_four_sessions(page: Page, server: LiveServer, otp: str) -> str:
     """A client who agreed to be contacted, sessions 1-4 today; session 4's page URL."""
-    today = read_utc_clock().today.isoformat()
     sign_in_first_time(page, server.url, "tess", otp, "therapist passphrase 1")
-    page.locator("#new-client").click()
-    form = page.locator("#client-form")
-    form.get_by_label("Name").fill("Robin Example")
-    form.get_by_label("E-mail").fill(CLIENT)
-    form.get_by_label("The client agrees to be sent check-ins").check()
-    form.get_by_label("Consent to treatment given on").fill(today)
-    form.get_by_role("button", name="Add the client and open the episode").click()
-    expect(page.locator(".flash.ok")).to_contain_text("added and their episode opened")
-    episode_url = page.url
-    for number in range(1, 5):
-        page.goto(episode_url)
-        sessions = page.locator("form[action$='/sessions']")
-        sessions.get_by_label("Date").fill(today)
-        sessions.get_by_role("button", name="Record session").click()
-        expect(page.locator("h2").first).to_contain_text(f"Session {number}")
-    return page.url
-
-
-def client_answers(browser: Browser, link: str, measures: list[str], tag: str) -> Page:
-    """The client answers every measure behind one link on a phone; the page after sending."""
-    phone = browser.new_context(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-    )
-    client = phone.new_page()
-    client.goto(link)
-    for n, instrument_id in enumerate(measures, start=1):
-        expect(client.locator("h1")).to_have_text(load_instrument(instrument_id).name)
-        if len(measures) > 1:
-            expect(client.locator("#checkin-progress")).to_contain_text(
-                f"Questionnaire {n} of {len(measures)}"
-            )
-        for item, value in enumerate(ANSWERS[instrument_id], start=1):
-            client.locator(f"#item{item}-{value}").check()
-        shot(client, f"{tag}-{n}-{instrument_id}-phone")
-        client.locator(".submit-row button").click()
-    expect(client.locator("h1")).to_have_text("Thank you")
-    return client
+    return record_sessions(page, add_client(page, email=CLIENT), 4)
 
 
 def no_sideways_scroll(page: Page) -> None:
@@ -254,7 +205,9 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
     shot(page, "03-session-4-check-ins-sent")
 
     # The client answers the before-session check-in from the email: crisis information at once.
-    client = client_answers(browser, emailed_link(invitation), ["phq9", "gad7"], "04-before")
+    client = answer_on_a_phone(
+        browser, emailed_link(invitation), ["phq9", "gad7"], ANSWERS, shot, "04-before"
+    )
     expect(client.locator("#crisis")).to_contain_text("Support is available now")
     expect(client.locator("#crisis")).to_contain_text(DEFAULT_CRISIS_TEXT[:60])
     shot(client, "05-crisis-after-sending-phone")
@@ -262,7 +215,8 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
 
     # The therapist is emailed at once: a risk item was endorsed, open Alliance; no answer.
     notice = wait_for(mailbox, THERAPIST, "A risk item was endorsed")
-    for leak in ("PHQ", "question 9", "item 9", "Robin", "more than half", str(int(total("phq9")))):
+    phq9_total = str(int(total(ANSWERS, "phq9")))
+    for leak in ("PHQ", "question 9", "item 9", "Robin", "more than half", phq9_total):
         assert leak not in body(notice), leak
         assert leak not in str(notice["Subject"]), leak
     page.goto(session_url)
@@ -272,7 +226,9 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
     reminder = wait_for(mailbox, CLIENT, "A reminder from Riverside Practice", after, seconds=90)
     reminded = [m for m in mailbox.to(CLIENT) if "A reminder" in body(m) and before in body(m)]
     assert reminded == [], "a reminder was sent for a check-in already done"
-    client = client_answers(browser, emailed_link(reminder), ["core10"], "06-after")
+    client = answer_on_a_phone(
+        browser, emailed_link(reminder), ["core10"], ANSWERS, shot, "06-after"
+    )
     client.context.close()
 
     page.goto(session_url)
@@ -289,7 +245,7 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
     expect(page.locator("#client-chart[data-rendered='1'] svg")).to_be_visible()
     for instrument_id in ANSWERS:
         label = load_instrument(instrument_id).short_name
-        assert {"session": 4, "total": total(instrument_id)} in points(page, label), label
+        assert {"session": 4, "total": total(ANSWERS, instrument_id)} in points(page, label), label
     shot(page, "09-chart-every-score")
 
     # Later passes of the sender send nothing more to the client for session 4.

@@ -7,6 +7,8 @@ background outbox, the page's test, `alliance mail test`) reads it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from click.testing import CliRunner
@@ -20,7 +22,7 @@ from alliance.web import create_app
 from tests.conftest import UtcClock
 from tests.web.clinic import Clinic
 from tests.web.conftest import send_csrf_token, sign_in
-from tests.web.gateways import smtp_server
+from tests.web.gateways import Mailbox, smtp_server
 from tests.web.server import free_port
 from tests.web.test_messages import (
     CLIENT_EMAIL,
@@ -52,6 +54,17 @@ def therapist_client(engine: Engine, clinic: Clinic, database_url: str) -> TestC
     send_csrf_token(client)
     sign_in(client, clinic.usernames["therapist"])
     return client
+
+
+@contextmanager
+def saved_server(
+    engine: Engine, clinic: Clinic, database_url: str
+) -> Iterator[tuple[Mailbox, TestClient]]:
+    """An SMTP server with a login, saved on the admin's page; the mailbox and the admin."""
+    with smtp_server(login=("clinic", PASSWORD)) as box:
+        admin = admin_client(engine, clinic, database_url)
+        assert admin.post("/admin/mail/server", data=server_form(box.port)).status_code == 200
+        yield box, admin
 
 
 def server_form(port: int, **changes: str) -> dict[str, str]:
@@ -185,9 +198,7 @@ def test_each_bad_field_is_named_and_nothing_is_tried_or_stored(
 def test_saving_again_without_a_password_keeps_it_and_a_new_user_needs_one(
     engine: Engine, clinic: Clinic, database_url: str
 ) -> None:
-    with smtp_server(login=("clinic", PASSWORD)) as box:
-        admin = admin_client(engine, clinic, database_url)
-        assert admin.post("/admin/mail/server", data=server_form(box.port)).status_code == 200
+    with saved_server(engine, clinic, database_url) as (box, admin):
         sealed = stored_rows(engine)[0].sealed_password
         again = admin.post(
             "/admin/mail/server",
@@ -226,9 +237,7 @@ def test_the_environment_wins_and_the_page_says_so(
 def test_removing_the_server_stops_email_and_a_changed_key_fails_with_the_reason(
     engine: Engine, clinic: Clinic, database_url: str, utc_clock: UtcClock
 ) -> None:
-    with smtp_server(login=("clinic", PASSWORD)) as box:
-        admin = admin_client(engine, clinic, database_url)
-        assert admin.post("/admin/mail/server", data=server_form(box.port)).status_code == 200
+    with saved_server(engine, clinic, database_url) as (box, admin):
         therapist = therapist_client(engine, clinic, database_url)
         with_contact(engine, therapist, clinic, consent=True)
         answer, _ = send_new_link(therapist, clinic, "email")
@@ -253,9 +262,7 @@ def test_removing_the_server_stops_email_and_a_changed_key_fails_with_the_reason
 def test_alliance_mail_test_uses_the_server_saved_on_the_page(
     engine: Engine, clinic: Clinic, database_url: str
 ) -> None:
-    with smtp_server(login=("clinic", PASSWORD)) as box:
-        admin = admin_client(engine, clinic, database_url)
-        assert admin.post("/admin/mail/server", data=server_form(box.port)).status_code == 200
+    with saved_server(engine, clinic, database_url) as (box, _admin):
         result = CliRunner().invoke(
             main,
             ["mail", "test", "you@example.org", "--db", database_url],
