@@ -7,6 +7,7 @@ background outbox, the page's test, `alliance mail test`) reads it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -280,3 +281,22 @@ def test_alliance_mail_test_uses_the_server_saved_on_the_page(
     )
     assert wrong_key.exit_code == 2
     assert "stored under another secret key" in wrong_key.output
+
+
+def test_the_users_page_says_which_therapist_gets_no_risk_email(
+    engine: Engine, clinic: Clinic, database_url: str
+) -> None:
+    admin = admin_client(engine, clinic, database_url)
+
+    def tess_row() -> str:
+        rows = re.findall(r"<tr>.*?</tr>", admin.get("/admin/users").text, re.S)
+        [row] = [r for r in rows if '<td data-label="Username">tess</td>' in r]
+        return str(row)
+
+    assert "No email: gets no risk notification" in tess_row()
+    saved = admin.post(
+        f"/admin/users/{clinic.therapist_id}",
+        data={"display_name": "Tess", "role": "therapist", "email": "tess@example.org"},
+    )
+    assert saved.status_code in (200, 303)
+    assert "No email" not in tess_row()

@@ -338,6 +338,7 @@ class UserRow:
     supervisor: str | None
     active: bool
     totp: bool = False
+    has_email: bool = False
 
 
 def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
@@ -351,6 +352,7 @@ def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
             u.c.role,
             u.c.active,
             u.c.totp_enabled,
+            u.c.email,
             supervisor.c.display_name.label("supervisor"),
         )
         .select_from(u.outerjoin(supervisor, supervisor.c.id == u.c.supervisor_id))
@@ -366,6 +368,7 @@ def list_users(conn: Connection, viewer: Viewer) -> list[UserRow]:
             r.supervisor,
             bool(r.active),
             bool(r.totp_enabled),
+            bool(r.email),
         )
         for r in rows
     ]
