@@ -14,10 +14,13 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Row, delete, select, update
 
 from alliance.config import Settings, SmtpTarget
+from alliance.domain import DomainError
+from alliance.domain.people import check_email
 from alliance.errors import FormError, NotVisibleError
 from alliance.services import gateways, sealing
 from alliance.services.gateways import GatewayError, MailServer
@@ -37,7 +40,6 @@ _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$"
 )
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Which field a failed check belongs beside (GatewayError.stage).
 _STAGE_FIELD = {"connect": "host", "tls": "security", "login": "password"}
 
@@ -64,18 +66,23 @@ class CheckedServer:
     mail_from: str
 
 
+def _row(conn: Connection) -> Row[Any] | None:
+    """The one kept mail server, if an admin saved one."""
+    return conn.execute(select(t.mail_server).order_by(t.mail_server.c.id).limit(1)).first()
+
+
 def _admin(viewer: Viewer) -> None:
     if viewer.role != "admin":
         raise NotVisibleError("the mail server is set by an admin")
 
 
 def stored(conn: Connection) -> StoredServer | None:
-    s, u = t.mail_server, t.users
-    row = conn.execute(
-        select(s, u.c.display_name).join(u, u.c.id == s.c.updated_by).order_by(s.c.id).limit(1)
-    ).first()
+    row = _row(conn)
     if row is None:
         return None
+    updated_by = conn.execute(
+        select(t.users.c.display_name).where(t.users.c.id == row.updated_by)
+    ).scalar_one()
     return StoredServer(
         host=row.host,
         port=row.port,
@@ -84,23 +91,20 @@ def stored(conn: Connection) -> StoredServer | None:
         has_password=row.sealed_password is not None,
         mail_from=row.mail_from,
         updated_at=as_utc(row.updated_at),
-        updated_by=row.display_name,
+        updated_by=updated_by,
     )
 
 
 def email_ready(conn: Connection, settings: Settings) -> bool:
     """Whether email can be sent at all: ALLIANCE_SMTP_URL, or a server set on the page."""
-    if settings.smtp_url is not None:
-        return True
-    return conn.execute(select(t.mail_server.c.id).limit(1)).first() is not None
+    return settings.smtp_url is not None or _row(conn) is not None
 
 
 def mail_server(conn: Connection, settings: Settings, key: str) -> MailServer | None:
     """Where email goes now: the environment's server when set, else the admin's; else None."""
-    from_environment = gateways.environment_mail(settings)
-    if from_environment is not None or settings.smtp_url is not None:
-        return from_environment
-    row = conn.execute(select(t.mail_server).order_by(t.mail_server.c.id).limit(1)).first()
+    if settings.smtp_url is not None:  # the settings require mail_from with it
+        return gateways.environment_mail(settings)
+    row = _row(conn)
     if row is None:
         return None
     password = None
@@ -162,7 +166,7 @@ def check_form(conn: Connection, key: str, form: dict[str, str]) -> CheckedServe
     mail_from = form.get("mail_from", "").strip()
     if not mail_from:
         errors["mail_from"] = "the sender's address is required, such as clinic@example.org"
-    elif len(mail_from) > 254 or not _ADDRESS.match(mail_from):
+    elif not _is_address(mail_from):
         errors["mail_from"] = (
             f"{mail_from[:60]!r} is not an email address such as clinic@example.org"
         )
@@ -172,9 +176,17 @@ def check_form(conn: Connection, key: str, form: dict[str, str]) -> CheckedServe
     return CheckedServer(SmtpTarget(host, port, security, username, password), mail_from)
 
 
+def _is_address(text: str) -> bool:
+    try:
+        check_email(text)
+    except DomainError:
+        return False
+    return True
+
+
 def _kept_password(conn: Connection, key: str, username: str) -> str | None:
     """The stored password, when the page is saved again for the same user without one."""
-    row = conn.execute(select(t.mail_server).limit(1)).first()
+    row = _row(conn)
     if row is None or row.username != username or row.sealed_password is None:
         return None
     return sealing.unseal(key, SEAL_PURPOSE, row.sealed_password)
@@ -207,10 +219,11 @@ def save(conn: Connection, viewer: Viewer, checked: CheckedServer, key: str) -> 
         "updated_by": viewer.user_id,
         "updated_at": utc_now(),
     }
-    found = conn.execute(select(t.mail_server.c.id).limit(1)).scalar()
-    if found is None:
+    row = _row(conn)
+    if row is None:
         found = insert_id(conn, t.mail_server, **values)
     else:
+        found = row.id
         conn.execute(update(t.mail_server).where(t.mail_server.c.id == found).values(**values))
     audit.record(conn, viewer.actor, "update", "mail_server", found)
     return int(found)
@@ -219,9 +232,9 @@ def save(conn: Connection, viewer: Viewer, checked: CheckedServer, key: str) -> 
 def remove(conn: Connection, viewer: Viewer) -> bool:
     """Forget the server set on the page (audited); whether there was one."""
     _admin(viewer)
-    found = conn.execute(select(t.mail_server.c.id).limit(1)).scalar()
-    if found is None:
+    row = _row(conn)
+    if row is None:
         return False
     conn.execute(delete(t.mail_server))
-    audit.record(conn, viewer.actor, "delete", "mail_server", found)
+    audit.record(conn, viewer.actor, "delete", "mail_server", row.id)
     return True

@@ -138,28 +138,20 @@ def _claim(engine: Engine, message_id: int, now: datetime) -> bool:
     return claimed == 1
 
 
-@dataclass(frozen=True)
-class Prepared:
-    row: Row[Any]
-    draft: Draft | str
-    mail: MailServer | None
-
-
 def _draft(
     engine: Engine, message_id: int, settings: Settings, key: str, now: datetime
-) -> Prepared:
+) -> tuple[Row[Any], Draft | str]:
     with engine.connect() as conn:
         row = conn.execute(select(m).where(m.c.id == message_id)).one()
-        mail = mail_settings.mail_server(conn, settings, key) if row.channel == "email" else None
         if row.kind == "risk":
-            return Prepared(row, _risk_draft(row, settings), mail)
-        return Prepared(row, _client_draft(conn, row, settings, key, now), mail)
+            return row, _risk_draft(row, settings)
+        return row, _client_draft(conn, row, settings, key, now)
 
 
-def _deliver(settings: Settings, prepared: Prepared, draft: Draft) -> str:
-    if prepared.row.channel == "sms":
+def _deliver(settings: Settings, mail: MailServer | None, channel: str, draft: Draft) -> str:
+    if channel == "sms":
         return send_sms(settings, draft.to, draft.body)
-    return send_email(prepared.mail, draft.to, draft.subject, draft.body)
+    return send_email(mail, draft.to, draft.subject, draft.body)
 
 
 def _after_failure(
@@ -174,24 +166,32 @@ def _after_failure(
     return {"state": "failed", "last_answer": why[:300]}
 
 
-def send_one(engine: Engine, message_id: int, settings: Settings, key: str, now: datetime) -> str:
-    """Claim, send and record one due message; what became of it (a RunSummary field)."""
+def send_one(
+    engine: Engine,
+    message_id: int,
+    settings: Settings,
+    key: str,
+    now: datetime,
+    mail: MailServer | GatewayError | None,
+) -> str:
+    """Claim, send and record one due message; what became of it (a RunSummary field).
+
+    `mail` is the pass's mail server (mail_settings.mail_server), or why it cannot be used.
+    """
     if not _claim(engine, message_id, now):
         return "skipped"
-    try:
-        prepared = _draft(engine, message_id, settings, key, now)
-    except GatewayError as error:  # the stored mail password cannot be opened
-        with engine.begin() as conn:
-            _finish(conn, message_id, state="failed", last_answer=error.reason)
-        return "failed"
-    row, draft = prepared.row, prepared.draft
+    row, draft = _draft(engine, message_id, settings, key, now)
+    if isinstance(mail, GatewayError):  # the stored mail password cannot be opened
+        if row.channel == "email":
+            draft = f"failed: {mail.reason}"
+        mail = None
     if isinstance(draft, str):
         state = "failed" if draft.startswith("failed") else "cancelled"
         with engine.begin() as conn:
             _finish(conn, message_id, state=state, last_answer=draft)
         return state if state == "failed" else "cancelled"
     try:
-        answer = _deliver(settings, prepared, draft)
+        answer = _deliver(settings, mail, row.channel, draft)
     except GatewayError as error:
         values = _after_failure(row, error, settings, now)
         with engine.begin() as conn:
@@ -282,6 +282,17 @@ def plan_reminders(conn: Connection, settings: Settings, now: datetime) -> int:
     return planned
 
 
+def _mail_for_the_pass(
+    engine: Engine, settings: Settings, key: str
+) -> MailServer | GatewayError | None:
+    """The mail server, read and opened once for a pass's messages; or why it cannot be used."""
+    with engine.connect() as conn:
+        try:
+            return mail_settings.mail_server(conn, settings, key)
+        except GatewayError as error:
+            return error
+
+
 def run_once(
     engine: Engine, settings: Settings, key: str, now: datetime | None = None
 ) -> RunSummary:
@@ -311,8 +322,9 @@ def run_once(
             .scalars()
             .all()
         )
+    mail = _mail_for_the_pass(engine, settings, key) if due else None
     for message_id in due:
-        outcome = send_one(engine, message_id, settings, key, now)
+        outcome = send_one(engine, message_id, settings, key, now, mail)
         if outcome != "skipped":
             setattr(summary, outcome, getattr(summary, outcome) + 1)
     return summary

@@ -98,8 +98,9 @@ def _place_forms_between_sessions(
         .scalars()
         .all()
     )
+    if waiting:
+        conn.execute(update(a).where(a.c.id.in_(waiting)).values(session_id=session_id))
     for administration_id in waiting:
-        conn.execute(update(a).where(a.c.id == administration_id).values(session_id=session_id))
         audit.record(conn, actor, "place", "administration", administration_id, now=now)
 
 

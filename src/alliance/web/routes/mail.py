@@ -3,7 +3,6 @@ messaging settings as they are, and a test message."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -72,7 +71,6 @@ def mail_page(request: Request, viewer: Admin) -> HTMLResponse:
 async def mail_server_save(request: Request, viewer: Admin) -> Response:
     """Check the fields, then connect and log in (nothing sent), and only then keep it."""
     form = await form_data(request)
-    form.pop("csrf_token", None)
     key: str = request.app.state.secret_key
 
     def check() -> str:
@@ -117,7 +115,7 @@ async def mail_test(request: Request, viewer: Admin) -> HTMLResponse:
         if "@" in address:
             answer = await in_thread(send_email)
         elif address:
-            answer = await asyncio.to_thread(gateways.send_sms, settings, address, text)
+            answer = await in_thread(lambda: gateways.send_sms(settings, address, text))
         else:
             return _mail_page(
                 request, viewer, failure="an address or phone number is required", status=400
