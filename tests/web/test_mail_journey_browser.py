@@ -42,6 +42,7 @@ from tests.web.journeys import (
     total,
 )
 from tests.web.server import LiveServer, chromium, live_server
+from tests.web.test_messages import text_of
 
 pytestmark = pytest.mark.browser
 
@@ -102,26 +103,20 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def body(mail: Message) -> str:
-    payload = mail.get_payload(decode=True)
-    assert isinstance(payload, bytes)
-    return payload.decode()
-
-
 def wait_for(mailbox: Mailbox, to: str, *has: str, seconds: float = 30) -> Message:
     """The first email to `to` whose text holds each of `has`, waiting for the sender."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for mail in mailbox.to(to):
-            if all(part in body(mail) for part in has):
+            if all(part in text_of(mail) for part in has):
                 return mail
         time.sleep(0.2)
     raise AssertionError(f"no email to {to} holding {has!r} within {seconds} s")
 
 
 def emailed_link(mail: Message) -> str:
-    found = re.search(r"https?://\S+/f/\S+", body(mail))
-    assert found, body(mail)
+    found = re.search(r"https?://\S+/f/\S+", text_of(mail))
+    assert found, text_of(mail)
     return found.group(0)
 
 
@@ -198,7 +193,7 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
     assert invitation["From"] == "checkins@riverside.example.org"
     assert invitation["Subject"] == "Riverside Practice: your check-in is ready"
     for clinical in ("PHQ", "GAD", "CORE", "Robin"):
-        assert clinical not in body(invitation), clinical
+        assert clinical not in text_of(invitation), clinical
     page.goto(session_url)
     expect(page.locator("#message-list")).to_contain_text("Invitation by email")
     expect(page.locator("#message-list")).to_contain_text("r***@example.org")
@@ -217,14 +212,16 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
     notice = wait_for(mailbox, THERAPIST, "A risk item was endorsed")
     phq9_total = str(int(total(ANSWERS, "phq9")))
     for leak in ("PHQ", "question 9", "item 9", "Robin", "more than half", phq9_total):
-        assert leak not in body(notice), leak
+        assert leak not in text_of(notice), leak
         assert leak not in str(notice["Subject"]), leak
     page.goto(session_url)
     expect(page.locator("#risk-banner")).to_contain_text("A risk item was endorsed")
 
     # The unanswered check-in is reminded; the answered one is not.
     reminder = wait_for(mailbox, CLIENT, "A reminder from Riverside Practice", after, seconds=90)
-    reminded = [m for m in mailbox.to(CLIENT) if "A reminder" in body(m) and before in body(m)]
+    reminded = [
+        m for m in mailbox.to(CLIENT) if "A reminder" in text_of(m) and before in text_of(m)
+    ]
     assert reminded == [], "a reminder was sent for a check-in already done"
     client = answer_on_a_phone(
         browser, emailed_link(reminder), ["core10"], ANSWERS, shot, "06-after"
@@ -249,7 +246,9 @@ def test_check_ins_reach_the_client_by_email_with_reminders_and_risk_answered_at
     shot(page, "09-chart-every-score")
 
     # Later passes of the sender send nothing more to the client for session 4.
-    count = len([m for m in mailbox.to(CLIENT) if before in body(m) or after in body(m)])
+    count = len([m for m in mailbox.to(CLIENT) if before in text_of(m) or after in text_of(m)])
     time.sleep(3)
-    assert len([m for m in mailbox.to(CLIENT) if before in body(m) or after in body(m)]) == count
+    assert (
+        len([m for m in mailbox.to(CLIENT) if before in text_of(m) or after in text_of(m)]) == count
+    )
     context.close()

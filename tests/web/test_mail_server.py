@@ -29,6 +29,7 @@ from tests.web.test_messages import (
     CLIENT_EMAIL,
     KEY,
     after_queueing,
+    app_for,
     outbox,
     send_new_link,
     settings_for,
@@ -46,14 +47,6 @@ def admin_client(engine: Engine, clinic: Clinic, database_url: str, **extra: Any
     client.__enter__()
     send_csrf_token(client)
     sign_in(client, clinic.usernames["admin"])
-    return client
-
-
-def therapist_client(engine: Engine, clinic: Clinic, database_url: str) -> TestClient:
-    client = TestClient(create_app(settings_for(database_url, mail_from=None), engine=engine))
-    client.__enter__()
-    send_csrf_token(client)
-    sign_in(client, clinic.usernames["therapist"])
     return client
 
 
@@ -119,7 +112,7 @@ def test_an_admin_saves_the_mail_server_and_invitations_go_through_it(
         assert mail_server_events(engine) == ["update"]
 
         # A therapist's invitation now goes out through it, from the sender typed.
-        therapist = therapist_client(engine, clinic, database_url)
+        therapist = app_for(settings_for(database_url, mail_from=None), engine, clinic)
         with_contact(engine, therapist, clinic, consent=True)
         answer, _ = send_new_link(therapist, clinic, "email")
         assert answer.status_code == 200, answer.text
@@ -239,7 +232,7 @@ def test_removing_the_server_stops_email_and_a_changed_key_fails_with_the_reason
     engine: Engine, clinic: Clinic, database_url: str, utc_clock: UtcClock
 ) -> None:
     with saved_server(engine, clinic, database_url) as (box, admin):
-        therapist = therapist_client(engine, clinic, database_url)
+        therapist = app_for(settings_for(database_url, mail_from=None), engine, clinic)
         with_contact(engine, therapist, clinic, consent=True)
         answer, _ = send_new_link(therapist, clinic, "email")
         assert answer.status_code == 200
